@@ -1,0 +1,64 @@
+# One entry point for people and CI. `make setup` is idempotent and is the first
+# step of `make run` and `make test`, so on a fresh machine each of those alone works.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+PROTOS := $(shell find protos -name '*.proto' 2>/dev/null)
+GEN    := gen
+
+.PHONY: help setup system-deps proto run test test-unit lint bench chart-check clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+setup: system-deps $(VENV)/.installed $(GEN)/.stamp ## virtualenv, packages, redis-server, generated gRPC code
+
+system-deps: ## Debian's redis-server when it is missing (apt, as root)
+	@command -v redis-server >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" != 0 ]; then echo "redis-server is missing: run 'sudo apt-get install redis-server' (or make setup as root)"; exit 1; fi; \
+	  echo "installing redis-server (apt)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null; \
+	  systemctl disable --now redis-server >/dev/null 2>&1 || true; }
+
+$(VENV)/.installed: pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@echo "installing Python packages into $(VENV)"
+	@$(BIN)/python -m pip install -q --disable-pip-version-check --upgrade pip 2>&1 | grep -v "is ignored: it is neither" || true
+	@$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[dev]' 2>&1 | grep -v "is ignored: it is neither"; test $${PIPESTATUS[0]} -eq 0
+	@touch $@
+
+proto: $(GEN)/.stamp ## generate Python code and .pyi stubs from protos/ into gen/ (the `jkn` package)
+
+$(GEN)/.stamp: $(PROTOS) $(VENV)/.installed
+	@rm -rf $(GEN) && mkdir -p $(GEN)
+	@PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m grpc_tools.protoc -I protos \
+	  --python_out=$(GEN) --grpc_python_out=$(GEN) --mypy_out=quiet:$(GEN) --mypy_grpc_out=quiet:$(GEN) $(PROTOS)
+	@find $(GEN)/jkn -type d -exec touch {}/__init__.py \;
+	@echo "$(abspath $(GEN))" > "$$($(BIN)/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/jkn-generated.pth"
+	@touch $@
+	@echo "generated gRPC code for $(words $(PROTOS)) protos into $(GEN)/jkn"
+
+run: setup ## the whole stack in the foreground (Ctrl-C stops it); state in JKN_DATA_DIR (./var)
+	@$(BIN)/python -m services.devstack
+
+test: setup ## the whole test suite against real servers it starts itself
+	@$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test-unit: setup ## only the tests that need no server
+	@$(BIN)/python -m pytest -m "not e2e" $(PYTEST_ARGS)
+
+lint: setup ## ruff and mypy
+	@$(BIN)/ruff check services tests bench
+	@$(BIN)/mypy
+
+bench: setup ## benchmarks (ratios against a baseline measured in the same run)
+	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+chart-check: setup ## render and lint the Helm chart offline
+	@$(BIN)/python -m pytest tests/deploy -q
+
+clean: ## remove generated code and local state (keeps .venv)
+	rm -rf $(GEN) var .pytest_cache

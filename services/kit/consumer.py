@@ -1,0 +1,153 @@
+"""Idempotent Kafka consumer: dedupe by event id, commit offsets after handling,
+retry with backoff, then a dead-letter topic.
+
+For each message the handler runs inside a database transaction that also records
+``(group, event_id)`` in ``processed_events``; a message seen before is skipped. Offsets
+are committed only after the batch is handled, so a crash replays at most the unfinished
+batch, and the dedupe table turns the replay into a no-op. A message that keeps failing
+``max_attempts`` times goes to ``<topic>.dlq`` with the error and is counted.
+Each message is handled in a CONSUMER span parented from the producer's trace context.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+import asyncpg
+from aiokafka import AIOKafkaConsumer, ConsumerRecord
+from opentelemetry import trace
+
+from services.kit import metrics
+from services.kit.kafka import dead_letter_topic, ensure_topics, start_producer
+from services.kit.logs import get_logger
+from services.kit.telemetry import extract_context
+
+log = get_logger("jkn.consumer")
+tracer = trace.get_tracer("jkn.consumer")
+
+#: DDL of the dedupe table (version 1), executed by the first migration of a consuming service.
+PROCESSED_EVENTS_DDL_V1 = """
+CREATE TABLE processed_events (
+    consumer_group text        NOT NULL,
+    event_id       text        NOT NULL,
+    processed_at   timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (consumer_group, event_id)
+);
+"""
+
+
+@dataclass(frozen=True)
+class Event:
+    """One message as handlers see it."""
+
+    event_id: str
+    event_type: str
+    topic: str
+    key: str | None
+    payload: bytes
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def json(self) -> dict:
+        return json.loads(self.payload)
+
+    @classmethod
+    def from_record(cls, record: ConsumerRecord) -> Event:
+        headers = {k: v.decode(errors="replace") for k, v in (record.headers or ()) if v is not None}
+        event_id = headers.get("event_id") or f"{record.topic}:{record.partition}:{record.offset}"
+        return cls(event_id=event_id, event_type=headers.get("event_type", ""), topic=record.topic,
+                   key=record.key.decode() if record.key else None, payload=record.value or b"",
+                   headers=headers)
+
+
+Handler = Callable[[Event, asyncpg.Connection], Awaitable[None]]
+
+
+class IdempotentConsumer:
+    def __init__(self, *, pool: asyncpg.Pool, bootstrap: str, topic: str, group: str, handler: Handler,
+                 max_attempts: int = 5, retry_backoff_s: float = 0.2, batch_size: int = 100):
+        self.pool, self.bootstrap, self.topic, self.group = pool, bootstrap, topic, group
+        self.handler, self.max_attempts, self.retry_backoff_s = handler, max_attempts, retry_backoff_s
+        self.batch_size = batch_size
+
+    async def run(self) -> None:
+        """Consume until cancelled; a lost broker is reconnected with backoff."""
+        backoff = 0.2
+        while True:
+            consumer = None
+            try:
+                await ensure_topics(self.bootstrap)
+                consumer = AIOKafkaConsumer(
+                    self.topic, bootstrap_servers=self.bootstrap, group_id=self.group,
+                    enable_auto_commit=False, auto_offset_reset="earliest",
+                    session_timeout_ms=10_000, heartbeat_interval_ms=1_000, metadata_max_age_ms=5_000)
+                await asyncio.wait_for(consumer.start(), 10)
+                backoff = 0.2
+                while True:
+                    batches = await consumer.getmany(timeout_ms=500, max_records=self.batch_size)
+                    for records in batches.values():
+                        for record in records:
+                            await self.handle(Event.from_record(record))
+                    if batches:
+                        await consumer.commit()
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:  # noqa: BLE001 - reconnect on any broker trouble
+                log.warning("consumer_reconnecting", extra={"group": self.group, "error": type(error).__name__})
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+            finally:
+                if consumer is not None:
+                    with contextlib.suppress(Exception):
+                        await asyncio.wait_for(consumer.stop(), 5)
+
+    async def handle(self, event: Event) -> str:
+        """Handle one event exactly once per group; returns handled, duplicate or dead_lettered."""
+        with tracer.start_as_current_span(
+            f"{event.topic} process", context=extract_context(event.headers),
+            kind=trace.SpanKind.CONSUMER,
+            attributes={"messaging.system": "kafka", "messaging.destination.name": event.topic,
+                        "messaging.consumer.group.name": self.group, "messaging.message.id": event.event_id},
+        ):
+            last_error: BaseException | None = None
+            for attempt in range(1, self.max_attempts + 1):
+                try:
+                    result = await self._handle_once(event)
+                    metrics.EVENTS_CONSUMED.labels(event.topic, self.group, result).inc()
+                    return result
+                except Exception as error:  # noqa: BLE001 - retried, then dead-lettered
+                    log.warning("event_handling_failed", extra={
+                        "group": self.group, "event_type": event.event_type, "attempt": attempt,
+                        "error": type(error).__name__})
+                    last_error = error
+                    if attempt < self.max_attempts:
+                        await asyncio.sleep(self.retry_backoff_s * 2 ** (attempt - 1))
+            await self._dead_letter(event, last_error)
+            metrics.EVENTS_CONSUMED.labels(event.topic, self.group, "dead_lettered").inc()
+            return "dead_lettered"
+
+    async def _handle_once(self, event: Event) -> str:
+        async with self.pool.acquire() as conn, conn.transaction():
+            fresh = await conn.fetchval(
+                "INSERT INTO processed_events (consumer_group, event_id) VALUES ($1, $2) "
+                "ON CONFLICT DO NOTHING RETURNING true", self.group, event.event_id)
+            if not fresh:
+                return "duplicate"
+            await self.handler(event, conn)
+            return "handled"
+
+    async def _dead_letter(self, event: Event, error: BaseException | None) -> None:
+        producer = await start_producer(self.bootstrap)
+        try:
+            headers = [(k, v.encode()) for k, v in event.headers.items()]
+            headers += [("dlq_group", self.group.encode()), ("dlq_error", type(error).__name__.encode())]
+            await producer.send_and_wait(dead_letter_topic(event.topic), event.payload,
+                                         key=event.key.encode() if event.key else None, headers=headers)
+        finally:
+            await producer.stop()
+        metrics.EVENTS_DEAD_LETTERED.labels(event.topic, self.group).inc()
+        log.error("event_dead_lettered", extra={"group": self.group, "event_type": event.event_type,
+                                                "event_id": event.event_id})

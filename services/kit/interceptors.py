@@ -1,0 +1,137 @@
+"""Server interceptors: errors → status codes, JSON access logs, RED metrics.
+
+Tracing is OpenTelemetry's own gRPC interceptor (installed first, so the span is current
+while these run and every log line carries its trace id). Health and reflection calls are
+measured but not logged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import grpc
+
+from services.kit import metrics
+from services.kit.errors import DomainError, dependency_failure
+from services.kit.logs import get_logger
+
+log = get_logger("jkn.rpc")
+_QUIET_SERVICES = ("grpc.health.v1.Health", "grpc.reflection.v1alpha.ServerReflection",
+                   "grpc.reflection.v1.ServerReflection")
+
+
+def _split(full_method: str) -> tuple[str, str]:
+    service, _, method = full_method.lstrip("/").rpartition("/")
+    return service or "unknown", method or "unknown"
+
+
+class ObservedCall:
+    """Bookkeeping of one RPC: maps errors, then records metrics and the access log."""
+
+    def __init__(self, full_method: str):
+        self.service, self.method = _split(full_method)
+        self.quiet = self.service in _QUIET_SERVICES
+        self.started = time.perf_counter()
+        self.code = grpc.StatusCode.OK
+        self.reason: str | None = None
+
+    async def fail(self, error: BaseException, context: grpc.aio.ServicerContext) -> None:
+        """Abort the call with the status that ``error`` stands for (always raises)."""
+        error = dependency_failure(error) or error
+        if isinstance(error, DomainError):
+            self.code, self.reason = error.grpc_status, error.code
+            await context.abort_with_status(error.to_status())
+        self.code, self.reason = grpc.StatusCode.INTERNAL, "INTERNAL"
+        log.error("rpc_crashed", exc_info=error, extra={"rpc": f"{self.service}/{self.method}"})
+        await context.abort_with_status(DomainError(code="INTERNAL").to_status())
+
+    def finish(self, context: grpc.aio.ServicerContext) -> None:
+        elapsed = time.perf_counter() - self.started
+        if self.code == grpc.StatusCode.OK and context.code() not in (None, grpc.StatusCode.OK):
+            self.code = context.code()
+        metrics.RPC_HANDLED.labels(self.service, self.method, self.code.name).inc()
+        metrics.RPC_LATENCY.labels(self.service, self.method).observe(elapsed)
+        if not self.quiet:
+            level = 40 if self.code == grpc.StatusCode.INTERNAL else 20
+            log.log(level, "rpc_handled", extra={
+                "rpc": f"{self.service}/{self.method}", "grpc_code": self.code.name,
+                "reason": self.reason, "duration_ms": round(elapsed * 1000, 2),
+            })
+
+
+class ServiceInterceptor(grpc.aio.ServerInterceptor):
+    """Wraps every handler of a server with error mapping, metrics and access logs."""
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        handler = await continuation(handler_call_details)
+        if handler is None:
+            return handler
+        method = handler_call_details.method
+        if handler.unary_unary:
+            return grpc.unary_unary_rpc_method_handler(
+                _unary(handler.unary_unary, method),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer)
+        if handler.unary_stream:
+            return grpc.unary_stream_rpc_method_handler(
+                _streaming(handler.unary_stream, method),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer)
+        if handler.stream_stream:
+            return grpc.stream_stream_rpc_method_handler(
+                _streaming(handler.stream_stream, method),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer)
+        return handler
+
+
+def _unary(behavior: Callable[..., Awaitable[Any]], method: str):
+    async def observed(request: Any, context: grpc.aio.ServicerContext) -> Any:
+        call = ObservedCall(method)
+        metrics.RPC_IN_FLIGHT.labels(call.service).inc()
+        try:
+            return await behavior(request, context)
+        except grpc.aio.AbortError:
+            call.code = context.code() or grpc.StatusCode.UNKNOWN
+            raise
+        except asyncio.CancelledError:
+            call.code = grpc.StatusCode.CANCELLED
+            raise
+        except Exception as error:  # noqa: BLE001 - every failure is mapped, none leaks
+            await call.fail(error, context)
+        finally:
+            metrics.RPC_IN_FLIGHT.labels(call.service).dec()
+            call.finish(context)
+
+    return observed
+
+
+def _streaming(behavior: Callable[..., AsyncIterator[Any]], method: str):
+    async def observed(request_or_iterator: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+        call = ObservedCall(method)
+        try:
+            result = behavior(request_or_iterator, context)
+            if hasattr(result, "__aiter__"):
+                async for item in result:
+                    yield item
+            else:  # a handler that writes with context.write() and returns a coroutine
+                await result
+        except grpc.aio.AbortError:
+            call.code = context.code() or grpc.StatusCode.UNKNOWN
+            raise
+        except asyncio.CancelledError:
+            call.code = grpc.StatusCode.CANCELLED
+            raise
+        except Exception as error:  # noqa: BLE001
+            await call.fail(error, context)
+        finally:
+            call.finish(context)
+
+    return observed

@@ -1,0 +1,67 @@
+"""Kafka: the platform's topics, a resilient producer, and topic creation at start-up.
+
+The local broker (tansu) keeps its log in memory, so topics are (re)created whenever a
+producer or consumer (re)connects; against real Kafka `ensure_topics` is a no-op for
+topics that exist.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+
+from services.kit.logs import get_logger
+
+log = get_logger("jkn.kafka")
+
+#: Every topic of the platform. Each consumer group also gets ``<topic>.dlq``.
+TOPICS = (
+    "notify.requests",       # send requests (OTP, notifications) for the delivery worker
+    "auth.events",           # account activated, login from a new device, password/PIN/contact changed
+    "membership.events",     # status changed, payment received, FKTP changed
+    "queue.events",          # booking created, cancelled, checked in, turn near
+    "kit.selftest",          # used by the kit's own tests and `make run` smoke checks
+)
+
+
+def dead_letter_topic(topic: str) -> str:
+    return f"{topic}.dlq"
+
+
+ALL_TOPICS = TOPICS + tuple(dead_letter_topic(t) for t in TOPICS)
+
+
+async def ensure_topics(bootstrap: str, topics: tuple[str, ...] = ALL_TOPICS, *, partitions: int = 3,
+                        timeout_s: float = 5.0) -> None:
+    """Create any missing topic (idempotent)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=int(timeout_s * 1000))
+    await asyncio.wait_for(admin.start(), timeout_s)
+    try:
+        existing = set(await admin.list_topics())
+        missing = [NewTopic(t, partitions, 1) for t in topics if t not in existing]
+        if missing:
+            try:
+                await admin.create_topics(missing)
+            except TopicAlreadyExistsError:
+                pass
+            log.info("kafka_topics_created", extra={"topics": [t.name for t in missing]})
+    finally:
+        await admin.close()
+
+
+async def start_producer(bootstrap: str, *, timeout_s: float = 5.0) -> AIOKafkaProducer:
+    """A started producer that waits for all in-sync replicas (acks=all)."""
+    await ensure_topics(bootstrap, timeout_s=timeout_s)
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap, acks="all", linger_ms=2,
+        request_timeout_ms=int(timeout_s * 1000), client_id="jkn",
+    )
+    try:
+        await asyncio.wait_for(producer.start(), timeout_s)
+    except BaseException:
+        await producer.stop()
+        raise
+    return producer

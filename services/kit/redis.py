@@ -1,0 +1,25 @@
+"""Redis client with short timeouts: a Redis that does not answer is an error, never a hang."""
+
+from __future__ import annotations
+
+from redis.asyncio import Redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+from services.kit.grpc_server import StartupError
+
+
+def open_redis(url: str, *, timeout_s: float = 1.0) -> Redis:
+    return Redis.from_url(
+        url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s,
+        retry=Retry(NoBackoff(), 0), health_check_interval=30, decode_responses=False,
+    )
+
+
+async def check_redis(client: Redis, url: str) -> None:
+    """Stop start-up with one line when Redis cannot be reached."""
+    try:
+        await client.ping()
+    except Exception as error:  # noqa: BLE001
+        where = url.rpartition("@")[2].removeprefix("redis://")
+        raise StartupError(f"cannot reach Redis at {where}: {type(error).__name__}") from error

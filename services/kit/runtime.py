@@ -1,0 +1,166 @@
+"""The life of a service process: build, serve, stop — the same for every service.
+
+A service's ``__main__`` is one line, ``main(Settings, build)``; ``build(runtime)`` opens
+what the service needs through the `Runtime` (database with migrations, Redis, peer
+channels, outbox relay, background consumers) and returns the servicers to host.
+`run_service` is the same life as an async context manager, which is how tests run a
+service in-process on port 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import grpc
+from google.protobuf.descriptor import ServiceDescriptor
+from pydantic import ValidationError
+from redis.asyncio import Redis
+
+from services.kit import db
+from services.kit.channels import open_channel
+from services.kit.grpc_server import GrpcServer, Servicer, StartupError
+from services.kit.logs import configure_logging, get_logger
+from services.kit.metrics import serve_metrics
+from services.kit.outbox import OutboxRelay
+from services.kit.redis import check_redis, open_redis
+from services.kit.settings import ServiceSettings
+from services.kit.telemetry import setup_tracing, shutdown_tracing
+
+log = get_logger("jkn.runtime")
+
+
+@dataclass
+class Runtime:
+    """What a service opens at start, all closed again (in reverse) at stop."""
+
+    settings: ServiceSettings
+    stack: AsyncExitStack
+    tasks: list[asyncio.Task] = field(default_factory=list)
+
+    async def database(self, migrations: Path) -> asyncpg.Pool:
+        """The service's own database, migrated to the newest revision."""
+        settings = self.settings
+        pool = await db.connect_pool(settings.database_url, min_size=settings.db_pool_min,
+                                     max_size=settings.db_pool_max)
+        self.stack.push_async_callback(pool.close)
+        await db.migrate(settings.database_url, migrations)
+        return pool
+
+    async def redis(self) -> Redis:
+        client = open_redis(self.settings.redis_url)
+        self.stack.push_async_callback(client.aclose)
+        await check_redis(client, self.settings.redis_url)
+        return client
+
+    def channel(self, address: str, *services: ServiceDescriptor) -> grpc.aio.Channel:
+        """A channel to a peer service (deadlines, tracing, safe retries), closed at stop."""
+        channel = open_channel(address, services, timeout_s=self.settings.rpc_timeout_s)
+        self.stack.push_async_callback(channel.close)
+        return channel
+
+    def background(self, coro: Coroutine[Any, Any, None], name: str) -> asyncio.Task:
+        """Run ``coro`` for the life of the service; it is cancelled at stop."""
+        task = asyncio.create_task(coro, name=name)
+        task.add_done_callback(_report_crash)
+        self.tasks.append(task)
+        return task
+
+    def relay_outbox(self, pool: asyncpg.Pool) -> None:
+        self.background(OutboxRelay(pool, self.settings.kafka_bootstrap).run(), "outbox-relay")
+
+    async def cancel_tasks(self) -> None:
+        for task in self.tasks:
+            task.cancel()
+        for task in self.tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
+
+def _report_crash(task: asyncio.Task) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("background_task_crashed", exc_info=task.exception(), extra={"task": task.get_name()})
+
+
+Build = Callable[[Runtime], Awaitable[list[Servicer]]]
+
+
+@dataclass(frozen=True)
+class RunningService:
+    settings: ServiceSettings
+    server: GrpcServer
+    runtime: Runtime
+    metrics_port: int | None
+
+    @property
+    def port(self) -> int:
+        return self.server.port
+
+    @property
+    def address(self) -> str:
+        return f"{self.settings.grpc_host}:{self.server.port}"
+
+
+@asynccontextmanager
+async def run_service(settings: ServiceSettings, build: Build, *, serve_metrics_port: bool = True
+                      ) -> AsyncIterator[RunningService]:
+    """Start the service (dependencies, gRPC server, /metrics); on exit stop it gracefully."""
+    setup_tracing(settings.service_name)
+    async with AsyncExitStack() as stack:
+        runtime = Runtime(settings, stack)
+        stack.push_async_callback(runtime.cancel_tasks)
+        servicers = await build(runtime)
+        server = GrpcServer(servicers, host=settings.grpc_host, port=settings.grpc_port)
+        await server.start()
+        metrics_port = None
+        if serve_metrics_port:
+            try:
+                metrics_port = serve_metrics(settings.metrics_port)
+            except OSError as error:
+                await server.stop(grace_s=0)
+                raise StartupError(f"cannot serve /metrics on port {settings.metrics_port}: {error.strerror}"
+                                   ) from error
+        try:
+            yield RunningService(settings, server, runtime, metrics_port)
+        finally:
+            await server.stop(grace_s=settings.shutdown_grace_s, drain_delay_s=settings.drain_delay_s)
+
+
+async def serve(settings: ServiceSettings, build: Build) -> None:
+    """Run until SIGTERM or SIGINT, then drain and stop."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    async with run_service(settings, build) as service:
+        log.info("service_ready", extra={"grpc": service.address, "metrics_port": service.metrics_port})
+        await stop.wait()
+        log.info("service_stopping", extra={"grace_s": settings.shutdown_grace_s})
+    shutdown_tracing()
+
+
+def main(settings_class: type[ServiceSettings], build: Build) -> None:
+    """Process entry point: settings, logging, serve; start-up problems are one clear line."""
+    try:
+        settings = settings_class()
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or settings_class.__name__
+        sys.stderr.write(f"{settings_class.__name__}: bad configuration: {where}: {first['msg']}\n")
+        raise SystemExit(2) from None
+    configure_logging(settings.service_name, level=settings.log_level, json_lines=settings.log_json)
+    try:
+        asyncio.run(serve(settings, build))
+    except StartupError as error:
+        sys.stderr.write(f"{settings.service_name}: cannot start: {error}\n")
+        raise SystemExit(2) from None
+    except KeyboardInterrupt:
+        pass

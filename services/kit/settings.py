@@ -1,0 +1,95 @@
+"""Typed settings from the environment, one class per service.
+
+Every service subclasses `ServiceSettings` with its own `env_prefix` (``JKN_AUTH_`` …).
+Fields shared by the whole platform (``JKN_ENV``, ``JKN_DATA_DIR``, the Redis, Kafka and
+peer addresses) are read without the service prefix, so one environment configures the
+stack. Defaults work for the local run (`make run`); secrets have ``dev-`` defaults that
+`ServiceSettings` refuses when ``JKN_ENV=prod``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+Env = Literal["dev", "test", "prod"]
+
+#: Ports of the local run; the gateway and the partner ports are fixed by CONTRACT.md §1.
+DEFAULT_PORTS = {
+    "auth": (50051, 9461),
+    "notify": (50052, 9462),
+    "membership": (50053, 9463),
+    "queue": (50054, 9464),
+}
+DEFAULT_PG_PORT = 55432
+DEFAULT_REDIS_PORT = 56379
+DEFAULT_KAFKA_PORT = 59092
+DEFAULT_SMTP_PORT = 8025
+DEFAULT_GATEWAY_PORT = 8080
+
+
+def shared(name: str, default, **kwargs):
+    """A field read from the un-prefixed platform-wide variable ``name`` (e.g. ``JKN_ENV``)."""
+    return Field(default, validation_alias=AliasChoices(name), **kwargs)
+
+
+class PlatformSettings(BaseSettings):
+    """What every process of the platform reads."""
+
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True, frozen=True)
+
+    env: Env = shared("JKN_ENV", "dev", description="dev (local run), test, or prod")
+    data_dir: Path = shared("JKN_DATA_DIR", Path("var"), description="local state of the dev stack")
+    log_level: str = shared("JKN_LOG_LEVEL", "INFO")
+    log_json: bool = shared("JKN_LOG_JSON", True, description="JSON log lines (false: plain text)")
+    redis_url: str = shared("JKN_REDIS_URL", f"redis://127.0.0.1:{DEFAULT_REDIS_PORT}/0")
+    kafka_bootstrap: str = shared("JKN_KAFKA_BOOTSTRAP", f"127.0.0.1:{DEFAULT_KAFKA_PORT}")
+    auth_addr: str = shared("JKN_AUTH_ADDR", f"127.0.0.1:{DEFAULT_PORTS['auth'][0]}")
+    notify_addr: str = shared("JKN_NOTIFY_ADDR", f"127.0.0.1:{DEFAULT_PORTS['notify'][0]}")
+    membership_addr: str = shared("JKN_MEMBERSHIP_ADDR", f"127.0.0.1:{DEFAULT_PORTS['membership'][0]}")
+    queue_addr: str = shared("JKN_QUEUE_ADDR", f"127.0.0.1:{DEFAULT_PORTS['queue'][0]}")
+    rpc_timeout_s: float = shared("JKN_RPC_TIMEOUT_S", 3.0, description="default deadline of a gRPC call")
+
+    @property
+    def is_prod(self) -> bool:
+        return self.env == "prod"
+
+    @model_validator(mode="after")
+    def _refuse_dev_secrets_in_prod(self):
+        """In prod every secret must be set, and not to a ``dev-`` value."""
+        if self.env != "prod":
+            return self
+        bad = []
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if isinstance(value, SecretStr):
+                raw = value.get_secret_value()
+                if not raw or raw.startswith("dev-"):
+                    bad.append(name)
+        if bad:
+            raise ValueError(f"JKN_ENV=prod refuses dev or empty secrets: {', '.join(sorted(bad))}")
+        return self
+
+
+class ServiceSettings(PlatformSettings):
+    """A gRPC service: where it listens and which database it owns."""
+
+    service_name: str = "service"
+    grpc_host: str = "127.0.0.1"
+    grpc_port: int = 0
+    metrics_port: int = Field(0, description="Prometheus /metrics port (0: any free port)")
+    shutdown_grace_s: float = Field(8.0, description="how long in-flight RPCs may finish on SIGTERM")
+    drain_delay_s: float = Field(0.0, description="pause between NOT_SERVING and closing the port "
+                                                  "(give load balancers time to notice; ~5 s in Kubernetes)")
+    database_url: str = ""
+    db_pool_min: int = 1
+    db_pool_max: int = 10
+    seed_demo_data: bool = Field(False, description="seed the demo data on first start (make run sets it)")
+
+
+def database_url(db_name: str, port: int = DEFAULT_PG_PORT) -> str:
+    """The local-run DSN of one service database."""
+    return f"postgresql://postgres@127.0.0.1:{port}/{db_name}"
