@@ -54,6 +54,8 @@ def problem(request: Request, code: str, *, detail: str | None = None, status: i
         retry_after = max(1, math.ceil(float(fields.get("retry_after") or 1)))
         fields["retry_after"] = retry_after
         headers["Retry-After"] = str(retry_after)
+    if status == 401:
+        headers["WWW-Authenticate"] = "Bearer"
     body.update(fields)
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 

@@ -8,6 +8,7 @@ topics that exist.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -43,10 +44,8 @@ async def ensure_topics(bootstrap: str, topics: tuple[str, ...] = ALL_TOPICS, *,
         existing = set(await admin.list_topics())
         missing = [NewTopic(t, partitions, 1) for t in topics if t not in existing]
         if missing:
-            try:
+            with contextlib.suppress(TopicAlreadyExistsError):
                 await admin.create_topics(missing)
-            except TopicAlreadyExistsError:
-                pass
             log.info("kafka_topics_created", extra={"topics": [t.name for t in missing]})
     finally:
         await admin.close()

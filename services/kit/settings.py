@@ -9,6 +9,7 @@ stack. Defaults work for the local run (`make run`); secrets have ``dev-`` defau
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 from typing import Literal
 
@@ -52,6 +53,8 @@ class PlatformSettings(BaseSettings):
     membership_addr: str = shared("JKN_MEMBERSHIP_ADDR", f"127.0.0.1:{DEFAULT_PORTS['membership'][0]}")
     queue_addr: str = shared("JKN_QUEUE_ADDR", f"127.0.0.1:{DEFAULT_PORTS['queue'][0]}")
     rpc_timeout_s: float = shared("JKN_RPC_TIMEOUT_S", 3.0, description="default deadline of a gRPC call")
+    demo_today: date | None = shared("JKN_DEMO_TODAY", None,
+                                     description="the 'today' demo data is relative to (make run sets it)")
 
     @property
     def is_prod(self) -> bool:

@@ -1,0 +1,58 @@
+"""The keys that sign access tokens, and the public JWKS the gateway verifies them with.
+
+Rules: tokens are signed with the newest key (EdDSA / Ed25519, ``kid`` in the header);
+every configured key is published in the JWKS, so a token signed before a rotation stays
+valid until it expires. In dev the key is derived from the dev secret so it survives
+restarts; in prod real PEM keys are required (the settings refuse ``dev-`` values).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+from dataclasses import dataclass
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+_PEM_BLOCK = re.compile(r"-----BEGIN PRIVATE KEY-----.+?-----END PRIVATE KEY-----", re.S)
+
+
+def _b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+@dataclass(frozen=True)
+class SigningKey:
+    kid: str
+    private_key: Ed25519PrivateKey
+
+    @classmethod
+    def from_private(cls, key: Ed25519PrivateKey) -> SigningKey:
+        raw = key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+        return cls(kid=_b64url(hashlib.sha256(raw).digest())[:16], private_key=key)
+
+    def public_jwk(self) -> dict[str, str]:
+        raw = self.private_key.public_key().public_bytes(serialization.Encoding.Raw,
+                                                          serialization.PublicFormat.Raw)
+        return {"kty": "OKP", "crv": "Ed25519", "x": _b64url(raw), "kid": self.kid, "alg": "EdDSA", "use": "sig"}
+
+
+def load_signing_keys(secret: str) -> list[SigningKey]:
+    """PEM keys (newest first), or one key derived from a dev secret."""
+    blocks = _PEM_BLOCK.findall(secret)
+    if blocks:
+        keys = []
+        for block in blocks:
+            key = serialization.load_pem_private_key(block.encode(), password=None)
+            if not isinstance(key, Ed25519PrivateKey):
+                raise ValueError("access-token keys must be Ed25519")
+            keys.append(SigningKey.from_private(key))
+        return keys
+    seed = hashlib.sha256(secret.encode()).digest()
+    return [SigningKey.from_private(Ed25519PrivateKey.from_private_bytes(seed))]
+
+
+def jwks(keys: list[SigningKey]) -> dict[str, list[dict[str, str]]]:
+    return {"keys": [k.public_jwk() for k in keys]}

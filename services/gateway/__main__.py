@@ -1,0 +1,33 @@
+"""``python -m services.gateway``: the HTTP edge on ``JKN_GATEWAY_PORT`` (8080)."""
+
+from __future__ import annotations
+
+import sys
+
+import uvicorn
+from pydantic import ValidationError
+
+from services.devstack.infra import port_in_use
+from services.gateway.app import create_app
+from services.gateway.settings import GatewaySettings
+from services.kit.logs import configure_logging
+
+
+def main() -> None:
+    try:
+        settings = GatewaySettings()
+    except ValidationError as error:
+        first = error.errors()[0]
+        sys.stderr.write(f"gateway: bad configuration: {'.'.join(map(str, first['loc']))}: {first['msg']}\n")
+        raise SystemExit(2) from None
+    configure_logging("gateway", level=settings.log_level, json_lines=settings.log_json)
+    if port_in_use(settings.port, settings.host):
+        sys.stderr.write(f"gateway: cannot start: port {settings.port} is already taken\n")
+        raise SystemExit(2)
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_config=None,
+                access_log=False, timeout_graceful_shutdown=int(settings.shutdown_grace_s),
+                server_header=False)
+
+
+if __name__ == "__main__":
+    main()

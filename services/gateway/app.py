@@ -1,0 +1,58 @@
+"""The edge: FastAPI app for the mobile and web clients (CONTRACT.md §1–§4).
+
+It holds no business rules: it validates input, verifies access tokens locally, calls the
+services over gRPC and maps their status codes to RFC 9457 problems.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+
+import grpc
+from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
+from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+from starlette.exceptions import HTTPException
+
+from services.gateway import problems
+from services.gateway.middleware import ObservabilityMiddleware
+from services.gateway.routes import dev, health
+from services.gateway.settings import GatewaySettings
+from services.gateway.state import GatewayState
+from services.kit.errors import DomainError, RemoteError
+from services.kit.telemetry import setup_tracing
+
+DESCRIPTION = """
+REST API of the JKN mobile platform: account activation and login, membership and family
+status, digital card, premiums, FKTP changes and online queue bookings.
+
+Errors are RFC 9457 `application/problem+json` with a machine-readable `code`; titles and
+details follow `Accept-Language` (`id` by default, `en`).
+"""
+
+
+def create_app(settings: GatewaySettings | None = None) -> FastAPI:
+    settings = settings or GatewaySettings()
+    setup_tracing("gateway")
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with AsyncExitStack() as stack:
+            app.state.gateway = await GatewayState.open(settings, stack)
+            yield
+
+    app = FastAPI(title="JKN Mobile API", version="1.0.0", description=DESCRIPTION, lifespan=lifespan,
+                  docs_url="/docs", redoc_url=None, openapi_url="/openapi.json")
+    app.add_exception_handler(RemoteError, problems.remote_error_handler)
+    app.add_exception_handler(grpc.aio.AioRpcError, problems.remote_error_handler)
+    app.add_exception_handler(DomainError, problems.domain_error_handler)
+    app.add_exception_handler(RequestValidationError, problems.validation_error_handler)
+    app.add_exception_handler(HTTPException, problems.http_error_handler)
+    app.add_exception_handler(Exception, problems.unexpected_error_handler)
+    app.include_router(health.router)
+    if not settings.is_prod:
+        app.include_router(dev.router)
+    FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz,metrics,dev/outbox")
+    app.add_middleware(ObservabilityMiddleware)
+    return app

@@ -1,0 +1,41 @@
+"""Liveness, readiness and metrics (CONTRACT.md §1)."""
+
+from __future__ import annotations
+
+import asyncio
+
+from fastapi import APIRouter, Response
+from fastapi.responses import JSONResponse
+from grpc_health.v1 import health_pb2
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from services.gateway.deps import State
+
+router = APIRouter(tags=["operations"])
+
+
+@router.get("/healthz", summary="200 while the gateway process lives")
+async def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get("/readyz", summary="200 only when every backing service answers its gRPC health check",
+            responses={503: {"description": "at least one service is not serving"}})
+async def readyz(state: State) -> JSONResponse:
+    async def check(name: str) -> tuple[str, str]:
+        try:
+            reply = await state.health[name].Check(health_pb2.HealthCheckRequest(service=""),
+                                                   timeout=state.settings.readiness_timeout_s)
+            return name, health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status)
+        except Exception:  # noqa: BLE001 - any failure means not ready
+            return name, "UNAVAILABLE"
+
+    checks = dict(await asyncio.gather(*(check(name) for name in state.health)))
+    ready = all(status == "SERVING" for status in checks.values())
+    return JSONResponse({"status": "ready" if ready else "not_ready", "checks": checks},
+                        status_code=200 if ready else 503)
+
+
+@router.get("/metrics", summary="Prometheus metrics of the gateway", include_in_schema=False)
+async def metrics() -> Response:
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

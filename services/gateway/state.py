@@ -1,0 +1,55 @@
+"""What the gateway holds for its life: channels and stubs to every service, the JWKS.
+
+Opened in the lifespan, closed on shutdown; routes reach it through `deps`.
+"""
+
+from __future__ import annotations
+
+from contextlib import AsyncExitStack
+from dataclasses import dataclass, field
+
+import grpc
+from grpc_health.v1 import health_pb2_grpc
+from jkn.auth.v1 import auth_pb2, auth_pb2_grpc
+from jkn.membership.v1 import membership_pb2, membership_pb2_grpc
+from jkn.notify.v1 import notify_pb2, notify_pb2_grpc
+from jkn.queue.v1 import queue_pb2, queue_pb2_grpc
+
+from services.gateway.bearer import JwksCache
+from services.gateway.settings import GatewaySettings
+from services.kit.channels import open_channel
+
+
+@dataclass
+class GatewayState:
+    settings: GatewaySettings
+    channels: dict[str, grpc.aio.Channel]
+    auth: auth_pb2_grpc.AuthServiceStub
+    notify: notify_pb2_grpc.NotifyServiceStub
+    membership: membership_pb2_grpc.MembershipServiceStub
+    queue: queue_pb2_grpc.QueueServiceStub
+    jwks: JwksCache
+    health: dict[str, health_pb2_grpc.HealthStub] = field(default_factory=dict)
+
+    @classmethod
+    async def open(cls, settings: GatewaySettings, stack: AsyncExitStack) -> GatewayState:
+        s = settings
+        descriptors = {
+            "auth": (s.auth_addr, auth_pb2.DESCRIPTOR.services_by_name["AuthService"]),
+            "notify": (s.notify_addr, notify_pb2.DESCRIPTOR.services_by_name["NotifyService"]),
+            "membership": (s.membership_addr, membership_pb2.DESCRIPTOR.services_by_name["MembershipService"]),
+            "queue": (s.queue_addr, queue_pb2.DESCRIPTOR.services_by_name["QueueService"]),
+        }
+        channels = {}
+        for name, (address, service) in descriptors.items():
+            channels[name] = open_channel(address, [service], timeout_s=s.rpc_timeout_s)
+            stack.push_async_callback(channels[name].close)
+        auth = auth_pb2_grpc.AuthServiceStub(channels["auth"])
+        return cls(
+            settings=settings, channels=channels, auth=auth,
+            notify=notify_pb2_grpc.NotifyServiceStub(channels["notify"]),
+            membership=membership_pb2_grpc.MembershipServiceStub(channels["membership"]),
+            queue=queue_pb2_grpc.QueueServiceStub(channels["queue"]),
+            jwks=JwksCache(auth, refresh_s=s.jwks_refresh_s),
+            health={name: health_pb2_grpc.HealthStub(ch) for name, ch in channels.items()},
+        )

@@ -1,0 +1,5 @@
+"""Alembic environment of the membership database (shared logic in services.kit.db)."""
+
+from services.kit.db import run_alembic_env
+
+run_alembic_env()

@@ -1,0 +1,17 @@
+"""Membership settings (``JKN_MEMBERSHIP_*`` plus the platform-wide ``JKN_*``)."""
+
+from __future__ import annotations
+
+from pydantic_settings import SettingsConfigDict
+
+from services.kit.settings import DEFAULT_PORTS, ServiceSettings, database_url
+
+
+class MembershipSettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="JKN_MEMBERSHIP_", extra="ignore", populate_by_name=True,
+                                      frozen=True)
+
+    service_name: str = "membership"
+    grpc_port: int = DEFAULT_PORTS["membership"][0]
+    metrics_port: int = DEFAULT_PORTS["membership"][1]
+    database_url: str = database_url("jkn_membership")

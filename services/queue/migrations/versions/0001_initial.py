@@ -1,0 +1,24 @@
+"""Queue's first schema: the transactional outbox and the consumer dedupe table.
+
+Revision ID: 0001
+Revises:
+"""
+
+from alembic import op
+
+from services.kit.consumer import PROCESSED_EVENTS_DDL_V1
+from services.kit.outbox import OUTBOX_DDL_V1
+
+revision = "0001"
+down_revision = None
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.execute(OUTBOX_DDL_V1)
+    op.execute(PROCESSED_EVENTS_DDL_V1)
+
+
+def downgrade() -> None:
+    op.execute("DROP TABLE processed_events; DROP TABLE outbox;")
