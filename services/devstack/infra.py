@@ -56,6 +56,14 @@ def wait_for_port(port: int, *, timeout_s: float, process: subprocess.Popen | No
     raise InfraError(f"{name} did not open port {port} within {timeout_s:.0f} s")
 
 
+def run_as(user: str | None) -> dict:
+    """Popen arguments that drop to ``user`` entirely: its uid, its gid, no inherited groups."""
+    if user is None:
+        return {}
+    entry = pwd.getpwnam(user)
+    return {"user": entry.pw_uid, "group": entry.pw_gid, "extra_groups": []}
+
+
 def _die_with_parent() -> None:
     """preexec_fn: the child gets SIGTERM if the process that started it dies."""
     libc = ctypes.CDLL("libc.so.6", use_errno=True)
@@ -85,7 +93,7 @@ class ServerProcess:
         try:
             self.process = subprocess.Popen(
                 self.argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                user=self.user, preexec_fn=_die_with_parent, env=self.env, cwd="/",
+                preexec_fn=_die_with_parent, env=self.env, cwd="/", process_group=0, **run_as(self.user),
             )
         finally:
             log.close()
@@ -170,7 +178,7 @@ class Postgres:
             result = subprocess.run(
                 [str(bin_dir / "initdb"), "-D", str(self.data_dir), "-U", "postgres", "--auth=trust",
                  "-E", "UTF8", "--locale=C.UTF-8", "--no-instructions"],
-                user=user, capture_output=True, text=True, cwd="/")
+                capture_output=True, text=True, cwd="/", **run_as(user))
             if result.returncode != 0:
                 last = (result.stderr.strip().splitlines() or ["unknown error"])[-1]
                 raise InfraError(f"postgres: initdb failed: {last}")

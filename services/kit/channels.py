@@ -1,7 +1,8 @@
 """Client channels for service-to-service calls.
 
-Every call has a deadline: the service config sets one for every method and an
-interceptor adds the default to any call made without one. Retries are transparent but
+Every call has a deadline: an interceptor gives the channel's default to any call made
+without one. (The service config's own ``timeout`` is not used: grpcio's aio channels
+apply it from the wrong start time and expire calls early.) Retries are transparent but
 only for methods the proto marks ``option idempotency_level = NO_SIDE_EFFECTS`` (or
 ``IDEMPOTENT``), and only on ``UNAVAILABLE`` — a retried ``CreateBooking`` could book twice.
 """
@@ -28,14 +29,13 @@ def idempotent_methods(services: Iterable[ServiceDescriptor]) -> list[dict[str, 
     ]
 
 
-def service_config(services: Iterable[ServiceDescriptor], *, timeout_s: float) -> str:
-    """gRPC service config: a deadline for all methods, retries on UNAVAILABLE for safe ones."""
-    deadline = f"{timeout_s:.3f}s"
-    configs: list[dict] = [{"name": [{}], "timeout": deadline}]
+def service_config(services: Iterable[ServiceDescriptor]) -> str:
+    """gRPC service config: retries on UNAVAILABLE for the side-effect-free methods only."""
+    configs: list[dict] = []
     safe = idempotent_methods(services)
     if safe:
         configs.append({
-            "name": safe, "timeout": deadline,
+            "name": safe,
             "retryPolicy": {"maxAttempts": 3, "initialBackoff": "0.05s", "maxBackoff": "0.5s",
                             "backoffMultiplier": 2, "retryableStatusCodes": ["UNAVAILABLE"]},
         })
@@ -66,7 +66,7 @@ def open_channel(address: str, services: Iterable[ServiceDescriptor] = (), *, ti
     return grpc.aio.insecure_channel(
         address,
         options=[
-            ("grpc.service_config", service_config(services, timeout_s=timeout_s)),
+            ("grpc.service_config", service_config(services)),
             ("grpc.enable_retries", 1),
             ("grpc.keepalive_time_ms", 30_000),
             ("grpc.keepalive_timeout_ms", 5_000),

@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 import asyncpg
-from aiokafka import AIOKafkaConsumer, ConsumerRecord
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from opentelemetry import trace
 
 from services.kit import metrics
@@ -66,12 +66,20 @@ class Event:
 Handler = Callable[[Event, asyncpg.Connection], Awaitable[None]]
 
 
+class BrokerForgotOffsets(Exception):
+    """The broker no longer has offsets we committed: it lost its state (a restart of the
+    memory-only local broker, or expired group offsets). The consumer is rebuilt so it reads
+    from what the broker has now; the dedupe table absorbs anything read twice."""
+
+
 class IdempotentConsumer:
     def __init__(self, *, pool: asyncpg.Pool, bootstrap: str, topic: str, group: str, handler: Handler,
-                 max_attempts: int = 5, retry_backoff_s: float = 0.2, batch_size: int = 100):
+                 max_attempts: int = 5, retry_backoff_s: float = 0.2, batch_size: int = 100,
+                 check_interval_s: float = 5.0):
         self.pool, self.bootstrap, self.topic, self.group = pool, bootstrap, topic, group
         self.handler, self.max_attempts, self.retry_backoff_s = handler, max_attempts, retry_backoff_s
-        self.batch_size = batch_size
+        self.batch_size, self.check_interval_s = batch_size, check_interval_s
+        self._committed: dict[TopicPartition, int] = {}
 
     async def run(self) -> None:
         """Consume until cancelled; a lost broker is reconnected with backoff."""
@@ -84,25 +92,40 @@ class IdempotentConsumer:
                     self.topic, bootstrap_servers=self.bootstrap, group_id=self.group,
                     enable_auto_commit=False, auto_offset_reset="earliest",
                     session_timeout_ms=10_000, heartbeat_interval_ms=1_000, metadata_max_age_ms=5_000)
-                await asyncio.wait_for(consumer.start(), 10)
+                await asyncio.wait_for(consumer.start(), 30)  # includes joining the group
+                self._committed.clear()
                 backoff = 0.2
+                checked = asyncio.get_running_loop().time()
                 while True:
                     batches = await consumer.getmany(timeout_ms=500, max_records=self.batch_size)
                     for records in batches.values():
                         for record in records:
                             await self.handle(Event.from_record(record))
                     if batches:
-                        await consumer.commit()
+                        offsets = {tp: records[-1].offset + 1 for tp, records in batches.items()}
+                        await asyncio.wait_for(consumer.commit(offsets), 10)
+                        self._committed.update(offsets)
+                    if asyncio.get_running_loop().time() - checked > self.check_interval_s:
+                        await self._check_broker_remembers(consumer)
+                        checked = asyncio.get_running_loop().time()
             except asyncio.CancelledError:
                 raise
             except Exception as error:  # noqa: BLE001 - reconnect on any broker trouble
-                log.warning("consumer_reconnecting", extra={"group": self.group, "error": type(error).__name__})
+                log.warning("consumer_reconnecting", extra={"group": self.group, "error": type(error).__name__,
+                                                            "why": str(error)[:200]})
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
             finally:
                 if consumer is not None:
                     with contextlib.suppress(Exception):
                         await asyncio.wait_for(consumer.stop(), 5)
+
+    async def _check_broker_remembers(self, consumer: AIOKafkaConsumer) -> None:
+        """Raise `BrokerForgotOffsets` if the broker is unreachable or lost our commits."""
+        for tp, offset in self._committed.items():
+            committed = await asyncio.wait_for(consumer.committed(tp), 5)
+            if committed is None or committed < offset:
+                raise BrokerForgotOffsets(f"{tp.topic}[{tp.partition}] at {committed}, expected {offset}")
 
     async def handle(self, event: Event) -> str:
         """Handle one event exactly once per group; returns handled, duplicate or dead_lettered."""

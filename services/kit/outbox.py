@@ -21,7 +21,7 @@ import asyncpg
 from aiokafka import AIOKafkaProducer
 
 from services.kit import metrics
-from services.kit.kafka import start_producer
+from services.kit.kafka import ensure_topics, start_producer
 from services.kit.logs import get_logger
 from services.kit.telemetry import inject_headers
 
@@ -105,6 +105,7 @@ class OutboxRelay:
             if not rows:
                 return 0
             producer = await self._ensure_producer()
+            await self._ensure_topics_exist(producer, {row["topic"] for row in rows})
             sends = []
             for row in rows:
                 headers = [(k, v.encode()) for k, v in json.loads(row["headers"]).items()]
@@ -117,6 +118,17 @@ class OutboxRelay:
             metrics.OUTBOX_PUBLISHED.labels(row["topic"]).inc()
         metrics.OUTBOX_BACKLOG.dec(len(rows))
         return len(rows)
+
+    async def _ensure_topics_exist(self, producer: AIOKafkaProducer, topics: set[str]) -> None:
+        """Create any topic the broker does not have (one metadata request per batch).
+
+        A broker that lost its state (the memory-only local one, after a restart) may
+        acknowledge writes to topics it no longer has and drop them; this closes that hole.
+        """
+        metadata = await asyncio.wait_for(producer.client.fetch_all_metadata(), self.send_timeout_s)
+        missing = topics - metadata.topics()
+        if missing:
+            await ensure_topics(self.bootstrap, tuple(sorted(missing)), timeout_s=self.send_timeout_s)
 
     async def _ensure_producer(self) -> AIOKafkaProducer:
         if self._producer is None:

@@ -15,7 +15,7 @@ import signal
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from contextlib import AsyncExitStack, asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +44,6 @@ class Runtime:
 
     settings: ServiceSettings
     stack: AsyncExitStack
-    tasks: list[asyncio.Task] = field(default_factory=list)
 
     async def database(self, migrations: Path) -> asyncpg.Pool:
         """The service's own database, migrated to the newest revision."""
@@ -68,21 +67,22 @@ class Runtime:
         return channel
 
     def background(self, coro: Coroutine[Any, Any, None], name: str) -> asyncio.Task:
-        """Run ``coro`` for the life of the service; it is cancelled at stop."""
+        """Run ``coro`` for the life of the service; it is cancelled at stop, before anything
+        opened earlier (its pool, its clients) is closed."""
         task = asyncio.create_task(coro, name=name)
+        self.stack.push_async_callback(_cancel, task)
         task.add_done_callback(_report_crash)
-        self.tasks.append(task)
         return task
 
     def relay_outbox(self, pool: asyncpg.Pool) -> None:
         self.background(OutboxRelay(pool, self.settings.kafka_bootstrap).run(), "outbox-relay")
 
-    async def cancel_tasks(self) -> None:
-        for task in self.tasks:
-            task.cancel()
-        for task in self.tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+
+
+async def _cancel(task: asyncio.Task) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError, Exception):
+        await task
 
 
 def _report_crash(task: asyncio.Task) -> None:
@@ -116,7 +116,6 @@ async def run_service(settings: ServiceSettings, build: Build, *, serve_metrics_
     setup_tracing(settings.service_name)
     async with AsyncExitStack() as stack:
         runtime = Runtime(settings, stack)
-        stack.push_async_callback(runtime.cancel_tasks)
         servicers = await build(runtime)
         server = GrpcServer(servicers, host=settings.grpc_host, port=settings.grpc_port)
         await server.start()
@@ -131,6 +130,7 @@ async def run_service(settings: ServiceSettings, build: Build, *, serve_metrics_
         try:
             yield RunningService(settings, server, runtime, metrics_port)
         finally:
+            # In-flight calls first; then the exit stack unwinds (tasks before the pools they use).
             await server.stop(grace_s=settings.shutdown_grace_s, drain_delay_s=settings.drain_delay_s)
 
 

@@ -1,0 +1,64 @@
+"""Personal data never reaches a log line unmasked (CONTRACT.md §2, DESIGN.md conventions)."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+
+from services.kit.logs import JsonFormatter
+from services.kit.masking import mask_email, mask_nik, mask_phone, scrub
+
+NIK, NOKA, PHONE, EMAIL = "3171011501800001", "0001234567801", "+6281234500006", "dewi.lestari@example.id"
+
+
+def test_masks_have_the_contract_shape():
+    assert mask_nik(NIK) == "317101******0001"
+    assert mask_phone("+6281234500001") == "+62812****0001"
+    assert mask_email("budi@example.id") == "b***@example.id"
+
+
+def test_scrub_masks_every_identifier_in_free_text():
+    text = f"nik={NIK} noka={NOKA} phone={PHONE} local=081234500006 email={EMAIL}"
+    cleaned = scrub(text)
+    for secret in (NIK, NOKA, PHONE, "081234500006", EMAIL, "dewi.lestari"):
+        assert secret not in cleaned
+    assert "317101******0001" in cleaned and "d***@example.id" in cleaned
+
+
+def test_scrub_leaves_ordinary_numbers_alone():
+    assert scrub("port 50051 took 12.5 ms, 3 retries, code 422") == "port 50051 took 12.5 ms, 3 retries, code 422"
+
+
+def _log_line(message: str, **fields) -> dict:
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter("test"))
+    logger = logging.getLogger("test.masking")
+    logger.handlers[:] = [handler]
+    logger.propagate = False
+    logger.warning(message, extra=fields)
+    return json.loads(stream.getvalue())
+
+
+def test_json_log_line_is_an_event_with_masked_fields():
+    entry = _log_line("login_failed", identifier=NIK, contact={"phone": PHONE, "email": EMAIL}, attempts=3)
+    raw = json.dumps(entry)
+    assert entry["event"] == "login_failed" and entry["level"] == "warning" and entry["service"] == "test"
+    assert entry["attempts"] == 3
+    for secret in (NIK, PHONE, EMAIL):
+        assert secret not in raw
+
+
+def test_exception_text_in_a_log_line_is_masked():
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter("test"))
+    logger = logging.getLogger("test.masking.exc")
+    logger.handlers[:] = [handler]
+    logger.propagate = False
+    try:
+        raise ValueError(f"no participant {NIK} with email {EMAIL}")
+    except ValueError:
+        logger.exception("lookup_failed")
+    assert NIK not in stream.getvalue() and EMAIL not in stream.getvalue()

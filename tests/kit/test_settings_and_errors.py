@@ -1,0 +1,63 @@
+"""Settings guard themselves; the error table covers every code of the API."""
+
+from __future__ import annotations
+
+import grpc
+import pytest
+from jkn.common.v1 import common_pb2
+from pydantic import SecretStr, ValidationError
+
+from services.auth.settings import AuthSettings
+from services.kit.errors import CODES, DomainError
+from services.notify.settings import NotifySettings
+
+
+def test_defaults_work_for_the_local_run(monkeypatch):
+    monkeypatch.delenv("JKN_ENV", raising=False)
+    settings = NotifySettings()
+    assert settings.env == "dev" and settings.grpc_port == 50052
+    assert settings.database_url.endswith("/jkn_notify")
+
+
+def test_platform_variables_reach_every_service(monkeypatch):
+    monkeypatch.setenv("JKN_REDIS_URL", "redis://10.0.0.5:6379/1")
+    monkeypatch.setenv("JKN_AUTH_GRPC_PORT", "6001")
+    assert AuthSettings().redis_url == "redis://10.0.0.5:6379/1"
+    assert AuthSettings().grpc_port == 6001
+    assert NotifySettings().grpc_port == 50052
+
+
+def test_prod_refuses_dev_secrets(monkeypatch):
+    monkeypatch.setenv("JKN_ENV", "prod")
+    with pytest.raises(ValidationError, match="jwt_private_keys"):
+        AuthSettings()
+
+
+def test_prod_accepts_real_secrets(monkeypatch):
+    monkeypatch.setenv("JKN_ENV", "prod")
+    settings = AuthSettings(jwt_private_keys=SecretStr("-----BEGIN PRIVATE KEY-----x-----END PRIVATE KEY-----"))
+    assert settings.is_prod
+
+
+def test_every_error_reason_of_the_api_has_a_transport_mapping():
+    reasons = {name.removeprefix("ERROR_REASON_") for name in common_pb2.ErrorReason.keys()} - {"UNSPECIFIED"}
+    assert reasons == set(CODES)
+
+
+@pytest.mark.parametrize(("code", "http"), [
+    ("OTP_INVALID", 422), ("OTP_EXPIRED", 410), ("OTP_ATTEMPTS_EXCEEDED", 429), ("ACCOUNT_LOCKED", 423),
+    ("ALREADY_REGISTERED", 409), ("FKTP_CHANGE_TOO_SOON", 409), ("PARTICIPANT_INACTIVE", 403),
+    ("DEPENDENCY_UNAVAILABLE", 503), ("INVALID_CREDENTIALS", 401), ("NOT_FOUND", 404),
+])
+def test_contract_http_statuses(code, http):
+    assert CODES[code].http == http
+
+
+def test_unknown_code_is_a_programming_error():
+    with pytest.raises(ValueError):
+        DomainError(code="NOT_A_CODE")
+
+
+def test_domain_error_status_carries_code():
+    status = DomainError("x", code="QUOTA_FULL").to_status()
+    assert status.code == grpc.StatusCode.FAILED_PRECONDITION
