@@ -40,7 +40,7 @@ def test_prod_accepts_real_secrets(monkeypatch):
 
 
 def test_every_error_reason_of_the_api_has_a_transport_mapping():
-    reasons = {name.removeprefix("ERROR_REASON_") for name in common_pb2.ErrorReason.keys()} - {"UNSPECIFIED"}
+    reasons = {name.removeprefix("ERROR_REASON_") for name in common_pb2.ErrorReason.keys()} - {"UNSPECIFIED"}  # noqa: SIM118
     assert reasons == set(CODES)
 
 

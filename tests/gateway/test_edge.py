@@ -1,0 +1,150 @@
+"""The gateway skeleton: health, readiness, metrics, OpenAPI, problems, request ids, dev outbox, bearer tokens."""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+import jwt
+import pytest
+from prometheus_client import REGISTRY
+
+from services.auth.keys import load_signing_keys
+from services.gateway.deps import CurrentPrincipal
+
+PROBLEM = "application/problem+json"
+
+
+def addresses(platform) -> dict[str, str]:
+    return {name: running.address for name, running in platform.items()}
+
+
+async def test_healthz_answers_without_any_service(gateway_client):
+    async with gateway_client({}) as (_, client):
+        response = await client.get("/healthz")
+    assert response.status_code == 200
+
+
+async def test_readyz_is_200_only_when_every_service_serves(platform, gateway_client):
+    async with gateway_client(addresses(platform)) as (_, client):
+        ready = await client.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.json()["checks"] == {name: "SERVING" for name in platform}
+
+    partial = {k: v for k, v in addresses(platform).items() if k != "queue"}
+    async with gateway_client(partial, readiness_timeout_s=0.5) as (_, client):
+        not_ready = await client.get("/readyz")
+    assert not_ready.status_code == 503
+    assert not_ready.json()["checks"]["queue"] == "UNAVAILABLE"
+    assert not_ready.json()["checks"]["auth"] == "SERVING"
+
+
+async def test_dev_outbox_is_backed_by_notify(platform, gateway_client):
+    async with gateway_client(addresses(platform)) as (_, client):
+        response = await client.get("/dev/outbox", params={"to": "x"})
+    assert response.status_code == 200
+    assert response.json() == {"items": []}
+
+
+async def test_dev_outbox_is_404_in_prod(gateway_client):
+    async with gateway_client({}, env="prod") as (_, client):
+        response = await client.get("/dev/outbox", params={"to": "x"})
+    assert response.status_code == 404
+    assert response.headers["content-type"] == PROBLEM
+    assert response.json()["code"] == "NOT_FOUND"
+
+
+async def test_unknown_route_is_a_problem_in_indonesian_by_default_and_english_on_request(gateway_client):
+    async with gateway_client({}) as (_, client):
+        indonesian = await client.get("/v1/nothing-here")
+        english = await client.get("/v1/nothing-here", headers={"Accept-Language": "en-US,en;q=0.9"})
+    assert indonesian.headers["content-type"] == PROBLEM
+    body = indonesian.json()
+    assert {"type", "title", "status", "detail", "code"} <= set(body)
+    assert (body["status"], body["code"], body["title"]) == (404, "NOT_FOUND", "Data tidak ditemukan")
+    assert english.json()["title"] == "Not found"
+
+
+async def test_invalid_query_is_422_validation_error_with_fields(gateway_client):
+    async with gateway_client({}) as (_, client):
+        response = await client.get("/dev/outbox", params={"limit": "0"})
+    assert response.status_code == 422
+    body = response.json()
+    assert body["code"] == "VALIDATION_ERROR"
+    assert body["errors"][0]["field"] == "limit"
+    assert {"field", "code", "message"} == set(body["errors"][0])
+
+
+async def test_dead_service_is_a_clear_503_with_retry_after(gateway_client):
+    async with gateway_client({}) as (_, client):  # notify's address points at nothing
+        started = time.monotonic()
+        response = await client.get("/dev/outbox")
+    assert time.monotonic() - started < 5
+    assert response.status_code == 503
+    assert response.json()["code"] == "DEPENDENCY_UNAVAILABLE"
+    assert int(response.headers["Retry-After"]) >= 1
+    assert response.json()["retry_after"] >= 1
+
+
+async def test_request_id_is_kept_or_made_and_returned(gateway_client):
+    async with gateway_client({}) as (_, client):
+        given = await client.get("/healthz", headers={"X-Request-ID": "abc-12345678"})
+        made = await client.get("/healthz", headers={"X-Request-ID": "bad id with spaces"})
+    assert given.headers["x-request-id"] == "abc-12345678"
+    assert made.headers["x-request-id"] != "bad id with spaces" and len(made.headers["x-request-id"]) == 32
+
+
+async def test_routes_are_counted_and_timed_by_template(gateway_client):
+    labels = {"method": "GET", "route": "/dev/outbox", "status": "503"}
+    before = REGISTRY.get_sample_value("http_requests_total", labels) or 0
+    async with gateway_client({}) as (_, client):
+        await client.get("/dev/outbox", params={"to": "+6281234500006"})
+        metrics = await client.get("/metrics")
+    assert REGISTRY.get_sample_value("http_requests_total", labels) == before + 1
+    assert "http_request_duration_seconds_bucket" in metrics.text
+    assert "+6281234500006" not in metrics.text
+
+
+async def test_openapi_document_is_served(gateway_client):
+    async with gateway_client({}) as (_, client):
+        document = (await client.get("/openapi.json")).json()
+    assert document["info"]["title"] == "JKN Mobile API"
+    assert "/readyz" in document["paths"] and "/dev/outbox" in document["paths"]
+
+
+@pytest.fixture
+def signing_key():
+    return load_signing_keys("dev-jwt-signing-key")[0]  # the auth service's dev default
+
+
+def token(key, **claims) -> str:
+    now = int(time.time())
+    body = {"sub": "acc-1", "sid": "ses-1", "jti": uuid.uuid4().hex, "iat": now, "exp": now + 900, **claims}
+    body = {k: v for k, v in body.items() if v is not None}
+    return jwt.encode(body, key.private_key, algorithm="EdDSA", headers={"kid": key.kid})
+
+
+async def test_bearer_dependency_verifies_tokens_locally_with_auths_jwks(platform, gateway_client, signing_key):
+    async with gateway_client(addresses(platform)) as (app, client):
+        @app.get("/probe")
+        async def probe(principal: CurrentPrincipal) -> dict:
+            return {"account_id": principal.account_id, "session_id": principal.session_id}
+
+        async def call(value: str | None):
+            headers = {"Authorization": f"Bearer {value}"} if value is not None else {}
+            return await client.get("/probe", headers=headers)
+
+        good = await call(token(signing_key))
+        assert good.status_code == 200 and good.json() == {"account_id": "acc-1", "session_id": "ses-1"}
+        rejected = [
+            await call(None),
+            await call("not-a-jwt"),
+            await call(token(signing_key, exp=int(time.time()) - 5)),
+            await call(token(signing_key, sid=None)),
+            await call(token(signing_key)[:-4] + "AAAA"),
+            await call(token(load_signing_keys("dev-some-other-key")[0])),
+        ]
+    for response in rejected:
+        assert response.status_code == 401
+        assert response.json()["code"] == "UNAUTHENTICATED"
+        assert response.headers["www-authenticate"] == "Bearer"
