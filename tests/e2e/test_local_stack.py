@@ -1,0 +1,100 @@
+"""`make run`: the whole platform comes up, answers, and goes away cleanly."""
+
+from __future__ import annotations
+
+import signal
+import socket
+import time
+
+import grpc
+import httpx
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+
+from tests.e2e.conftest import SERVICES, Stack, start_stack
+
+pytestmark = pytest.mark.e2e
+
+
+def test_gateway_is_ready_within_60_seconds_and_dev_outbox_is_empty(stack: Stack):
+    assert stack.wait_ready() < 60
+    outbox = httpx.get(f"{stack.gateway}/dev/outbox", params={"to": "x"})
+    assert outbox.status_code == 200 and outbox.json() == {"items": []}
+    assert "JKN platform is up" in stack.log()
+
+
+@pytest.mark.parametrize("name", SERVICES)
+def test_every_service_answers_health_and_reflection(stack: Stack, name: str):
+    with grpc.insecure_channel(f"127.0.0.1:{stack.ports[name]}") as channel:
+        reply = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(service=""), timeout=3)
+        assert reply.status == health_pb2.HealthCheckResponse.SERVING
+        requests = iter([reflection_pb2.ServerReflectionRequest(list_services="")])
+        reply = next(reflection_pb2_grpc.ServerReflectionStub(channel).ServerReflectionInfo(requests, timeout=3))
+        names = {s.name for s in reply.list_services_response.service}
+    assert any(n.startswith(f"jkn.{name}.v1.") for n in names)
+    assert "grpc.health.v1.Health" in names
+
+
+def test_every_process_serves_red_metrics(stack: Stack):
+    httpx.get(f"{stack.gateway}/readyz")
+    gateway = httpx.get(f"{stack.gateway}/metrics").text
+    assert 'http_requests_total{method="GET",route="/readyz",status="200"}' in gateway
+    assert "http_request_duration_seconds_bucket" in gateway
+    for name in SERVICES:
+        text = httpx.get(f"http://127.0.0.1:{stack.ports[f'{name}_metrics']}/metrics").text
+        assert 'grpc_server_handled_total{grpc_code="OK",grpc_method="Check",grpc_service="grpc.health.v1.Health"}' \
+            in text
+        assert "grpc_server_handling_seconds_bucket" in text
+
+
+def test_ctrl_c_stops_everything_within_10_seconds(tmp_path):
+    own = start_stack(tmp_path)
+    try:
+        own.wait_ready()
+    finally:
+        took = own.stop(signal.SIGINT)
+    assert own.process.returncode == 0, own.log()[-2000:]
+    assert took < 10
+    assert own.listening_ports() == []
+
+
+def test_a_dying_child_brings_the_stack_down_loudly(tmp_path):
+    import psutil
+
+    own = start_stack(tmp_path)
+    try:
+        own.wait_ready()
+        children = psutil.Process(own.process.pid).children()
+        notify = next(c for c in children if "services.notify" in " ".join(c.cmdline()))
+        notify.kill()
+        own.process.wait(15)
+    finally:
+        own.stop()
+    assert own.process.returncode == 1
+    assert "notify exited with code -9" in own.log()
+    assert own.listening_ports() == []
+
+
+def test_a_taken_port_stops_start_up_with_one_clear_line(tmp_path):
+    with socket.socket() as blocker:
+        blocker.bind(("127.0.0.1", 0))
+        blocker.listen()
+        port = blocker.getsockname()[1]
+        own = start_stack(tmp_path, JKN_GATEWAY_PORT=str(port))
+        own.process.wait(30)
+    assert own.process.returncode == 1
+    lines = [line for line in own.log().splitlines() if "✖" in line]
+    assert lines == [f"[stack] ✖ port {port} (gateway) is already taken: stop what uses it or set the port's "
+                     "JKN_* variable (see README) — stopping the stack"]
+    assert "Traceback" not in own.log()
+
+
+def test_a_missing_binary_stops_start_up_with_one_clear_line(tmp_path):
+    own = start_stack(tmp_path, PATH="/nonexistent")
+    own.process.wait(30)
+    assert own.process.returncode == 1
+    assert "redis: binary redis-server not found (run `make setup`)" in own.log()
+    assert "Traceback" not in own.log()
+    time.sleep(0.5)
+    assert own.listening_ports() == []
