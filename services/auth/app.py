@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from jkn.auth.v1 import auth_pb2, auth_pb2_grpc
-
 from services.auth.keys import load_signing_keys
 from services.auth.server import AuthServicer
 from services.auth.settings import AuthSettings

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 
 import grpc
+
 from jkn.auth.v1 import auth_pb2, auth_pb2_grpc
 from jkn.common.v1 import common_pb2
-
 from services.auth.keys import SigningKey, jwks
 
 

@@ -14,8 +14,8 @@ import time
 from dataclasses import dataclass
 
 import jwt
-from jkn.auth.v1 import auth_pb2, auth_pb2_grpc
 
+from jkn.auth.v1 import auth_pb2, auth_pb2_grpc
 from services.kit.errors import Unauthenticated
 from services.kit.logs import get_logger
 

@@ -10,11 +10,11 @@ from dataclasses import dataclass, field
 
 import grpc
 from grpc_health.v1 import health_pb2_grpc
+
 from jkn.auth.v1 import auth_pb2, auth_pb2_grpc
 from jkn.membership.v1 import membership_pb2, membership_pb2_grpc
 from jkn.notify.v1 import notify_pb2, notify_pb2_grpc
 from jkn.queue.v1 import queue_pb2, queue_pb2_grpc
-
 from services.gateway.bearer import JwksCache
 from services.gateway.settings import GatewaySettings
 from services.kit.channels import open_channel

@@ -1,8 +1,9 @@
 """Client channels for service-to-service calls.
 
-Every call has a deadline: an interceptor gives the channel's default to any call made
-without one. (The service config's own ``timeout`` is not used: grpcio's aio channels
-apply it from the wrong start time and expire calls early.) Retries are transparent but
+One client interceptor gives every call a CLIENT span whose context travels in the
+metadata (``traceparent``), and the channel's default deadline when the call has none.
+(The service config's own ``timeout`` is not used: grpcio's aio channels apply it from
+the wrong start time and expire calls early.) Retries are transparent but
 only for methods the proto marks ``option idempotency_level = NO_SIDE_EFFECTS`` (or
 ``IDEMPOTENT``), and only on ``UNAVAILABLE`` — a retried ``CreateBooking`` could book twice.
 """
@@ -15,9 +16,11 @@ from collections.abc import Iterable
 import grpc
 from google.protobuf.descriptor import ServiceDescriptor
 from google.protobuf.descriptor_pb2 import MethodOptions
-from opentelemetry.instrumentation.grpc import aio_client_interceptors
+from opentelemetry import propagate, trace
+from opentelemetry.trace import SpanKind, Status, StatusCode
 
 _SAFE = (MethodOptions.NO_SIDE_EFFECTS, MethodOptions.IDEMPOTENT)
+tracer = trace.get_tracer("jkn.rpc.client")
 
 
 def idempotent_methods(services: Iterable[ServiceDescriptor]) -> list[dict[str, str]]:
@@ -42,22 +45,33 @@ def service_config(services: Iterable[ServiceDescriptor]) -> str:
     return json.dumps({"methodConfig": configs})
 
 
-class DefaultDeadline(grpc.aio.UnaryUnaryClientInterceptor, grpc.aio.UnaryStreamClientInterceptor):
-    """Gives a call without a deadline the channel's default one."""
+class ClientInterceptor(grpc.aio.UnaryUnaryClientInterceptor):
+    """A CLIENT span per call, its context in the metadata, and a deadline when none was given."""
 
     def __init__(self, timeout_s: float):
         self.timeout_s = timeout_s
 
-    def _with_deadline(self, details: grpc.aio.ClientCallDetails) -> grpc.aio.ClientCallDetails:
-        if details.timeout is None:
-            return details._replace(timeout=self.timeout_s)  # type: ignore[attr-defined]
-        return details
-
     async def intercept_unary_unary(self, continuation, client_call_details, request):
-        return await continuation(self._with_deadline(client_call_details), request)
-
-    async def intercept_unary_stream(self, continuation, client_call_details, request):
-        return await continuation(self._with_deadline(client_call_details), request)
+        details = client_call_details
+        method = details.method.decode() if isinstance(details.method, bytes) else details.method
+        service, _, name = method.lstrip("/").rpartition("/")
+        with tracer.start_as_current_span(
+            method.lstrip("/"), kind=SpanKind.CLIENT, record_exception=False, set_status_on_exception=False,
+            attributes={"rpc.system": "grpc", "rpc.service": service, "rpc.method": name},
+        ) as span:
+            metadata = grpc.aio.Metadata(*(details.metadata or ()))
+            carrier: dict[str, str] = {}
+            propagate.inject(carrier)
+            for key, value in carrier.items():
+                metadata.add(key, value)
+            timeout = self.timeout_s if details.timeout is None else details.timeout
+            call = await continuation(details._replace(timeout=timeout, metadata=metadata), request)
+            code = await call.code()
+            if span.is_recording():
+                span.set_attribute("rpc.grpc.status_code", code.value[0])
+                if code != grpc.StatusCode.OK:
+                    span.set_status(Status(StatusCode.ERROR))
+            return call
 
 
 def open_channel(address: str, services: Iterable[ServiceDescriptor] = (), *, timeout_s: float = 3.0
@@ -71,5 +85,5 @@ def open_channel(address: str, services: Iterable[ServiceDescriptor] = (), *, ti
             ("grpc.keepalive_time_ms", 30_000),
             ("grpc.keepalive_timeout_ms", 5_000),
         ],
-        interceptors=[*aio_client_interceptors(), DefaultDeadline(timeout_s)],
+        interceptors=[ClientInterceptor(timeout_s)],
     )

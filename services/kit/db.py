@@ -62,7 +62,10 @@ def run_alembic_env() -> None:
     from alembic import context
     from sqlalchemy import create_engine, pool, text
 
-    engine = create_engine(context.config.get_main_option("sqlalchemy.url"), poolclass=pool.NullPool)
+    url = context.config.get_main_option("sqlalchemy.url")
+    if not url:
+        raise RuntimeError("migrations need sqlalchemy.url (set by services.kit.db.migrate)")
+    engine = create_engine(url, poolclass=pool.NullPool)
     with engine.connect() as connection:
         connection.execute(text("SELECT pg_advisory_lock(hashtext('jkn-migrations'))"))
         try:

@@ -194,8 +194,8 @@ def decode_rpc_error(error: grpc.aio.AioRpcError | grpc.RpcError) -> RemoteError
                     fields = {k: json.loads(v) for k, v in info.metadata.items()}
                     return RemoteError(info.reason, grpc_code, status.message, fields)
     code = CODE_BY_GRPC_STATUS.get(grpc_code, "INTERNAL")
-    fields: dict[str, Any] = {"retry_after": 5} if code == "DEPENDENCY_UNAVAILABLE" else {}
-    return RemoteError(code, grpc_code, error.details() or code, fields)  # type: ignore[union-attr]
+    extra: dict[str, Any] = {"retry_after": 5} if code == "DEPENDENCY_UNAVAILABLE" else {}
+    return RemoteError(code, grpc_code, error.details() or code, extra)  # type: ignore[union-attr]
 
 
 def dependency_failure(error: BaseException) -> DependencyUnavailable | None:

@@ -1,8 +1,8 @@
 """The gRPC server every service runs: health, reflection, interceptors, graceful stop.
 
 `GrpcServer` binds a `grpc.aio` server with
-- OpenTelemetry tracing (context from gRPC metadata), then `ServiceInterceptor`
-  (errors → status codes, access logs, RED metrics);
+- `ServiceInterceptor`: a span continuing the caller's trace, errors → status codes,
+  RED metrics, access logs;
 - the library health servicer (grpcio-health-checking): SERVING once started, per service
   and overall (""), NOT_SERVING as soon as shutdown begins;
 - server reflection for every registered service.
@@ -23,7 +23,6 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
 from grpc_reflection.v1alpha import reflection
-from opentelemetry.instrumentation.grpc import aio_server_interceptor, filters
 
 from services.kit.interceptors import ServiceInterceptor
 from services.kit.logs import get_logger
@@ -51,10 +50,7 @@ class GrpcServer:
         self.health = HealthServicer()
         self.port = 0
         self._server = grpc.aio.server(
-            interceptors=[
-                aio_server_interceptor(filter_=filters.negate(filters.health_check())),
-                ServiceInterceptor(),
-            ],
+            interceptors=[ServiceInterceptor()],
             options=[
                 ("grpc.so_reuseport", 0),
                 ("grpc.max_receive_message_length", 4 * 1024 * 1024),

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from jkn.membership.v1 import membership_pb2, membership_pb2_grpc, partner_pb2, partner_pb2_grpc
-
 from services.kit.grpc_server import Servicer
 from services.kit.runtime import Runtime
 from services.kit.seed import seed_once

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from jkn.notify.v1 import notify_pb2, notify_pb2_grpc
-
 from services.kit.grpc_server import Servicer
 from services.kit.runtime import Runtime
 from services.notify.server import NotifyServicer

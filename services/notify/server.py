@@ -8,9 +8,9 @@ from __future__ import annotations
 import asyncpg
 import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
+
 from jkn.common.v1 import common_pb2
 from jkn.notify.v1 import notify_pb2, notify_pb2_grpc
-
 from services.kit.errors import NotFound
 from services.notify import store
 from services.notify.contacts import normalize_destination

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from jkn.queue.v1 import partner_pb2, partner_pb2_grpc, queue_pb2, queue_pb2_grpc
-
 from services.kit.grpc_server import Servicer
 from services.kit.runtime import Runtime
 from services.kit.seed import seed_once

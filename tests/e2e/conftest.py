@@ -48,6 +48,14 @@ class Stack:
             time.sleep(0.2)
         raise AssertionError(f"/readyz not 200 within {timeout_s} s:\n{self.log()[-3000:]}")
 
+    def wait_for_output(self, text: str, timeout_s: float = 5) -> bool:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if text in self.log():
+                return True
+            time.sleep(0.1)
+        return False
+
     def stop(self, sig: int = signal.SIGINT, timeout_s: float = 15) -> float:
         started = time.monotonic()
         if self.process.poll() is None:

@@ -21,7 +21,7 @@ def test_gateway_is_ready_within_60_seconds_and_dev_outbox_is_empty(stack: Stack
     assert stack.wait_ready() < 60
     outbox = httpx.get(f"{stack.gateway}/dev/outbox", params={"to": "x"})
     assert outbox.status_code == 200 and outbox.json() == {"items": []}
-    assert "JKN platform is up" in stack.log()
+    assert stack.wait_for_output("JKN platform is up"), "the URLs are printed once the stack is ready"
 
 
 @pytest.mark.parametrize("name", SERVICES)

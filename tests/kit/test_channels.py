@@ -7,8 +7,8 @@ import time
 
 import grpc
 import pytest
-from jkn.notify.v1 import notify_pb2, notify_pb2_grpc
 
+from jkn.notify.v1 import notify_pb2, notify_pb2_grpc
 from services.kit.channels import idempotent_methods, open_channel
 from services.kit.grpc_server import GrpcServer, Servicer
 

@@ -9,9 +9,9 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
-from jkn.notify.v1 import notify_pb2, notify_pb2_grpc
 from prometheus_client import REGISTRY
 
+from jkn.notify.v1 import notify_pb2, notify_pb2_grpc
 from services.kit.channels import open_channel
 from services.kit.errors import DomainError, decode_rpc_error
 from services.kit.grpc_server import GrpcServer, Servicer

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import grpc
 import pytest
-from jkn.common.v1 import common_pb2
 from pydantic import SecretStr, ValidationError
 
+from jkn.common.v1 import common_pb2
 from services.auth.settings import AuthSettings
 from services.kit.errors import CODES, DomainError
 from services.notify.settings import NotifySettings

@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 import grpc
 import pytest
+
 from jkn.common.v1 import common_pb2
 from jkn.notify.v1 import notify_pb2, notify_pb2_grpc
-
 from services.kit.errors import decode_rpc_error
 from services.notify import store
 from services.notify.app import build
@@ -46,9 +46,9 @@ async def test_outbox_lists_messages_for_one_recipient_newest_first(service):
 
 
 async def test_outbox_does_not_exist_in_prod(service):
-    async with service(NotifySettings, build, env="prod") as running:
-        async with grpc.aio.insecure_channel(running.address) as channel:
-            with pytest.raises(grpc.aio.AioRpcError) as caught:
-                await notify_pb2_grpc.NotifyServiceStub(channel).ListDevOutbox(notify_pb2.ListDevOutboxRequest())
+    async with (service(NotifySettings, build, env="prod") as running,
+                grpc.aio.insecure_channel(running.address) as channel):
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await notify_pb2_grpc.NotifyServiceStub(channel).ListDevOutbox(notify_pb2.ListDevOutboxRequest())
     assert caught.value.code() == grpc.StatusCode.NOT_FOUND
     assert decode_rpc_error(caught.value).code == "NOT_FOUND"

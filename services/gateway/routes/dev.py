@@ -6,10 +6,10 @@ from datetime import UTC
 from typing import Literal
 
 from fastapi import APIRouter, Query
-from jkn.common.v1 import common_pb2
-from jkn.notify.v1 import notify_pb2
 from pydantic import BaseModel
 
+from jkn.common.v1 import common_pb2
+from jkn.notify.v1 import notify_pb2
 from services.gateway.deps import State
 
 router = APIRouter(prefix="/dev", tags=["dev"])
