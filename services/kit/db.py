@@ -12,7 +12,7 @@ from pathlib import Path
 
 import asyncpg
 
-from services.kit.grpc_server import StartupError
+from services.kit.startup import StartupError
 
 #: Any single statement that runs longer than this is cancelled (→ 503, never a hang).
 COMMAND_TIMEOUT_S = 10.0

@@ -26,12 +26,9 @@ from grpc_reflection.v1alpha import reflection
 
 from services.kit.interceptors import ServiceInterceptor
 from services.kit.logs import get_logger
+from services.kit.startup import StartupError
 
 log = get_logger("jkn.server")
-
-
-class StartupError(Exception):
-    """Start-up cannot go on; the message is the one clear line shown to the operator."""
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ from redis.asyncio import Redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from services.kit.grpc_server import StartupError
+from services.kit.startup import StartupError
 
 
 def open_redis(url: str, *, timeout_s: float = 1.0) -> Redis:

@@ -27,12 +27,13 @@ from redis.asyncio import Redis
 
 from services.kit import db
 from services.kit.channels import open_channel
-from services.kit.grpc_server import GrpcServer, Servicer, StartupError
+from services.kit.grpc_server import GrpcServer, Servicer
 from services.kit.logs import configure_logging, get_logger
 from services.kit.metrics import serve_metrics
 from services.kit.outbox import OutboxRelay
 from services.kit.redis import check_redis, open_redis
 from services.kit.settings import ServiceSettings
+from services.kit.startup import StartupError, configuration_error
 from services.kit.telemetry import setup_tracing, shutdown_tracing
 
 log = get_logger("jkn.runtime")
@@ -152,9 +153,8 @@ def main(settings_class: type[ServiceSettings], build: Build) -> None:
     try:
         settings = settings_class()
     except ValidationError as error:
-        first = error.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or settings_class.__name__
-        sys.stderr.write(f"{settings_class.__name__}: bad configuration: {where}: {first['msg']}\n")
+        name = settings_class.model_fields["service_name"].default
+        sys.stderr.write(f"{name}: {configuration_error(settings_class, error)}\n")
         raise SystemExit(2) from None
     configure_logging(settings.service_name, level=settings.log_level, json_lines=settings.log_json)
     try:

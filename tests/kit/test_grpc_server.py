@@ -134,7 +134,7 @@ async def test_graceful_stop_turns_health_not_serving_and_drains_in_flight_call(
 
 
 async def test_taken_port_is_a_one_line_startup_error(probe):
-    from services.kit.grpc_server import StartupError
+    from services.kit.startup import StartupError
 
     _, server, _ = probe
     other = GrpcServer([], host="127.0.0.1", port=server.port)

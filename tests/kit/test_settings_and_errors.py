@@ -61,3 +61,18 @@ def test_unknown_code_is_a_programming_error():
 def test_domain_error_status_carries_code():
     status = DomainError("x", code="QUOTA_FULL").to_status()
     assert status.code == grpc.StatusCode.FAILED_PRECONDITION
+
+
+def test_bad_configuration_names_the_variable_to_fix(monkeypatch):
+    from services.gateway.settings import GatewaySettings
+    from services.kit.startup import configuration_error
+
+    monkeypatch.setenv("JKN_AUTH_GRPC_PORT", "abc")
+    with pytest.raises(ValidationError) as caught:
+        AuthSettings()
+    assert configuration_error(AuthSettings, caught.value).startswith("bad configuration: JKN_AUTH_GRPC_PORT: ")
+
+    monkeypatch.setenv("JKN_GATEWAY_PORT", "xyz")
+    with pytest.raises(ValidationError) as caught:
+        GatewaySettings()
+    assert configuration_error(GatewaySettings, caught.value).startswith("bad configuration: JKN_GATEWAY_PORT: ")
