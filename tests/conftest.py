@@ -38,26 +38,24 @@ def state_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("servers")
 
 
-@pytest.fixture(scope="session")
-def postgres(state_dir: Path) -> Iterator[infra.Postgres]:
-    server = infra.Postgres(state_dir / "postgres" / "data", infra.free_port(), ephemeral=True)
+def running(server: infra.Postgres | infra.ServerProcess) -> Iterator:
+    """Start ``server`` for the fixture's scope (fail in CI / skip elsewhere if it cannot start)."""
     try:
         server.start()
     except (infra.InfraError, OSError) as error:
         unavailable(str(error))
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres(state_dir: Path) -> Iterator[infra.Postgres]:
+    yield from running(infra.Postgres(state_dir / "postgres" / "data", infra.free_port(), ephemeral=True))
 
 
 @pytest.fixture(scope="session")
 def redis_server(state_dir: Path) -> Iterator[infra.ServerProcess]:
-    server = infra.redis_server(state_dir / "redis", infra.free_port(), persistent=False)
-    try:
-        server.start()
-    except (infra.InfraError, OSError) as error:
-        unavailable(str(error))
-    yield server
-    server.stop()
+    yield from running(infra.redis_server(state_dir / "redis", infra.free_port(), persistent=False))
 
 
 @pytest.fixture(scope="session")
@@ -67,25 +65,13 @@ def redis_url(redis_server: infra.ServerProcess) -> str:
 
 @pytest.fixture(scope="session")
 def broker(state_dir: Path) -> Iterator[infra.ServerProcess]:
-    server = infra.broker(state_dir, infra.free_port())
-    try:
-        server.start()
-    except (infra.InfraError, OSError) as error:
-        unavailable(str(error))
-    yield server
-    server.stop()
+    yield from running(infra.broker(state_dir, infra.free_port()))
 
 
 @pytest.fixture
 def own_broker(tmp_path: Path) -> Iterator[infra.ServerProcess]:
     """A broker this test alone uses, so it may stop and restart it."""
-    server = infra.broker(tmp_path, infra.free_port())
-    try:
-        server.start()
-    except (infra.InfraError, OSError) as error:
-        unavailable(str(error))
-    yield server
-    server.stop()
+    yield from running(infra.broker(tmp_path, infra.free_port()))
 
 
 @pytest.fixture(scope="session")

@@ -30,6 +30,14 @@ async def connect_pool(dsn: str, *, min_size: int = 1, max_size: int = 10, timeo
         raise StartupError(f"cannot reach Postgres at {_where(dsn)}: {_reason(error)}") from error
 
 
+async def close_pool(pool: asyncpg.Pool, *, timeout_s: float = 5.0) -> None:
+    """Close gracefully, but never hang a shutdown on a connection someone forgot to release."""
+    try:
+        await asyncio.wait_for(pool.close(), timeout_s)
+    except TimeoutError:
+        pool.terminate()
+
+
 def _where(dsn: str) -> str:
     return dsn.rpartition("@")[2] or dsn
 

@@ -71,9 +71,10 @@ class OutboxRelay:
 
     async def run(self) -> None:
         """Relay until cancelled; broker or database outages are waited out with backoff."""
-        listener = await self._listen()
+        listener: asyncpg.Connection | None = None
         backoff = 0.2
         try:
+            listener = await self._listen()
             while True:
                 try:
                     sent = await self.relay_once()
@@ -91,9 +92,7 @@ class OutboxRelay:
         finally:
             await self._drop_producer()
             if listener is not None:
-                with contextlib.suppress(Exception):
-                    await listener.remove_listener(NOTIFY_CHANNEL, self._on_notify)
-                    await self.pool.release(listener)
+                await self._unlisten(listener)
 
     async def relay_once(self) -> int:
         """Publish one batch of pending events; return how many went out."""
@@ -145,9 +144,21 @@ class OutboxRelay:
         self._wake.set()
 
     async def _listen(self) -> asyncpg.Connection | None:
+        """Hold one pooled connection that LISTENs for new events (None: poll only)."""
         try:
             conn = await self.pool.acquire()
-            await conn.add_listener(NOTIFY_CHANNEL, self._on_notify)
-            return conn
         except Exception:  # noqa: BLE001 - polling still works without NOTIFY
             return None
+        try:
+            await conn.add_listener(NOTIFY_CHANNEL, self._on_notify)
+        except BaseException as error:  # never keep the connection, cancelled or not
+            await self.pool.release(conn)
+            if isinstance(error, Exception):
+                return None
+            raise
+        return conn
+
+    async def _unlisten(self, conn: asyncpg.Connection) -> None:
+        with contextlib.suppress(Exception):
+            await conn.remove_listener(NOTIFY_CHANNEL, self._on_notify)
+        await self.pool.release(conn)

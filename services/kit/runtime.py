@@ -51,7 +51,7 @@ class Runtime:
         settings = self.settings
         pool = await db.connect_pool(settings.database_url, min_size=settings.db_pool_min,
                                      max_size=settings.db_pool_max)
-        self.stack.push_async_callback(pool.close)
+        self.stack.push_async_callback(db.close_pool, pool)
         await db.migrate(settings.database_url, migrations)
         return pool
 

@@ -10,8 +10,8 @@ from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 from services.auth.app import build as build_auth
 from services.auth.settings import AuthSettings
-from services.kit.startup import StartupError
 from services.kit.runtime import run_service
+from services.kit.startup import StartupError
 from services.membership.app import build as build_membership
 from services.membership.settings import MembershipSettings
 from services.notify.app import build as build_notify
