@@ -16,7 +16,11 @@ help: ## list the targets
 
 setup: system-deps $(VENV)/.installed $(GEN)/.stamp ## virtualenv, packages, redis-server, generated gRPC code
 
-system-deps: ## Debian's redis-server when it is missing (apt, as root)
+system-deps: ## Debian's redis-server (and python3-venv) when missing (apt, as root)
+	@$(PYTHON) -c 'import ensurepip, venv' >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" != 0 ]; then echo "Python's venv is missing: run 'sudo apt-get install python3-venv'"; exit 1; fi; \
+	  echo "installing python3-venv (apt)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null; }
 	@command -v redis-server >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" != 0 ]; then echo "redis-server is missing: run 'sudo apt-get install redis-server' (or make setup as root)"; exit 1; fi; \
 	  echo "installing redis-server (apt)"; \

@@ -48,6 +48,16 @@ def test_every_process_serves_red_metrics(stack: Stack):
         assert "grpc_server_handling_seconds_bucket" in text
 
 
+def test_no_personal_data_reaches_the_logs(stack: Stack):
+    phone, email = "+6281234500006", "dewi.lestari@example.id"
+    for to in (phone, "081234500006", email):
+        assert httpx.get(f"{stack.gateway}/dev/outbox", params={"to": to}).status_code == 200
+    logs = stack.log() + "".join(p.read_text(errors="replace") for p in (stack.data_dir / "logs").glob("*.log"))
+    assert "route=/dev/outbox" in logs  # the requests were logged...
+    for secret in (phone, "081234500006", email, "dewi.lestari"):
+        assert secret not in logs  # ...without who they were about
+
+
 def test_ctrl_c_stops_everything_within_10_seconds(tmp_path):
     own = start_stack(tmp_path)
     try:
