@@ -1,0 +1,143 @@
+-- One-time-code state machine in Redis. Every check-and-update runs here, atomically, on
+-- Redis' own clock (TIME), so limits hold across notify replicas whatever their clocks say.
+--
+-- ARGV[1] is the operation; the rest depend on it. Replies are flat arrays:
+--   {"ok", <fields...>} | {"refused", <rule>, <retry_after_ms>} | {"result", <result>, ...}
+-- Keys are built here from ARGV (all under one prefix); this script is not for Redis Cluster
+-- as is (it would need hash tags), which the platform does not use for OTP state.
+
+local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+
+-- Sliding window: how many sends in the last window_ms, and when the oldest leaves it.
+local function window(key, now, window_ms)
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window_ms)
+  local count = redis.call('ZCARD', key)
+  local oldest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
+  local retry = 0
+  if oldest[2] then retry = tonumber(oldest[2]) + window_ms - now end
+  return count, retry
+end
+
+-- The send limits of one message to `dest` from `ip` (CONTRACT.md §3 plus the pumping
+-- defences). Returns nil when allowed, or rule, retry_after_ms.
+local function check_limits(p, dest, ip, prefix, is_sms, now)
+  local rules = {
+    {'destination_10m', p .. 'd10:' .. dest, 600000, tonumber(ARGV[7])},
+    {'destination_24h', p .. 'd24:' .. dest, 86400000, tonumber(ARGV[8])},
+  }
+  if ip ~= '' then table.insert(rules, {'client_ip_1h', p .. 'ip:' .. ip, 3600000, tonumber(ARGV[9])}) end
+  if is_sms == '1' and prefix ~= '' then
+    table.insert(rules, {'number_prefix_1h', p .. 'pfx:' .. prefix, 3600000, tonumber(ARGV[10])})
+  end
+  for _, rule in ipairs(rules) do
+    local count, retry = window(rule[2], now, rule[3])
+    if count >= rule[4] then return rule[1], math.max(retry, 1000) end
+  end
+  if is_sms == '1' then
+    local hour = math.floor(now / 3600000)
+    local spent = tonumber(redis.call('GET', p .. 'sms_budget:' .. hour) or '0')
+    if spent >= tonumber(ARGV[11]) then return 'sms_budget', (hour + 1) * 3600000 - now end
+  end
+  return nil
+end
+
+local function record_send(p, dest, ip, prefix, is_sms, now, member)
+  local marks = {{p .. 'd10:' .. dest, 600000}, {p .. 'd24:' .. dest, 86400000}}
+  if ip ~= '' then table.insert(marks, {p .. 'ip:' .. ip, 3600000}) end
+  if is_sms == '1' and prefix ~= '' then table.insert(marks, {p .. 'pfx:' .. prefix, 3600000}) end
+  for _, mark in ipairs(marks) do
+    redis.call('ZADD', mark[1], now, member)
+    redis.call('PEXPIRE', mark[1], mark[2])
+  end
+  if is_sms == '1' then
+    local key = p .. 'sms_budget:' .. math.floor(now / 3600000)
+    redis.call('INCR', key)
+    redis.call('PEXPIRE', key, 7200000)
+  end
+end
+
+local op, p = ARGV[1], ARGV[2]
+local now = now_ms()
+
+if op == 'issue' then
+  -- ARGV: 3 vid, 4 dest_hash, 5 client_ip, 6 number_prefix, 7 d10 max, 8 d24 max, 9 ip max,
+  -- 10 prefix max, 11 sms budget/h, 12 is_sms, 13 ttl_ms, 14 idempotency key ('' none),
+  -- 15 purpose, 16 flow, 17 channel, 18 destination, 19 kid, 20 nonce, 21 max checks
+  local vid, dest, ip, prefix, is_sms = ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[12]
+  local idem = ARGV[14]
+  if idem ~= '' then
+    local existing = redis.call('GET', p .. 'idem:' .. idem)
+    if existing then return {'existing', existing} end
+  end
+  local rule, retry = check_limits(p, dest, ip, prefix, is_sms, now)
+  if rule then return {'refused', rule, retry} end
+  local ttl = tonumber(ARGV[13])
+  local key = p .. 'v:' .. vid
+  redis.call('HSET', key, 'status', 'pending', 'purpose', ARGV[15], 'flow', ARGV[16], 'channel', ARGV[17],
+             'destination', ARGV[18], 'dest_hash', dest, 'kid', ARGV[19], 'nonce', ARGV[20], 'checks', 0,
+             'max_checks', ARGV[21], 'sends', 1, 'created_ms', now, 'last_send_ms', now,
+             'expires_ms', now + ttl)
+  -- kept past its expiry for a day, so a late check says "expired" rather than "not found"
+  redis.call('PEXPIRE', key, ttl + 86400000)
+  if idem ~= '' then redis.call('SET', p .. 'idem:' .. idem, vid, 'PX', ttl) end
+  record_send(p, dest, ip, prefix, is_sms, now, vid .. ':1')
+  return {'ok', now, now + ttl}
+end
+
+if op == 'resend' then
+  -- ARGV: 3 vid, 5 client_ip, 6 number_prefix, 7-11 limits as issue, 12 cooldown_ms,
+  -- 13 purpose, 14 flow
+  local key = p .. 'v:' .. ARGV[3]
+  local v = redis.call('HMGET', key, 'status', 'purpose', 'flow', 'dest_hash', 'channel', 'last_send_ms',
+                       'expires_ms', 'sends')
+  if not v[1] or v[2] ~= ARGV[13] or v[3] ~= ARGV[14] then return {'result', 'not_found'} end
+  if v[1] ~= 'pending' then return {'result', 'not_pending', v[1]} end
+  if now >= tonumber(v[7]) then
+    redis.call('HSET', key, 'status', 'expired')
+    return {'result', 'expired'}
+  end
+  local wait = tonumber(v[6]) + tonumber(ARGV[12]) - now
+  if wait > 0 then return {'refused', 'resend_cooldown', wait} end
+  local is_sms = (v[5] == 'sms') and '1' or '0'
+  local rule, retry = check_limits(p, v[4], ARGV[5], ARGV[6], is_sms, now)
+  if rule then return {'refused', rule, retry} end
+  local sends = redis.call('HINCRBY', key, 'sends', 1)
+  redis.call('HSET', key, 'last_send_ms', now)
+  record_send(p, v[4], ARGV[5], ARGV[6], is_sms, now, ARGV[3] .. ':' .. sends)
+  return {'ok', now, tonumber(v[7])}
+end
+
+if op == 'check' then
+  -- ARGV: 3 vid, 4 purpose, 5 flow, 6 code_ok ('1'/'0')
+  local key = p .. 'v:' .. ARGV[3]
+  local v = redis.call('HMGET', key, 'status', 'purpose', 'flow', 'checks', 'max_checks', 'expires_ms')
+  if not v[1] or v[2] ~= ARGV[4] or v[3] ~= ARGV[5] then return {'result', 'not_found', 0} end
+  local checks, max_checks = tonumber(v[4]), tonumber(v[5])
+  if v[1] == 'max_attempts_reached' then return {'result', 'max_attempts_reached', 0} end
+  if v[1] ~= 'pending' then return {'result', 'not_pending', 0, v[1]} end
+  if now >= tonumber(v[6]) then
+    redis.call('HSET', key, 'status', 'expired')
+    return {'result', 'expired', max_checks - checks}
+  end
+  if ARGV[6] == '1' then
+    redis.call('HSET', key, 'status', 'approved', 'approved_ms', now)
+    return {'result', 'approved', max_checks - checks}
+  end
+  checks = redis.call('HINCRBY', key, 'checks', 1)
+  if checks >= max_checks then redis.call('HSET', key, 'status', 'max_attempts_reached') end
+  return {'result', 'invalid', max_checks - checks}
+end
+
+if op == 'cancel' then
+  -- ARGV: 3 vid, 4 purpose, 5 flow
+  local key = p .. 'v:' .. ARGV[3]
+  local v = redis.call('HMGET', key, 'status', 'purpose', 'flow')
+  if not v[1] or v[2] ~= ARGV[4] or v[3] ~= ARGV[5] then return {'result', 'not_found'} end
+  if v[1] == 'pending' then redis.call('HSET', key, 'status', 'canceled') end
+  return {'result', 'canceled'}
+end
+
+return redis.error_reply('unknown operation ' .. tostring(op))
