@@ -1,22 +1,62 @@
-"""Assembles the notify service: its database, its servicer."""
+"""Assembles the notify service: database, Redis, OTP engine, delivery worker, servicer."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from jkn.notify.v1 import notify_pb2, notify_pb2_grpc
+from services.kit.consumer import IdempotentConsumer
 from services.kit.grpc_server import Servicer
 from services.kit.runtime import Runtime
+from services.notify import otp
+from services.notify.delivery import Delivery
+from services.notify.otp_store import Limits, OtpStore
+from services.notify.providers import DevOutbox, HttpSms, Smtp
 from services.notify.server import NotifyServicer
 from services.notify.settings import NotifySettings
+from services.notify.verifications import REQUESTS_TOPIC, Verifications
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def limits(settings: NotifySettings) -> Limits:
+    return Limits(destination_10m=settings.otp_destination_10m, destination_24h=settings.otp_destination_24h,
+                  client_ip_1h=settings.otp_client_ip_1h, number_prefix_1h=settings.otp_number_prefix_1h,
+                  sms_budget_1h=settings.otp_sms_budget_1h, resend_cooldown_s=settings.otp_resend_cooldown_s,
+                  max_checks=settings.otp_max_checks)
+
+
+def providers(settings: NotifySettings, runtime: Runtime) -> dict[str, list]:
+    """Email: SMTP (and the dev outbox outside prod). SMS: the HTTP gateway when configured,
+    and the dev outbox outside prod."""
+    dev = [] if settings.is_prod else [DevOutbox()]
+    smtp = Smtp(host=settings.smtp_host, port=settings.smtp_port, username=settings.smtp_username,
+                password=settings.smtp_password.get_secret_value() if settings.smtp_username else "",
+                use_tls=settings.smtp_use_tls, sender=settings.mail_from, timeout_s=settings.provider_timeout_s,
+                retries=settings.provider_retries)
+    sms: list = []
+    if settings.sms_gateway_url:
+        gateway = HttpSms(url=settings.sms_gateway_url, token=settings.sms_gateway_token.get_secret_value(),
+                          sender=settings.sms_sender_id, timeout_s=settings.provider_timeout_s,
+                          retries=settings.provider_retries)
+        runtime.stack.push_async_callback(gateway.close)
+        sms.append(gateway)
+    return {"email": [smtp, *dev], "sms": [*sms, *dev]}
 
 
 async def build(runtime: Runtime) -> list[Servicer]:
     settings = runtime.settings
     assert isinstance(settings, NotifySettings)
     pool = await runtime.database(MIGRATIONS)
-    servicer = NotifyServicer(pool=pool, dev_outbox_enabled=not settings.is_prod)
+    redis = await runtime.redis()
+    store = OtpStore(redis, limits=limits(settings))
+    verifications = Verifications(store=store, pool=pool, settings=settings)
+    runtime.relay_outbox(pool)
+    delivery = Delivery(store=store, keys=otp.parse_code_keys(settings.otp_code_keys.get_secret_value()),
+                        providers=providers(settings, runtime))
+    runtime.background(IdempotentConsumer(
+        pool=pool, bootstrap=settings.kafka_bootstrap, topic=REQUESTS_TOPIC, group="notify-delivery",
+        handler=delivery.handle, max_attempts=settings.delivery_max_attempts).run(), "delivery-worker")
+    servicer = NotifyServicer(pool=pool, verifications=verifications, dev_outbox_enabled=not settings.is_prod)
     return [Servicer(servicer, notify_pb2_grpc.add_NotifyServiceServicer_to_server,
                      notify_pb2.DESCRIPTOR.services_by_name["NotifyService"].full_name)]

@@ -1,9 +1,8 @@
-"""Notify's gRPC servicer: translates messages to calls of the domain and the store.
-
-RPCs not implemented yet answer ``UNIMPLEMENTED`` (the generated base class).
-"""
+"""Notify's gRPC servicer: translates messages to `Verifications`, the store and the outbox."""
 
 from __future__ import annotations
+
+import uuid
 
 import asyncpg
 import grpc
@@ -11,17 +10,114 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from jkn.common.v1 import common_pb2
 from jkn.notify.v1 import notify_pb2, notify_pb2_grpc
-from services.kit.errors import NotFound
+from services.kit.errors import NotFound, ValidationFailed
+from services.kit.outbox import add_event
 from services.notify import store
 from services.notify.contacts import normalize_destination
+from services.notify.verifications import REQUESTS_TOPIC, Verifications, View
 
 _CHANNELS = {"sms": common_pb2.CHANNEL_SMS, "email": common_pb2.CHANNEL_EMAIL}
+_CHANNEL_NAMES = {v: k for k, v in _CHANNELS.items()}
+_RESULTS = {"approved": notify_pb2.CHECK_OTP_RESULT_APPROVED, "invalid": notify_pb2.CHECK_OTP_RESULT_INVALID_CODE,
+            "expired": notify_pb2.CHECK_OTP_RESULT_EXPIRED,
+            "max_attempts_reached": notify_pb2.CHECK_OTP_RESULT_MAX_ATTEMPTS_REACHED,
+            "not_pending": notify_pb2.CHECK_OTP_RESULT_NOT_PENDING}
+_STATUS_AFTER = {"approved": "approved", "invalid": "pending", "expired": "expired",
+                 "max_attempts_reached": "max_attempts_reached"}
+
+
+def _purpose(value: int) -> str:
+    if value == notify_pb2.OTP_PURPOSE_UNSPECIFIED or value not in notify_pb2.OtpPurpose.values():
+        raise ValidationFailed([{"field": "purpose", "code": "required", "message": "purpose is required"}])
+    return notify_pb2.OtpPurpose.Name(value).removeprefix("OTP_PURPOSE_").lower()
+
+
+def _required(**fields: str) -> None:
+    errors = [{"field": name, "code": "required", "message": f"{name} is required"}
+              for name, value in fields.items() if not value.strip()]
+    errors += [{"field": name, "code": "too_long", "message": f"{name} is too long"}
+               for name, value in fields.items() if len(value) > 256]
+    if errors:
+        raise ValidationFailed(errors)
+
+
+def _status(name: str) -> int:
+    return notify_pb2.VerificationStatus.Value(f"VERIFICATION_STATUS_{name.upper()}")
+
+
+def _verification(view: View) -> notify_pb2.Verification:
+    expires_at = Timestamp()
+    expires_at.FromMilliseconds(view.expires_at_ms)
+    return notify_pb2.Verification(
+        verification_id=view.verification_id, status=_status(view.status),
+        purpose=notify_pb2.OtpPurpose.Value(f"OTP_PURPOSE_{view.purpose.upper()}"), flow_id=view.flow_id,
+        channel=_CHANNELS[view.channel], destination_masked=view.destination_masked,
+        expires_in_s=view.seconds_left(view.expires_at_ms), resend_after_s=view.seconds_left(view.resend_at_ms),
+        attempts_left=view.attempts_left, expires_at=expires_at)
 
 
 class NotifyServicer(notify_pb2_grpc.NotifyServiceServicer):
-    def __init__(self, *, pool: asyncpg.Pool, dev_outbox_enabled: bool):
+    def __init__(self, *, pool: asyncpg.Pool, verifications: Verifications, dev_outbox_enabled: bool):
         self.pool = pool
+        self.verifications = verifications
         self.dev_outbox_enabled = dev_outbox_enabled
+
+    async def IssueOtp(self, request, context):
+        channel = _CHANNEL_NAMES.get(request.channel)
+        if channel is None:
+            raise ValidationFailed([{"field": "channel", "code": "unsupported", "message": "sms or email"}])
+        _required(flow_id=request.flow_id, destination=request.destination)
+        view = await self.verifications.issue(
+            purpose=_purpose(request.purpose), flow_id=request.flow_id, channel=channel,
+            destination=request.destination, client_ip=request.client_ip, idempotency_key=request.idempotency_key,
+            language="en" if request.language == common_pb2.LANGUAGE_EN else "id")
+        return notify_pb2.IssueOtpResponse(verification=_verification(view))
+
+    async def ResendOtp(self, request, context):
+        _required(verification_id=request.verification_id, flow_id=request.flow_id)
+        view = await self.verifications.resend(verification_id=request.verification_id,
+                                               purpose=_purpose(request.purpose), flow_id=request.flow_id,
+                                               client_ip=request.client_ip)
+        return notify_pb2.ResendOtpResponse(verification=_verification(view))
+
+    async def CheckOtp(self, request, context):
+        _required(verification_id=request.verification_id, flow_id=request.flow_id)
+        outcome = await self.verifications.check(verification_id=request.verification_id,
+                                                 purpose=_purpose(request.purpose), flow_id=request.flow_id,
+                                                 code=request.code)
+        status = _STATUS_AFTER.get(outcome.result) or outcome.status or "failed"
+        if outcome.result == "invalid" and outcome.attempts_left == 0:
+            status = "max_attempts_reached"
+        return notify_pb2.CheckOtpResponse(result=_RESULTS[outcome.result], status=_status(status),
+                                           attempts_left=outcome.attempts_left)
+
+    async def CancelOtp(self, request, context):
+        _required(verification_id=request.verification_id, flow_id=request.flow_id)
+        view = await self.verifications.cancel(verification_id=request.verification_id,
+                                               purpose=_purpose(request.purpose), flow_id=request.flow_id)
+        return notify_pb2.CancelOtpResponse(verification=_verification(view))
+
+    async def GetOtp(self, request, context):
+        _required(verification_id=request.verification_id)
+        return notify_pb2.GetOtpResponse(
+            verification=_verification(await self.verifications.get(verification_id=request.verification_id)))
+
+    async def SendNotification(self, request, context):
+        """Queue a notification from another service; the same request id twice is sent once."""
+        note = request.notification
+        _required(request_id=note.request_id, to=note.to)
+        if note.channel not in _CHANNEL_NAMES or note.template in (notify_pb2.NOTIFICATION_TEMPLATE_UNSPECIFIED,
+                                                                   notify_pb2.NOTIFICATION_TEMPLATE_OTP_CODE):
+            raise ValidationFailed([{"field": "template", "code": "unsupported",
+                                     "message": "a notification template and sms or email"}])
+        event_id = uuid.uuid5(uuid.NAMESPACE_URL, f"jkn-notification:{note.request_id}")
+        try:
+            async with self.pool.acquire() as conn, conn.transaction():
+                await add_event(conn, topic=REQUESTS_TOPIC, event_type="notification", key=note.request_id,
+                                payload=note.SerializeToString(), event_id=event_id)
+        except asyncpg.UniqueViolationError:
+            return notify_pb2.SendNotificationResponse(request_id=note.request_id, duplicate=True)
+        return notify_pb2.SendNotificationResponse(request_id=note.request_id, duplicate=False)
 
     async def ListDevOutbox(self, request: notify_pb2.ListDevOutboxRequest, context: grpc.aio.ServicerContext
                             ) -> notify_pb2.ListDevOutboxResponse:

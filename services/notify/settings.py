@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from services.kit.settings import DEFAULT_PORTS, DEFAULT_SMTP_PORT, ServiceSettings, database_url
@@ -15,5 +16,36 @@ class NotifySettings(ServiceSettings):
     grpc_port: int = DEFAULT_PORTS["notify"][0]
     metrics_port: int = DEFAULT_PORTS["notify"][1]
     database_url: str = database_url("jkn_notify")
+
+    # one-time codes (CONTRACT.md §3; the extra defences of issue 3)
+    otp_code_keys: SecretStr = Field(SecretStr("dev-otp-code-key"),
+                                     description="kid:secret pairs, newest first; codes derive from them")
+    otp_sms_ttl_s: int = 300
+    otp_email_ttl_s: int = 600
+    otp_max_checks: int = 5
+    otp_resend_cooldown_s: int = 60
+    otp_destination_10m: int = 5
+    otp_destination_24h: int = 10
+    otp_client_ip_1h: int = 30
+    otp_number_prefix_1h: int = Field(200, description="sends an hour to one number prefix (SMS pumping)")
+    otp_number_prefix_digits: int = Field(7, description="digits of the E.164 number that make its prefix")
+    otp_sms_budget_1h: int = Field(20_000, description="SMS an hour across all destinations (breaker)")
+    otp_allowed_country_codes: str = Field("62", description="comma-separated calling codes SMS may go to")
+
+    # delivery
     smtp_host: str = "127.0.0.1"
     smtp_port: int = DEFAULT_SMTP_PORT
+    smtp_username: str = ""
+    smtp_password: SecretStr = SecretStr("dev-smtp-password")
+    smtp_use_tls: bool = False
+    mail_from: str = "Mobile JKN <no-reply@jkn.example.id>"
+    sms_gateway_url: str = Field("", description="HTTP SMS gateway; empty: SMS go to the dev outbox only")
+    sms_gateway_token: SecretStr = SecretStr("dev-sms-gateway-token")
+    sms_sender_id: str = "BPJSKES"
+    provider_timeout_s: float = 5.0
+    provider_retries: int = Field(3, description="tries per provider call on timeouts and 5xx")
+    delivery_max_attempts: int = Field(5, description="handling attempts before the dead-letter topic")
+
+    @property
+    def allowed_country_codes(self) -> frozenset[int]:
+        return frozenset(int(c) for c in self.otp_allowed_country_codes.split(",") if c.strip())

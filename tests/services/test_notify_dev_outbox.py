@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 import grpc
 import pytest
+from pydantic import SecretStr
 
 from jkn.common.v1 import common_pb2
 from jkn.notify.v1 import notify_pb2, notify_pb2_grpc
@@ -46,7 +47,8 @@ async def test_outbox_lists_messages_for_one_recipient_newest_first(service):
 
 
 async def test_outbox_does_not_exist_in_prod(service):
-    async with (service(NotifySettings, build, env="prod") as running,
+    secrets = {name: SecretStr("prod-like-secret") for name in ("otp_code_keys", "smtp_password", "sms_gateway_token")}
+    async with (service(NotifySettings, build, env="prod", **secrets) as running,
                 grpc.aio.insecure_channel(running.address) as channel):
         with pytest.raises(grpc.aio.AioRpcError) as caught:
             await notify_pb2_grpc.NotifyServiceStub(channel).ListDevOutbox(notify_pb2.ListDevOutboxRequest())

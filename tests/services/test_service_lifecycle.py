@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import asyncpg
 import grpc
 import pytest
@@ -28,6 +30,15 @@ SERVICES = {
 }
 
 
+def head_revision(build) -> str:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    config = Config()
+    config.set_main_option("script_location", str(sys.modules[build.__module__].MIGRATIONS))
+    return ScriptDirectory.from_config(config).get_current_head()
+
+
 async def listed_services(channel: grpc.aio.Channel) -> set[str]:
     stub = reflection_pb2_grpc.ServerReflectionStub(channel)
     async for reply in stub.ServerReflectionInfo(iter([reflection_pb2.ServerReflectionRequest(list_services="")])):
@@ -45,11 +56,11 @@ async def test_service_starts_migrated_healthy_and_reflectable(service, name):
                 reply = await health.Check(health_pb2.HealthCheckRequest(service=service_name), timeout=2)
                 assert reply.status == health_pb2.HealthCheckResponse.SERVING
             assert expected | {"grpc.health.v1.Health"} <= await listed_services(channel)
-        version = await asyncpg.connect(running.settings.database_url)
+        conn = await asyncpg.connect(running.settings.database_url)
         try:
-            assert await version.fetchval("SELECT version_num FROM alembic_version") == "0001"
+            assert await conn.fetchval("SELECT version_num FROM alembic_version") == head_revision(build)
         finally:
-            await version.close()
+            await conn.close()
         assert running.metrics_port
 
 

@@ -1,0 +1,107 @@
+"""Where messages go: the SMTP relay, an HTTP SMS gateway, and the dev outbox.
+
+Each provider's ``send`` either delivers or raises; `ProviderError.permanent` tells the
+worker not to try again (a 4xx from the gateway). Retries here are for the transient
+(timeouts, connection errors, 5xx), with backoff, and always resend the very same message
+(same text, same code, same reference) so a retry can never produce a different code.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from email.message import EmailMessage
+from email.utils import make_msgid
+
+import aiosmtplib
+import asyncpg
+import httpx
+
+from services.notify import store
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """One message ready to send."""
+
+    request_id: str
+    channel: str  # "sms" | "email"
+    to: str
+    subject: str
+    body: str
+    code: str | None = None  # only the dev outbox keeps it (it is what `GET /dev/outbox` shows)
+
+
+class ProviderError(Exception):
+    def __init__(self, message: str, *, permanent: bool = False):
+        super().__init__(message)
+        self.permanent = permanent
+
+
+class DevOutbox:
+    """Dev and test only: records the message where `GET /dev/outbox` reads it."""
+
+    name = "dev_outbox"
+
+    async def send(self, message: Outgoing, conn: asyncpg.Connection) -> None:
+        await store.add_dev_outbox(conn, channel=message.channel, recipient=message.to, subject=message.subject,
+                                   body=message.body, code=message.code)
+
+
+class Smtp:
+    name = "smtp"
+
+    def __init__(self, *, host: str, port: int, username: str, password: str, use_tls: bool, sender: str,
+                 timeout_s: float, retries: int):
+        self.host, self.port, self.username, self.password = host, port, username, password
+        self.use_tls, self.sender, self.timeout_s, self.retries = use_tls, sender, timeout_s, retries
+
+    async def send(self, message: Outgoing, conn: asyncpg.Connection) -> None:
+        email = EmailMessage()
+        email["From"], email["To"], email["Subject"] = self.sender, message.to, message.subject
+        email["Message-ID"] = make_msgid(idstring=message.request_id, domain="jkn.notify")
+        email.set_content(message.body)
+        await _with_retries(self.retries, lambda: aiosmtplib.send(
+            email, hostname=self.host, port=self.port, username=self.username or None,
+            password=self.password or None, start_tls=self.use_tls, timeout=self.timeout_s))
+
+
+class HttpSms:
+    """An HTTP SMS gateway: ``POST {url}`` with ``{to, text, sender, reference}`` and a bearer token."""
+
+    name = "http_sms"
+
+    def __init__(self, *, url: str, token: str, sender: str, timeout_s: float, retries: int):
+        self.url, self.sender, self.retries = url, sender, retries
+        self.client = httpx.AsyncClient(timeout=timeout_s, headers={"Authorization": f"Bearer {token}"})
+
+    async def send(self, message: Outgoing, conn: asyncpg.Connection) -> None:
+        payload = {"to": message.to, "text": message.body, "sender": self.sender, "reference": message.request_id}
+
+        async def post() -> None:
+            response = await self.client.post(self.url, json=payload,
+                                              headers={"Idempotency-Key": message.request_id})
+            if response.status_code >= 500:
+                raise ProviderError(f"gateway answered {response.status_code}")
+            if response.status_code >= 400:
+                raise ProviderError(f"gateway refused with {response.status_code}", permanent=True)
+
+        await _with_retries(self.retries, post)
+
+    async def close(self) -> None:
+        await self.client.aclose()
+
+
+async def _with_retries(tries: int, call, *, first_backoff_s: float = 0.2) -> None:
+    """Run ``call`` until it succeeds; transient failures are retried with exponential backoff."""
+    for attempt in range(1, tries + 1):
+        try:
+            await call()
+            return
+        except ProviderError as error:
+            if error.permanent or attempt == tries:
+                raise
+        except (httpx.TransportError, aiosmtplib.SMTPException, OSError, TimeoutError) as error:
+            if attempt == tries:
+                raise ProviderError(f"{type(error).__name__} after {tries} tries") from error
+        await asyncio.sleep(first_backoff_s * 2 ** (attempt - 1))

@@ -1,0 +1,169 @@
+"""Verification flows: the OTP engine's operations as the servicer calls them.
+
+Issue and resend only *queue* the send (a ``notify.requests`` event through the outbox);
+the delivery worker derives the code and sends it, so a slow provider never blocks the
+API. If the send cannot be queued the verification is cancelled and the caller gets a 503:
+nothing is sent and nothing is left half-done.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import asyncpg
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from jkn.common.v1 import common_pb2
+from jkn.notify.v1 import notify_pb2
+from services.kit.errors import DependencyUnavailable, DomainError, NotFound
+from services.kit.logs import get_logger
+from services.kit.masking import mask_email, mask_phone
+from services.kit.outbox import add_event
+from services.notify import metrics, otp
+from services.notify.otp_store import CheckOutcome, OtpSendRefused, OtpStore, Sent
+from services.notify.settings import NotifySettings
+
+log = get_logger("jkn.notify.otp")
+REQUESTS_TOPIC = "notify.requests"
+
+
+@dataclass(frozen=True)
+class View:
+    """What callers learn about a verification (never the code, the destination only masked)."""
+
+    verification_id: str
+    status: str
+    purpose: str
+    flow_id: str
+    channel: str
+    destination_masked: str
+    expires_at_ms: int
+    resend_at_ms: int
+    attempts_left: int
+
+    def seconds_left(self, until_ms: int) -> int:
+        return max(0, -(-(until_ms - int(datetime.now(UTC).timestamp() * 1000)) // 1000))
+
+
+def masked(channel: str, address: str) -> str:
+    return mask_phone(address) if channel == "sms" else mask_email(address)
+
+
+class Verifications:
+    def __init__(self, *, store: OtpStore, pool: asyncpg.Pool, settings: NotifySettings):
+        self.store, self.pool, self.settings = store, pool, settings
+        self.keys = otp.parse_code_keys(settings.otp_code_keys.get_secret_value())
+
+    async def issue(self, *, purpose: str, flow_id: str, channel: str, destination: str, client_ip: str,
+                    idempotency_key: str, language: str) -> View:
+        try:
+            dest = otp.parse_destination(channel, destination,
+                                         allowed_country_codes=self.settings.allowed_country_codes,
+                                         prefix_digits=self.settings.otp_number_prefix_digits)
+        except otp.DestinationRejected as error:
+            metrics.OTP_REFUSED.labels("destination_not_allowed").inc()
+            raise DomainError(str(error), code="DESTINATION_NOT_ALLOWED") from None
+        key = self.keys[0]
+        verification_id = uuid.uuid4().hex
+        ttl_s = otp.lifetime_s(channel, sms_s=self.settings.otp_sms_ttl_s, email_s=self.settings.otp_email_ttl_s)
+        try:
+            sent = await self.store.issue(
+                verification_id=verification_id, purpose=purpose, flow_id=flow_id, channel=channel,
+                destination=dest.address, destination_hash=otp.destination_hash(key, dest.address),
+                client_ip=client_ip, number_prefix=dest.number_prefix, ttl_s=ttl_s,
+                idempotency_key=f"{purpose}:{flow_id}:{idempotency_key}" if idempotency_key else "",
+                kid=key.kid, nonce=otp.new_nonce())
+        except OtpSendRefused as refusal:
+            self._count_refusal(refusal)
+            raise
+        if isinstance(sent, str):  # the same idempotency key again: the same verification, no new send
+            return await self.get(verification_id=sent)
+        await self._queue_send(verification_id, channel, dest.address, language, purpose, flow_id)
+        metrics.OTP_ISSUED.labels(channel, purpose).inc()
+        if channel == "sms":
+            metrics.SMS_BREAKER_OPEN.set(0)
+        log.info("otp_issued", extra={"verification_id": verification_id, "channel": channel, "purpose": purpose,
+                                      "destination": masked(channel, dest.address)})
+        return self._view(verification_id, purpose, flow_id, channel, dest.address, sent, self.settings.otp_max_checks)
+
+    async def resend(self, *, verification_id: str, purpose: str, flow_id: str, client_ip: str,
+                     language: str = "id") -> View:
+        state = await self._state(verification_id)
+        channel, address = state["channel"], state["destination"]
+        prefix = "" if channel != "sms" else address[1:1 + self.settings.otp_number_prefix_digits]
+        try:
+            sent = await self.store.resend(verification_id=verification_id, purpose=purpose, flow_id=flow_id,
+                                           client_ip=client_ip, number_prefix=prefix)
+        except OtpSendRefused as refusal:
+            self._count_refusal(refusal)
+            raise
+        await self._queue_send(verification_id, channel, address, language, purpose, flow_id, cancel_on_failure=False)
+        metrics.OTP_RESENT.labels(channel).inc()
+        log.info("otp_resent", extra={"verification_id": verification_id, "channel": channel})
+        left = int(state["max_checks"]) - int(state["checks"])
+        return self._view(verification_id, purpose, flow_id, channel, address, sent, left)
+
+    async def check(self, *, verification_id: str, purpose: str, flow_id: str, code: str) -> CheckOutcome:
+        state = await self._state(verification_id)
+        key = next((k for k in self.keys if k.kid == state["kid"]), None)
+        code_ok = key is not None and otp.code_matches(key, verification_id, bytes.fromhex(state["nonce"]), code)
+        outcome = await self.store.check(verification_id=verification_id, purpose=purpose, flow_id=flow_id,
+                                         code_ok=code_ok)
+        metrics.OTP_CHECKED.labels(purpose, outcome.result).inc()
+        log.info("otp_checked", extra={"verification_id": verification_id, "result": outcome.result,
+                                       "attempts_left": outcome.attempts_left})
+        return outcome
+
+    async def cancel(self, *, verification_id: str, purpose: str, flow_id: str) -> View:
+        await self.store.cancel(verification_id=verification_id, purpose=purpose, flow_id=flow_id)
+        return await self.get(verification_id=verification_id)
+
+    async def get(self, *, verification_id: str) -> View:
+        state = await self._state(verification_id)
+        expires = int(state["expires_ms"])
+        status = state["status"]
+        if status == "pending" and expires <= int(datetime.now(UTC).timestamp() * 1000):
+            status = "expired"
+        return View(verification_id, status, state["purpose"], state["flow"], state["channel"],
+                    masked(state["channel"], state["destination"]), expires,
+                    int(state["last_send_ms"]) + self.settings.otp_resend_cooldown_s * 1000,
+                    int(state["max_checks"]) - int(state["checks"]))
+
+    async def _state(self, verification_id: str) -> dict[str, str]:
+        state = await self.store.load(verification_id)
+        if state is None:
+            raise NotFound("no such verification")
+        return state
+
+    def _view(self, verification_id: str, purpose: str, flow_id: str, channel: str, address: str, sent: Sent,
+              attempts_left: int) -> View:
+        return View(verification_id, "pending", purpose, flow_id, channel, masked(channel, address),
+                    sent.expires_at_ms, sent.sent_at_ms + self.settings.otp_resend_cooldown_s * 1000, attempts_left)
+
+    def _count_refusal(self, refusal: OtpSendRefused) -> None:
+        metrics.OTP_REFUSED.labels(refusal.rule).inc()
+        if refusal.rule == "sms_budget":
+            metrics.SMS_BREAKER_OPEN.set(1)
+        log.warning("otp_refused", extra={"rule": refusal.rule, "retry_after": refusal.fields["retry_after"]})
+
+    async def _queue_send(self, verification_id: str, channel: str, address: str, language: str, purpose: str,
+                          flow_id: str, *, cancel_on_failure: bool = True) -> None:
+        """The send request for the delivery worker (which derives the code itself)."""
+        now = Timestamp()
+        now.GetCurrentTime()
+        request = notify_pb2.NotificationRequest(
+            request_id=f"otp:{verification_id}:{now.ToNanoseconds()}",
+            template=notify_pb2.NOTIFICATION_TEMPLATE_OTP_CODE,
+            channel=common_pb2.CHANNEL_SMS if channel == "sms" else common_pb2.CHANNEL_EMAIL, to=address,
+            language=common_pb2.LANGUAGE_EN if language == "en" else common_pb2.LANGUAGE_ID,
+            params={"verification_id": verification_id}, source="notify", requested_at=now)
+        try:
+            async with self.pool.acquire() as conn, conn.transaction():
+                await add_event(conn, topic=REQUESTS_TOPIC, event_type="otp_send", key=verification_id,
+                                payload=request.SerializeToString(), event_id=uuid.uuid4())
+        except Exception as error:  # noqa: BLE001 - the database is down: undo, then 503
+            if cancel_on_failure:
+                await self.store.cancel(verification_id=verification_id, purpose=purpose, flow_id=flow_id)
+            raise DependencyUnavailable("database") from error
