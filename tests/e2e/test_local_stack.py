@@ -48,13 +48,32 @@ def test_every_process_serves_red_metrics(stack: Stack):
         assert "grpc_server_handling_seconds_bucket" in text
 
 
+def test_a_code_issued_in_the_stack_shows_up_in_the_dev_outbox(stack: Stack):
+    from jkn.common.v1 import common_pb2
+    from jkn.notify.v1 import notify_pb2, notify_pb2_grpc
+
+    with grpc.insecure_channel(f"127.0.0.1:{stack.ports['notify']}") as channel:
+        reply = notify_pb2_grpc.NotifyServiceStub(channel).IssueOtp(notify_pb2.IssueOtpRequest(
+            purpose=notify_pb2.OTP_PURPOSE_REGISTRATION, flow_id="e2e-flow", channel=common_pb2.CHANNEL_SMS,
+            destination="081234500007", client_ip="127.0.0.1"), timeout=5)
+    assert reply.verification.destination_masked == "+62812****0007"
+    deadline = time.monotonic() + 30
+    items: list = []
+    while not items and time.monotonic() < deadline:
+        items = httpx.get(f"{stack.gateway}/dev/outbox", params={"to": "081234500007"}).json()["items"]
+        time.sleep(0.2)
+    assert len(items) == 1
+    assert items[0]["channel"] == "sms" and items[0]["to"] == "+6281234500007"
+    assert items[0]["code"] and items[0]["code"] in items[0]["body"]
+
+
 def test_no_personal_data_reaches_the_logs(stack: Stack):
     phone, email = "+6281234500006", "dewi.lestari@example.id"
     for to in (phone, "081234500006", email):
         assert httpx.get(f"{stack.gateway}/dev/outbox", params={"to": to}).status_code == 200
     logs = stack.log() + "".join(p.read_text(errors="replace") for p in (stack.data_dir / "logs").glob("*.log"))
     assert "route=/dev/outbox" in logs  # the requests were logged...
-    for secret in (phone, "081234500006", email, "dewi.lestari"):
+    for secret in (phone, "081234500006", email, "dewi.lestari", "+6281234500007"):
         assert secret not in logs  # ...without who they were about
 
 

@@ -192,3 +192,48 @@ async def test_redis_down_fails_closed(tmp_path):
     finally:
         await client.aclose()
         server.stop()
+
+
+def store_with(redis_client, **limits) -> OtpStore:
+    return OtpStore(redis_client, limits=Limits(**limits), prefix=f"otp-test:{uuid.uuid4().hex[:8]}:")
+
+
+async def test_destination_cap_per_24_hours(redis_url):
+    client = open_redis(redis_url)
+    try:
+        store = store_with(client, destination_10m=100)
+        for n in range(10):
+            await issue(store, ip=f"10.0.2.{n}", flow=f"f{n}")
+        with pytest.raises(OtpSendRefused) as caught:
+            await issue(store, ip="10.0.2.99", flow="f99")
+        assert caught.value.rule == "destination_24h" and caught.value.fields["retry_after"] > 86000
+    finally:
+        await client.aclose()
+
+
+async def test_number_prefix_cap_stops_pumping_across_many_numbers(redis_url):
+    client = open_redis(redis_url)
+    try:
+        store = store_with(client, number_prefix_1h=3)
+        for n in range(3):
+            await issue(store, destination=f"+628123450{n:04d}", ip=f"10.0.3.{n}")
+        with pytest.raises(OtpSendRefused) as caught:
+            await issue(store, destination="+6281234509999", ip="10.0.3.99")
+        assert caught.value.rule == "number_prefix_1h"
+        _, _, other_prefix = await issue(store, destination="+6285712340001", ip="10.0.3.98")
+        assert isinstance(other_prefix, Sent)
+    finally:
+        await client.aclose()
+
+
+async def test_hourly_sms_budget_trips_the_breaker_until_the_hour_ends(redis_url):
+    client = open_redis(redis_url)
+    try:
+        store = store_with(client, sms_budget_1h=2)
+        await issue(store, destination="+6281200000001", ip="10.0.4.1")
+        await issue(store, destination="+6285700000002", ip="10.0.4.2")
+        with pytest.raises(OtpSendRefused) as caught:
+            await issue(store, destination="+6281300000003", ip="10.0.4.3")
+        assert caught.value.rule == "sms_budget" and 0 < caught.value.fields["retry_after"] <= 3600
+    finally:
+        await client.aclose()
