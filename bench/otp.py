@@ -103,16 +103,16 @@ async def main(count: int, concurrency: int) -> None:
     bare_port = bare.add_insecure_port("127.0.0.1:0")
     await bare.start()
     try:
-        async with run_service(settings, build, serve_metrics_port=False) as notify:
-            async with (grpc.aio.insecure_channel(notify.address) as real,
-                        grpc.aio.insecure_channel(f"127.0.0.1:{bare_port}") as echo):
-                stubs = {"notify": (notify_pb2_grpc.NotifyServiceStub(real), code_of),
-                         "echo": (notify_pb2_grpc.NotifyServiceStub(echo), no_code)}
-                for stub, code in stubs.values():
-                    await flows(stub, 100, 4, code, offset=9_000_000)
-                rows = {}
-                for name, (stub, code) in stubs.items():
-                    rows[name] = report(name, *await flows(stub, count, concurrency, code, offset=0))
+        async with (run_service(settings, build, serve_metrics_port=False) as notify,
+                    grpc.aio.insecure_channel(notify.address) as real,
+                    grpc.aio.insecure_channel(f"127.0.0.1:{bare_port}") as echo):
+            stubs = {"notify": (notify_pb2_grpc.NotifyServiceStub(real), code_of),
+                     "echo": (notify_pb2_grpc.NotifyServiceStub(echo), no_code)}
+            for stub, code in stubs.values():
+                await flows(stub, 100, 4, code, offset=9_000_000)
+            rows = {}
+            for name, (stub, code) in stubs.items():
+                rows[name] = report(name, *await flows(stub, count, concurrency, code, offset=0))
         print(f"ratio   throughput notify/echo {rows['notify']['rps'] / rows['echo']['rps']:.3f}   "  # noqa: T201
               f"p50 notify/echo {rows['notify']['p50'] / rows['echo']['p50']:.1f}   "
               f"p99 notify/echo {rows['notify']['p99'] / rows['echo']['p99']:.1f}")

@@ -21,7 +21,7 @@ from services.kit.logs import get_logger
 from services.kit.masking import mask_email, mask_phone
 from services.notify import metrics, otp, templates
 from services.notify.otp_store import OtpStore
-from services.notify.providers import Outgoing
+from services.notify.providers import Outgoing, ProviderError
 
 log = get_logger("jkn.notify.delivery")
 _CHANNEL = {common_pb2.CHANNEL_SMS: "sms", common_pb2.CHANNEL_EMAIL: "email"}
@@ -44,8 +44,10 @@ class Delivery:
         for provider in self.providers[channel]:
             try:
                 await provider.send(message, conn)
-            except Exception:
+            except Exception as error:
                 metrics.DELIVERIES.labels(channel, provider.name, "failed").inc()
+                if isinstance(error, ProviderError) and error.permanent and "verification_id" in request.params:
+                    await self.store.mark_failed(request.params["verification_id"])
                 raise
             metrics.DELIVERIES.labels(channel, provider.name, "delivered").inc()
         if request.HasField("requested_at"):

@@ -140,4 +140,11 @@ if op == 'cancel' then
   return {'result', 'canceled'}
 end
 
+if op == 'fail' then
+  -- ARGV: 3 vid. The code could not be delivered at all (a provider refused it for good).
+  local key = p .. 'v:' .. ARGV[3]
+  if redis.call('HGET', key, 'status') == 'pending' then redis.call('HSET', key, 'status', 'failed') end
+  return {'result', 'failed'}
+end
+
 return redis.error_reply('unknown operation ' .. tostring(op))

@@ -113,6 +113,10 @@ class OtpStore:
         if reply[1] == "not_found":
             raise NotFound("no such verification")
 
+    async def mark_failed(self, verification_id: str) -> None:
+        """The code cannot be delivered (a provider refused it for good): status ``failed``."""
+        await self._run("fail", verification_id)
+
     async def load(self, verification_id: str) -> dict[str, str] | None:
         raw = await self.redis.hgetall(f"{self.prefix}v:{verification_id}")
         return {_text(k): _text(v) for k, v in raw.items()} or None

@@ -159,3 +159,60 @@ async def test_redis_down_fails_closed_and_sends_nothing(service, tmp_path):
             assert again.verification.status == notify_pb2.VERIFICATION_STATUS_PENDING
     finally:
         redis.stop()
+
+
+async def test_resend_over_grpc_sends_the_same_code_and_keeps_the_attempt_count(service):
+    async with (service(NotifySettings, build, otp_resend_cooldown_s=0) as running,
+                grpc.aio.insecure_channel(running.address) as channel):
+        stub = notify_pb2_grpc.NotifyServiceStub(channel)
+        issued = (await stub.IssueOtp(issue_request(common_pb2.CHANNEL_SMS, "+6281234500008", "resend"))).verification
+        await stub.CheckOtp(notify_pb2.CheckOtpRequest(verification_id=issued.verification_id, code="abcdef",
+                                                       purpose=notify_pb2.OTP_PURPOSE_REGISTRATION, flow_id="resend"))
+        again = (await stub.ResendOtp(notify_pb2.ResendOtpRequest(
+            verification_id=issued.verification_id, purpose=notify_pb2.OTP_PURPOSE_REGISTRATION, flow_id="resend",
+            client_ip="10.1.2.3"))).verification
+        assert again.attempts_left == 4 and again.expires_at == issued.expires_at
+
+        async def codes():
+            items = (await stub.ListDevOutbox(notify_pb2.ListDevOutboxRequest(to="+6281234500008"))).items
+            return [i.code for i in items]
+
+        deadline = time.monotonic() + 30
+        while len(await codes()) < 2 and time.monotonic() < deadline:  # noqa: ASYNC110
+            await asyncio.sleep(0.1)
+        first, second = await codes()
+        assert first == second
+
+
+async def test_lifetime_comes_from_settings_and_an_expired_code_is_refused(service):
+    async with (service(NotifySettings, build, otp_sms_ttl_s=1) as running,
+                grpc.aio.insecure_channel(running.address) as channel):
+        stub = notify_pb2_grpc.NotifyServiceStub(channel)
+        issued = (await stub.IssueOtp(issue_request(common_pb2.CHANNEL_SMS, "+6281234500009", "ttl"))).verification
+        assert issued.expires_in_s <= 1
+        await asyncio.sleep(1.2)
+        checked = await stub.CheckOtp(notify_pb2.CheckOtpRequest(
+            verification_id=issued.verification_id, code="123456", purpose=notify_pb2.OTP_PURPOSE_REGISTRATION,
+            flow_id="ttl"))
+        assert checked.result == notify_pb2.CHECK_OTP_RESULT_EXPIRED
+        assert checked.status == notify_pb2.VERIFICATION_STATUS_EXPIRED
+
+
+def test_metric_labels_carry_no_personal_data():
+    from prometheus_client import REGISTRY
+
+    exposed = "\n".join(f"{s.name}{s.labels}" for metric in REGISTRY.collect() for s in metric.samples)
+    assert "otp_codes_issued_total" in exposed or "otp_refusals_total" in exposed
+    for secret in (PHONE, "081234500006", EMAIL, "6281234500006", "dewi"):
+        assert secret not in exposed
+
+
+def test_every_notification_template_has_both_languages():
+    from services.notify import templates
+
+    names = {n.removeprefix("NOTIFICATION_TEMPLATE_").lower() for n in notify_pb2.NotificationTemplate.keys()}  # noqa: SIM118
+    assert names - {"unspecified"} == set(templates.TEMPLATES)
+    for texts in templates.TEMPLATES.values():
+        assert set(texts) == {"id", "en"}
+    rendered = templates.render("otp_code", "en", {"code": "123456", "minutes": "5"})
+    assert "123456" in rendered.body and "Do NOT share" in rendered.body

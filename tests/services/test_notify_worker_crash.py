@@ -68,7 +68,7 @@ async def test_requests_survive_a_worker_crash_and_go_out_exactly_once(fresh_dat
         assert len(await delivered()) < len(recipients)
         second = worker()
         deadline = time.monotonic() + 40
-        while len(await delivered()) < len(recipients) and time.monotonic() < deadline:
+        while len(await delivered()) < len(recipients) and time.monotonic() < deadline:  # noqa: ASYNC110
             await asyncio.sleep(0.2)
         await asyncio.sleep(1)  # any duplicate would land now
         second.cancel()

@@ -237,3 +237,10 @@ async def test_hourly_sms_budget_trips_the_breaker_until_the_hour_ends(redis_url
         assert caught.value.rule == "sms_budget" and 0 < caught.value.fields["retry_after"] <= 3600
     finally:
         await client.aclose()
+
+
+async def test_an_undeliverable_code_marks_the_verification_failed(store):
+    vid, nonce, _ = await issue(store)
+    await store.mark_failed(vid)
+    assert (await store.load(vid))["status"] == "failed"
+    assert (await check(store, vid, nonce, otp.derive_code(KEY, vid, nonce))).result == "not_pending"
