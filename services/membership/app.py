@@ -2,27 +2,40 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from jkn.membership.v1 import membership_pb2, membership_pb2_grpc, partner_pb2, partner_pb2_grpc
 from services.kit.grpc_server import Servicer
+from services.kit.partner_auth import PartnerSecrets
 from services.kit.runtime import Runtime
 from services.kit.seed import seed_once
 from services.membership.seed import seed_demo
 from services.membership.server import MembershipServicer, PartnerMembershipServicer
+from services.membership.settings import MembershipSettings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
+def jakarta_today() -> date:
+    """Dates are Asia/Jakarta calendar dates (DESIGN.md conventions)."""
+    return datetime.now(ZoneInfo("Asia/Jakarta")).date()
+
+
 async def build(runtime: Runtime) -> list[Servicer]:
     settings = runtime.settings
+    assert isinstance(settings, MembershipSettings)
     pool = await runtime.database(MIGRATIONS)
     if settings.seed_demo_data:
         await seed_once(pool, service="membership", today=settings.demo_today, seed=seed_demo)
     runtime.relay_outbox(pool)
+    secrets = PartnerSecrets(settings.partner_secrets.get_secret_value(), dev_fallback=not settings.is_prod)
     return [
-        Servicer(MembershipServicer(), membership_pb2_grpc.add_MembershipServiceServicer_to_server,
+        Servicer(MembershipServicer(pool=pool, today=jakarta_today),
+                 membership_pb2_grpc.add_MembershipServiceServicer_to_server,
                  membership_pb2.DESCRIPTOR.services_by_name["MembershipService"].full_name),
-        Servicer(PartnerMembershipServicer(), partner_pb2_grpc.add_PartnerMembershipServiceServicer_to_server,
+        Servicer(PartnerMembershipServicer(pool=pool, secrets=secrets),
+                 partner_pb2_grpc.add_PartnerMembershipServiceServicer_to_server,
                  partner_pb2.DESCRIPTOR.services_by_name["PartnerMembershipService"].full_name),
     ]

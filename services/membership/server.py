@@ -1,14 +1,108 @@
-"""Membership's gRPC servicers (internal and partner). RPCs arrive with issue 4; until
-then the generated base classes answer UNIMPLEMENTED."""
+"""Membership's gRPC servicers (internal and partner): thin translation to store and rules."""
 
 from __future__ import annotations
 
-from jkn.membership.v1 import membership_pb2_grpc, partner_pb2_grpc
+from collections.abc import Callable
+from datetime import date
+
+import asyncpg
+import grpc
+
+from jkn.membership.v1 import membership_pb2, membership_pb2_grpc, partner_pb2, partner_pb2_grpc
+from services.kit.errors import NotFound, ValidationFailed
+from services.kit.partner_auth import PartnerSecrets, authenticate
+from services.membership import identifiers, premiums, store, views
+
+
+def _invalid(field: str, message: str) -> ValidationFailed:
+    return ValidationFailed([{"field": field, "code": "invalid", "message": message}])
+
+
+def _date(value: str, field: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise _invalid(field, "expected YYYY-MM-DD") from None
+
+
+async def _participant(pool: asyncpg.Pool, *, noka: str = "", nik: str = "", participant_id: str = ""
+                       ) -> asyncpg.Record:
+    if noka and not identifiers.is_noka(noka):
+        raise _invalid("noka", "13 digits")
+    if nik and identifiers.identifier_kind(nik) != "nik":
+        raise _invalid("nik", "16 digits")
+    row = await store.participant_by(pool, noka=noka or None, nik=nik or None, participant_id=participant_id or None)
+    if row is None:
+        raise NotFound("no such participant")
+    return row
 
 
 class MembershipServicer(membership_pb2_grpc.MembershipServiceServicer):
     """Participants, families, cards, bills, FKTP changes, enrolment (for the gateway and auth)."""
 
+    def __init__(self, *, pool: asyncpg.Pool, today: Callable[[], date]):
+        self.pool, self.today = pool, today
+
+    async def MatchIdentity(self, request, context):
+        """Identifier (NIK or NOKA) + birth date → the participant, or matched=false (never which part failed)."""
+        kind = identifiers.identifier_kind(request.identifier)
+        if kind is None:
+            raise _invalid("identifier", "a NIK (16 digits) or a NOKA (13 digits)")
+        born = _date(request.birth_date, "birth_date")
+        row = await store.participant_by(self.pool, **{kind: request.identifier})
+        if row is None or row["birth_date"] != born:
+            return membership_pb2.MatchIdentityResponse(matched=False)
+        return membership_pb2.MatchIdentityResponse(matched=True, participant_id=str(row["id"]), noka=row["noka"],
+                                                    nik=row["nik"])
+
+    async def GetParticipant(self, request, context):
+        row = await _participant(self.pool, noka=request.noka, nik=request.nik,
+                                 participant_id=request.participant_id)
+        pending = await store.pending_fktp_changes(self.pool, [row["id"]])
+        return membership_pb2.GetParticipantResponse(participant=views.participant(row, pending.get(row["id"])))
+
+    async def GetMembership(self, request, context):
+        """The participant and the whole family (head first) and whether all of it is AKTIF."""
+        row = await _participant(self.pool, noka=request.noka)
+        family = await store.family_of(self.pool, row["family_id"])
+        pending = await store.pending_fktp_changes(self.pool, [m["id"] for m in family])
+        return membership_pb2.GetMembershipResponse(
+            participant=views.participant(row, pending.get(row["id"])),
+            family=[views.participant(m, pending.get(m["id"])) for m in family],
+            all_family_active=all(m["status"] == "AKTIF" for m in family))
+
+    async def ListBills(self, request, context):
+        """The family's monthly bills (none for PBI and PPU), newest first, and the arrears total."""
+        row = await _participant(self.pool, noka=request.noka)
+        if not premiums.is_billed(row["segment"]):
+            return membership_pb2.ListBillsResponse(arrears_total_idr=0)
+        today = self.today()
+        bills = await store.family_bills(self.pool, row["family_id"])
+        arrears = sum(b["amount_idr"] for b in bills
+                      if premiums.in_arrears(status=b["status"], period=b["period"], today=today))
+        return membership_pb2.ListBillsResponse(arrears_total_idr=arrears, bills=[
+            membership_pb2.Bill(period=b["period"], amount_idr=b["amount_idr"],
+                                status=membership_pb2.BillStatus.Value(f"BILL_STATUS_{b['status']}"),
+                                due_date=premiums.due_date(b["period"]).isoformat())
+            for b in bills])
+
 
 class PartnerMembershipServicer(partner_pb2_grpc.PartnerMembershipServiceServicer):
-    """Eligibility checks for partner hospitals and clinics."""
+    """Eligibility checks for partner hospitals and clinics (HMAC-signed per facility)."""
+
+    def __init__(self, *, pool: asyncpg.Pool, secrets: PartnerSecrets):
+        self.pool, self.secrets = pool, secrets
+
+    async def CheckEligibility(self, request, context: grpc.aio.ServicerContext):
+        authenticate(context, self.secrets)
+        if request.service_date:
+            _date(request.service_date, "service_date")
+        row = await _participant(self.pool, noka=request.noka, nik=request.nik)
+        response = partner_pb2.CheckEligibilityResponse(
+            eligible=row["status"] == "AKTIF",
+            status=membership_pb2.ParticipantStatus.Value(f"PARTICIPANT_STATUS_{row['status']}"),
+            status_reason=membership_pb2.StatusReason.Value(f"STATUS_REASON_{row['status_reason'] or 'UNSPECIFIED'}"),
+            segment=membership_pb2.Segment.Value(f"SEGMENT_{row['segment']}"), fktp_code=row["fktp_code"],
+            name=row["name"])
+        setattr(response, "class", row["care_class"])  # noqa: B010 - `class` is a keyword in Python
+        return response

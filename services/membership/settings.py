@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from services.kit.settings import DEFAULT_PORTS, ServiceSettings, database_url
@@ -15,3 +16,6 @@ class MembershipSettings(ServiceSettings):
     grpc_port: int = DEFAULT_PORTS["membership"][0]
     metrics_port: int = DEFAULT_PORTS["membership"][1]
     database_url: str = database_url("jkn_membership")
+    partner_secrets: SecretStr = Field(
+        SecretStr("dev-partner-secrets"),
+        description="CODE:secret pairs of partner facilities; outside prod, facility X also has dev-secret-X")

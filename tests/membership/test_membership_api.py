@@ -1,0 +1,105 @@
+"""Membership over gRPC against its real database with the demo data of CONTRACT.md §6."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import grpc
+import pytest
+
+from jkn.membership.v1 import membership_pb2, membership_pb2_grpc, partner_pb2, partner_pb2_grpc
+from services.kit.errors import decode_rpc_error
+from services.kit.partner_auth import signed_metadata
+from services.membership.app import build
+from services.membership.settings import MembershipSettings
+
+BUDI, SITI, AGUS, DEWI = "0001234567801", "0002345678904", "0003456789005", "0004567890006"
+AKTIF, TIDAK_AKTIF = membership_pb2.PARTICIPANT_STATUS_AKTIF, membership_pb2.PARTICIPANT_STATUS_TIDAK_AKTIF
+
+
+@pytest.fixture
+async def membership(service):
+    today = datetime.now(ZoneInfo("Asia/Jakarta")).date()
+    async with (service(MembershipSettings, build, seed_demo_data=True, demo_today=today) as running,
+                grpc.aio.insecure_channel(running.address) as channel):
+        yield (membership_pb2_grpc.MembershipServiceStub(channel),
+               partner_pb2_grpc.PartnerMembershipServiceStub(channel))
+
+
+async def test_budi_sees_his_family_of_three_all_active(membership):
+    stub, _ = membership
+    reply = await stub.GetMembership(membership_pb2.GetMembershipRequest(noka=BUDI))
+    assert reply.participant.name == "BUDI SANTOSO" and reply.participant.nik_masked == "317101******0001"
+    assert [m.name for m in reply.family] == ["BUDI SANTOSO", "SRI RAHAYU", "ANDI SANTOSO"]
+    assert [m.relation for m in reply.family] == [membership_pb2.RELATION_HEAD, membership_pb2.RELATION_SPOUSE,
+                                                  membership_pb2.RELATION_CHILD]
+    assert all(m.status == AKTIF for m in reply.family) and reply.all_family_active
+    assert reply.participant.fktp.code == "0114U001" and reply.participant.fktp.name == "Klinik Pratama Sehat Menteng"
+    assert reply.participant.segment == membership_pb2.SEGMENT_PBPU and reply.participant.care_class == 2
+
+
+async def test_siti_is_inactive_with_three_unpaid_months_of_rp35000(membership):
+    stub, _ = membership
+    reply = await stub.GetMembership(membership_pb2.GetMembershipRequest(noka=SITI))
+    assert reply.participant.status == TIDAK_AKTIF
+    assert reply.participant.status_reason == membership_pb2.STATUS_REASON_TUNGGAKAN_IURAN
+    assert not reply.all_family_active
+    bills = await stub.ListBills(membership_pb2.ListBillsRequest(noka=SITI))
+    unpaid = [b for b in bills.bills if b.status == membership_pb2.BILL_STATUS_UNPAID]
+    assert len(unpaid) == 3 and all(b.amount_idr == 35_000 for b in unpaid)
+    assert bills.arrears_total_idr == 105_000
+
+
+async def test_pbi_and_ppu_participants_have_no_bills(membership):
+    stub, _ = membership
+    for noka in (DEWI, AGUS):
+        bills = await stub.ListBills(membership_pb2.ListBillsRequest(noka=noka))
+        assert list(bills.bills) == [] and bills.arrears_total_idr == 0
+
+
+async def test_identity_matches_only_with_the_right_birth_date(membership):
+    stub, _ = membership
+    by_nik = await stub.MatchIdentity(membership_pb2.MatchIdentityRequest(identifier="3171011501800001",
+                                                                         birth_date="1980-01-15"))
+    by_noka = await stub.MatchIdentity(membership_pb2.MatchIdentityRequest(identifier=BUDI, birth_date="1980-01-15"))
+    wrong = await stub.MatchIdentity(membership_pb2.MatchIdentityRequest(identifier=BUDI, birth_date="1980-01-16"))
+    unknown = await stub.MatchIdentity(membership_pb2.MatchIdentityRequest(identifier="3171011501809999",
+                                                                          birth_date="1980-01-15"))
+    assert by_nik.matched and by_noka.matched and by_nik.noka == BUDI and by_noka.participant_id
+    assert not wrong.matched and not unknown.matched and wrong == unknown  # the answer does not say which part failed
+
+
+async def test_unknown_or_malformed_noka(membership):
+    stub, _ = membership
+    with pytest.raises(grpc.aio.AioRpcError) as missing:
+        await stub.GetMembership(membership_pb2.GetMembershipRequest(noka="0009999999999"))
+    with pytest.raises(grpc.aio.AioRpcError) as malformed:
+        await stub.GetMembership(membership_pb2.GetMembershipRequest(noka="12ab"))
+    assert decode_rpc_error(missing.value).code == "NOT_FOUND"
+    assert decode_rpc_error(malformed.value).code == "VALIDATION_ERROR"
+
+
+async def test_partner_eligibility_with_a_valid_signature(membership):
+    _, partner = membership
+    metadata = signed_metadata("dev-secret-0114R001", "0114R001")
+    budi = await partner.CheckEligibility(partner_pb2.CheckEligibilityRequest(noka=BUDI), metadata=metadata)
+    siti = await partner.CheckEligibility(partner_pb2.CheckEligibilityRequest(nik="3273024506850004"),
+                                          metadata=metadata)
+    assert budi.eligible and budi.status == AKTIF and getattr(budi, "class") == 2 and budi.fktp_code == "0114U001"
+    assert not siti.eligible and siti.status_reason == membership_pb2.STATUS_REASON_TUNGGAKAN_IURAN
+
+
+@pytest.mark.parametrize("metadata", [
+    signed_metadata("dev-secret-0114R001", "0114R001", int(time.time()) - 400),   # too old
+    signed_metadata("dev-secret-0114R001", "0114R001", int(time.time()) + 400),   # from the future
+    signed_metadata("wrong-secret", "0114R001"),                                  # wrong secret
+    signed_metadata("dev-secret-0114R001", "0114R002"),                           # another facility's name
+    (),                                                                           # nothing at all
+])
+async def test_partner_eligibility_refuses_bad_signatures(membership, metadata):
+    _, partner = membership
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await partner.CheckEligibility(partner_pb2.CheckEligibilityRequest(noka=BUDI), metadata=metadata)
+    assert caught.value.code() == grpc.StatusCode.UNAUTHENTICATED
