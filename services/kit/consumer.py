@@ -66,6 +66,13 @@ class Event:
 Handler = Callable[[Event, asyncpg.Connection], Awaitable[None]]
 
 
+def raise_if_cancelling() -> None:
+    """Honour a cancellation that ``asyncio.wait_for`` swallowed (a known Python 3.11 race)."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
+
+
 class BrokerForgotOffsets(Exception):
     """The broker no longer has offsets we committed: it lost its state (a restart of the
     memory-only local broker, or expired group offsets). The consumer is rebuilt so it reads
@@ -85,6 +92,7 @@ class IdempotentConsumer:
         """Consume until cancelled; a lost broker is reconnected with backoff."""
         backoff = 0.2
         while True:
+            raise_if_cancelling()
             consumer = None
             try:
                 await ensure_topics(self.bootstrap)
@@ -97,6 +105,7 @@ class IdempotentConsumer:
                 backoff = 0.2
                 checked = asyncio.get_running_loop().time()
                 while True:
+                    raise_if_cancelling()
                     batches = await consumer.getmany(timeout_ms=500, max_records=self.batch_size)
                     for records in batches.values():
                         for record in records:

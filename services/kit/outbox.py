@@ -21,6 +21,7 @@ import asyncpg
 from aiokafka import AIOKafkaProducer
 
 from services.kit import metrics
+from services.kit.consumer import raise_if_cancelling
 from services.kit.kafka import ensure_topics, start_producer
 from services.kit.logs import get_logger
 from services.kit.telemetry import inject_headers
@@ -76,6 +77,7 @@ class OutboxRelay:
         try:
             listener = await self._listen()
             while True:
+                raise_if_cancelling()
                 try:
                     sent = await self.relay_once()
                     backoff = 0.2

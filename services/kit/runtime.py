@@ -80,10 +80,17 @@ class Runtime:
 
 
 
-async def _cancel(task: asyncio.Task) -> None:
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError, Exception):
-        await task
+async def _cancel(task: asyncio.Task, *, tries: int = 3, wait_s: float = 2.0) -> None:
+    """Cancel and wait, a bounded number of times: Python 3.11's ``wait_for`` can swallow a
+    cancellation that races with its inner future, and a stop must never hang on that."""
+    for _ in range(tries):
+        task.cancel()
+        done, _pending = await asyncio.wait({task}, timeout=wait_s)
+        if done:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                task.result()
+            return
+    log.error("background_task_would_not_stop", extra={"task": task.get_name()})
 
 
 def _report_crash(task: asyncio.Task) -> None:
