@@ -32,7 +32,8 @@ async def build(runtime: Runtime) -> list[Servicer]:
     runtime.relay_outbox(pool)
     secrets = PartnerSecrets(settings.partner_secrets.get_secret_value(), dev_fallback=not settings.is_prod)
     return [
-        Servicer(MembershipServicer(pool=pool, today=jakarta_today),
+        Servicer(MembershipServicer(pool=pool, today=jakarta_today,
+                                    payment_secret=settings.payment_webhook_secret.get_secret_value()),
                  membership_pb2_grpc.add_MembershipServiceServicer_to_server,
                  membership_pb2.DESCRIPTOR.services_by_name["MembershipService"].full_name),
         Servicer(PartnerMembershipServicer(pool=pool, secrets=secrets),

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
-from datetime import date
+from datetime import UTC, date, datetime
 
 import asyncpg
 import grpc
+from google.protobuf.timestamp_pb2 import Timestamp
 
 from jkn.membership.v1 import membership_pb2, membership_pb2_grpc, partner_pb2, partner_pb2_grpc
 from services.kit.errors import NotFound, ValidationFailed
+from services.kit.outbox import add_event
 from services.kit.partner_auth import PartnerSecrets, authenticate
-from services.membership import identifiers, premiums, store, views
+from services.membership import identifiers, payments, premiums, store, views
+
+EVENTS_TOPIC = "membership.events"
 
 
 def _invalid(field: str, message: str) -> ValidationFailed:
@@ -40,8 +45,8 @@ async def _participant(pool: asyncpg.Pool, *, noka: str = "", nik: str = "", par
 class MembershipServicer(membership_pb2_grpc.MembershipServiceServicer):
     """Participants, families, cards, bills, FKTP changes, enrolment (for the gateway and auth)."""
 
-    def __init__(self, *, pool: asyncpg.Pool, today: Callable[[], date]):
-        self.pool, self.today = pool, today
+    def __init__(self, *, pool: asyncpg.Pool, today: Callable[[], date], payment_secret: str):
+        self.pool, self.today, self.payment_secret = pool, today, payment_secret
 
     async def MatchIdentity(self, request, context):
         """Identifier (NIK or NOKA) + birth date → the participant, or matched=false (never which part failed)."""
@@ -85,6 +90,65 @@ class MembershipServicer(membership_pb2_grpc.MembershipServiceServicer):
                                 status=membership_pb2.BillStatus.Value(f"BILL_STATUS_{b['status']}"),
                                 due_date=premiums.due_date(b["period"]).isoformat())
             for b in bills])
+
+
+    async def CreatePayment(self, request, context):
+        """Payments rule 1: a virtual account for the chosen (or all) unpaid periods of the family."""
+        for period in request.periods:
+            if len(period) != 7 or period[4] != "-" or not (period[:4] + period[5:]).isdigit():
+                raise _invalid("periods", "YYYY-MM")
+        row = await _participant(self.pool, noka=request.noka)
+        async with self.pool.acquire() as conn, conn.transaction():
+            bills = await store.unpaid_family_bills(conn, row["family_id"], list(request.periods))
+            if not bills:
+                raise _invalid("periods", "nothing unpaid to pay")
+            head = (await store.family_of(conn, row["family_id"]))[0]
+            created = datetime.now(UTC)
+            payment = await store.open_payment(
+                conn, family_id=row["family_id"], account=payments.virtual_account(head["noka"]),
+                amount_idr=sum(b["amount_idr"] for b in bills), periods=sorted({b["period"] for b in bills}),
+                expires_at=premiums.payment_expires_at(created))
+        return membership_pb2.CreatePaymentResponse(payment=_payment(payment))
+
+    async def HandlePaymentCallback(self, request, context):
+        """Payments rules 2–5: the provider's signed webhook, idempotent on provider_ref."""
+        payments.verify_signature(self.payment_secret, request.raw_body, request.signature)
+        callback = payments.parse_callback(request.raw_body)
+        async with self.pool.acquire() as conn, conn.transaction():
+            seen = await store.payment_by_provider_ref(conn, callback.provider_ref)
+            if seen is not None:
+                return membership_pb2.HandlePaymentCallbackResponse(
+                    payment_id=str(seen["id"]), status=membership_pb2.PAYMENT_STATUS_PAID, replayed=True)
+            try:
+                payment = await store.payment_for_update(conn, callback.payment_id)
+            except asyncpg.DataError:
+                payment = None
+            if payment is None:
+                raise NotFound("no such payment")
+            payments.check_matches(callback=callback, amount_idr=payment["amount_idr"],
+                                   account=payment["virtual_account"], status=payment["status"],
+                                   expires_at=payment["expires_at"])
+            await store.mark_paid(conn, payment_id=payment["id"], family_id=payment["family_id"],
+                                  periods=list(payment["periods"]), paid_at=callback.paid_at,
+                                  provider_ref=callback.provider_ref)
+            await add_event(conn, topic=EVENTS_TOPIC, event_type="payment_received", key=str(payment["family_id"]),
+                            payload=json.dumps({"payment_id": str(payment["id"]), "amount_idr": payment["amount_idr"],
+                                                "periods": list(payment["periods"])}).encode())
+            if not await store.family_has_arrears(conn, payment["family_id"], self.today()):
+                activated = await store.activate_family(conn, payment["family_id"])
+                for noka in activated:
+                    await add_event(conn, topic=EVENTS_TOPIC, event_type="status_changed", key=noka,
+                                    payload=json.dumps({"noka": noka, "status": "AKTIF"}).encode())
+        return membership_pb2.HandlePaymentCallbackResponse(payment_id=str(payment["id"]),
+                                                            status=membership_pb2.PAYMENT_STATUS_PAID, replayed=False)
+
+
+def _payment(row: asyncpg.Record) -> membership_pb2.Payment:
+    expires_at = Timestamp()
+    expires_at.FromDatetime(row["expires_at"])
+    return membership_pb2.Payment(payment_id=str(row["id"]), virtual_account=row["virtual_account"],
+                                  amount_idr=row["amount_idr"], expires_at=expires_at, periods=list(row["periods"]),
+                                  status=membership_pb2.PaymentStatus.Value(f"PAYMENT_STATUS_{row['status']}"))
 
 
 class PartnerMembershipServicer(partner_pb2_grpc.PartnerMembershipServiceServicer):

@@ -16,6 +16,8 @@ class MembershipSettings(ServiceSettings):
     grpc_port: int = DEFAULT_PORTS["membership"][0]
     metrics_port: int = DEFAULT_PORTS["membership"][1]
     database_url: str = database_url("jkn_membership")
+    payment_webhook_secret: SecretStr = Field(SecretStr("dev-payment-secret"),
+                                              description="HMAC key of the payment provider's callbacks")
     partner_secrets: SecretStr = Field(
         SecretStr("dev-partner-secrets"),
         description="CODE:secret pairs of partner facilities; outside prod, facility X also has dev-secret-X")

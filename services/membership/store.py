@@ -42,3 +42,58 @@ async def family_bills(conn: asyncpg.Pool | asyncpg.Connection, family_id: int) 
         " CASE WHEN bool_and(b.status = 'PAID') THEN 'PAID' ELSE 'UNPAID' END AS status, max(b.paid_at) AS paid_at"
         " FROM bills b JOIN participants p ON p.id = b.participant_id WHERE p.family_id = $1"
         " GROUP BY b.period ORDER BY b.period DESC", family_id)
+
+
+async def unpaid_family_bills(conn: asyncpg.Connection, family_id: int, periods: list[str]) -> list[asyncpg.Record]:
+    """Unpaid bills of the family (for ``periods``, or all when empty), locked for the payment."""
+    return await conn.fetch(
+        "SELECT b.participant_id, b.period, b.amount_idr FROM bills b JOIN participants p ON p.id = b.participant_id"
+        " WHERE p.family_id = $1 AND b.status = 'UNPAID' AND (cardinality($2::text[]) = 0 OR b.period = ANY($2))"
+        " ORDER BY b.period FOR UPDATE OF b", family_id, periods)
+
+
+async def open_payment(conn: asyncpg.Connection, *, family_id: int, account: str, amount_idr: int,
+                       periods: list[str], expires_at) -> asyncpg.Record:
+    """Expire the family's open payment, then open a new one."""
+    await conn.execute("UPDATE payments SET status = 'EXPIRED' WHERE family_id = $1 AND status = 'PENDING'",
+                       family_id)
+    return await conn.fetchrow(
+        "INSERT INTO payments (family_id, virtual_account, amount_idr, periods, status, expires_at)"
+        " VALUES ($1, $2, $3, $4, 'PENDING', $5) RETURNING id, virtual_account, amount_idr, periods, status,"
+        " expires_at", family_id, account, amount_idr, periods, expires_at)
+
+
+async def payment_for_update(conn: asyncpg.Connection, payment_id: str) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        "SELECT id, family_id, virtual_account, amount_idr, periods, status, expires_at, provider_ref"
+        " FROM payments WHERE id = $1::uuid FOR UPDATE", payment_id)
+
+
+async def payment_by_provider_ref(conn: asyncpg.Connection, provider_ref: str) -> asyncpg.Record | None:
+    return await conn.fetchrow("SELECT id, status FROM payments WHERE provider_ref = $1", provider_ref)
+
+
+async def mark_paid(conn: asyncpg.Connection, *, payment_id, family_id: int, periods: list[str], paid_at,
+                    provider_ref: str) -> None:
+    await conn.execute("UPDATE payments SET status = 'PAID', paid_at = $2, provider_ref = $3 WHERE id = $1",
+                       payment_id, paid_at, provider_ref)
+    await conn.execute(
+        "UPDATE bills b SET status = 'PAID', paid_at = $3 FROM participants p"
+        " WHERE p.id = b.participant_id AND p.family_id = $1 AND b.period = ANY($2) AND b.status = 'UNPAID'",
+        family_id, periods, paid_at)
+
+
+async def family_has_arrears(conn: asyncpg.Connection, family_id: int, today) -> bool:
+    return bool(await conn.fetchval(
+        "SELECT EXISTS (SELECT 1 FROM bills b JOIN participants p ON p.id = b.participant_id"
+        " WHERE p.family_id = $1 AND b.status = 'UNPAID' AND to_date(b.period || '-10', 'YYYY-MM-DD') < $2)",
+        family_id, today))
+
+
+async def activate_family(conn: asyncpg.Connection, family_id: int) -> list[str]:
+    """Members inactive for arrears or an awaited first payment become AKTIF; their NOKAs."""
+    rows = await conn.fetch(
+        "UPDATE participants SET status = 'AKTIF', status_reason = NULL WHERE family_id = $1"
+        " AND status = 'TIDAK_AKTIF' AND status_reason IN ('TUNGGAKAN_IURAN', 'MENUNGGU_PEMBAYARAN')"
+        " RETURNING noka", family_id)
+    return [r["noka"] for r in rows]

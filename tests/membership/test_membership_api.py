@@ -103,3 +103,63 @@ async def test_partner_eligibility_refuses_bad_signatures(membership, metadata):
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await partner.CheckEligibility(partner_pb2.CheckEligibilityRequest(noka=BUDI), metadata=metadata)
     assert caught.value.code() == grpc.StatusCode.UNAUTHENTICATED
+
+
+def callback_body(payment, *, amount: int | None = None, ref: str = "PRV-0001") -> bytes:
+    import json
+
+    return json.dumps({"payment_id": payment.payment_id, "virtual_account": payment.virtual_account,
+                       "amount": payment.amount_idr if amount is None else amount,
+                       "paid_at": datetime.now(ZoneInfo("Asia/Jakarta")).isoformat(), "provider_ref": ref}).encode()
+
+
+def signature(body: bytes, secret: str = "dev-payment-secret") -> str:
+    import hashlib
+    import hmac
+
+    return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+async def test_siti_pays_her_arrears_through_the_signed_webhook_and_becomes_active(membership):
+    stub, _ = membership
+    payment = (await stub.CreatePayment(membership_pb2.CreatePaymentRequest(noka=SITI))).payment
+    assert payment.amount_idr == 105_000 and len(payment.periods) == 3
+    assert payment.virtual_account == "88888" + SITI[2:] and payment.status == membership_pb2.PAYMENT_STATUS_PENDING
+    assert 86_000 < payment.expires_at.ToSeconds() - time.time() <= 86_400
+
+    body = callback_body(payment)
+    paid = await stub.HandlePaymentCallback(membership_pb2.HandlePaymentCallbackRequest(raw_body=body,
+                                                                                        signature=signature(body)))
+    assert paid.status == membership_pb2.PAYMENT_STATUS_PAID and not paid.replayed
+    siti = await stub.GetMembership(membership_pb2.GetMembershipRequest(noka=SITI))
+    assert siti.participant.status == AKTIF and siti.all_family_active
+    assert (await stub.ListBills(membership_pb2.ListBillsRequest(noka=SITI))).arrears_total_idr == 0
+
+    replay = await stub.HandlePaymentCallback(membership_pb2.HandlePaymentCallbackRequest(raw_body=body,
+                                                                                          signature=signature(body)))
+    assert replay.replayed and replay.payment_id == paid.payment_id
+
+
+async def test_bad_signature_or_wrong_amount_is_refused_and_changes_nothing(membership):
+    stub, _ = membership
+    payment = (await stub.CreatePayment(membership_pb2.CreatePaymentRequest(noka=SITI))).payment
+    body = callback_body(payment, ref="PRV-BAD")
+    with pytest.raises(grpc.aio.AioRpcError) as forged:
+        await stub.HandlePaymentCallback(membership_pb2.HandlePaymentCallbackRequest(
+            raw_body=body, signature=signature(body, "not-the-secret")))
+    assert decode_rpc_error(forged.value).code == "UNAUTHENTICATED"
+    short = callback_body(payment, amount=35_000, ref="PRV-SHORT")
+    with pytest.raises(grpc.aio.AioRpcError) as underpaid:
+        await stub.HandlePaymentCallback(membership_pb2.HandlePaymentCallbackRequest(raw_body=short,
+                                                                                     signature=signature(short)))
+    assert decode_rpc_error(underpaid.value).code == "PAYMENT_AMOUNT_MISMATCH"
+    siti = await stub.GetMembership(membership_pb2.GetMembershipRequest(noka=SITI))
+    assert siti.participant.status == TIDAK_AKTIF
+    assert (await stub.ListBills(membership_pb2.ListBillsRequest(noka=SITI))).arrears_total_idr == 105_000
+
+
+async def test_nothing_to_pay_is_a_validation_error(membership):
+    stub, _ = membership
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await stub.CreatePayment(membership_pb2.CreatePaymentRequest(noka=DEWI))
+    assert decode_rpc_error(caught.value).code == "VALIDATION_ERROR"
