@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from jkn.auth.v1 import auth_pb2, auth_pb2_grpc
-from services.auth.keys import load_signing_keys
 from services.auth.server import AuthServicer
 from services.auth.settings import AuthSettings
 from services.kit.grpc_server import Servicer
 from services.kit.runtime import Runtime
+from services.kit.signing import load_signing_keys
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 

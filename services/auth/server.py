@@ -8,7 +8,7 @@ import grpc
 
 from jkn.auth.v1 import auth_pb2, auth_pb2_grpc
 from jkn.common.v1 import common_pb2
-from services.auth.keys import SigningKey, jwks
+from services.kit.signing import SigningKey, jwks
 
 
 class AuthServicer(auth_pb2_grpc.AuthServiceServicer):

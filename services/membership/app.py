@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -11,6 +11,7 @@ from services.kit.grpc_server import Servicer
 from services.kit.partner_auth import PartnerSecrets
 from services.kit.runtime import Runtime
 from services.kit.seed import seed_once
+from services.kit.signing import load_signing_keys
 from services.membership.seed import seed_demo
 from services.membership.server import MembershipServicer, PartnerMembershipServicer
 from services.membership.settings import MembershipSettings
@@ -33,7 +34,9 @@ async def build(runtime: Runtime) -> list[Servicer]:
     secrets = PartnerSecrets(settings.partner_secrets.get_secret_value(), dev_fallback=not settings.is_prod)
     return [
         Servicer(MembershipServicer(pool=pool, today=jakarta_today,
-                                    payment_secret=settings.payment_webhook_secret.get_secret_value()),
+                                    payment_secret=settings.payment_webhook_secret.get_secret_value(),
+                                    card_keys=load_signing_keys(settings.card_signing_keys.get_secret_value()),
+                                    card_validity=timedelta(days=settings.card_validity_days)),
                  membership_pb2_grpc.add_MembershipServiceServicer_to_server,
                  membership_pb2.DESCRIPTOR.services_by_name["MembershipService"].full_name),
         Servicer(PartnerMembershipServicer(pool=pool, secrets=secrets),

@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import asyncpg
 import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from jkn.common.v1 import common_pb2
 from jkn.membership.v1 import membership_pb2, membership_pb2_grpc, partner_pb2, partner_pb2_grpc
 from services.kit.errors import NotFound, ValidationFailed
 from services.kit.outbox import add_event
 from services.kit.partner_auth import PartnerSecrets, authenticate
-from services.membership import identifiers, payments, premiums, store, views
+from services.kit.signing import SigningKey, jwks
+from services.membership import card, identifiers, payments, premiums, store, views
 
 EVENTS_TOPIC = "membership.events"
 
@@ -45,8 +47,29 @@ async def _participant(pool: asyncpg.Pool, *, noka: str = "", nik: str = "", par
 class MembershipServicer(membership_pb2_grpc.MembershipServiceServicer):
     """Participants, families, cards, bills, FKTP changes, enrolment (for the gateway and auth)."""
 
-    def __init__(self, *, pool: asyncpg.Pool, today: Callable[[], date], payment_secret: str):
+    def __init__(self, *, pool: asyncpg.Pool, today: Callable[[], date], payment_secret: str,
+                 card_keys: list[SigningKey], card_validity: timedelta):
         self.pool, self.today, self.payment_secret = pool, today, payment_secret
+        self.card_keys, self.card_validity = card_keys, card_validity
+
+    async def GetCard(self, request, context):
+        """Card rule 1: the card's fields and its signed QR payload."""
+        row = await _participant(self.pool, noka=request.noka)
+        claims = card.card_claims(noka=row["noka"], name=row["name"], care_class=row["care_class"],
+                                  fktp_code=row["fktp_code"], issued_at=datetime.now(UTC), validity=self.card_validity)
+        token = card.sign_card(self.card_keys[0], claims)
+        expires_at = Timestamp()
+        expires_at.FromSeconds(int(claims["exp"]))  # type: ignore[arg-type]
+        view = views.participant(row)
+        return membership_pb2.GetCardResponse(card=membership_pb2.Card(
+            noka=row["noka"], name=row["name"], birth_date=row["birth_date"].isoformat(),
+            care_class=row["care_class"], segment=view.segment, fktp=view.fktp, qr_payload=token,
+            signature=token.rpartition(".")[2], key_id=self.card_keys[0].kid, expires_at=expires_at))
+
+    async def GetCardKeys(self, request, context):
+        document = jwks(self.card_keys)
+        return membership_pb2.GetCardKeysResponse(jwks_json=json.dumps(document), max_age_s=3600,
+                                                  keys=[common_pb2.PublicJwk(**k) for k in document["keys"]])
 
     async def MatchIdentity(self, request, context):
         """Identifier (NIK or NOKA) + birth date → the participant, or matched=false (never which part failed)."""

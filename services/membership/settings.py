@@ -18,6 +18,9 @@ class MembershipSettings(ServiceSettings):
     database_url: str = database_url("jkn_membership")
     payment_webhook_secret: SecretStr = Field(SecretStr("dev-payment-secret"),
                                               description="HMAC key of the payment provider's callbacks")
+    card_signing_keys: SecretStr = Field(SecretStr("dev-card-signing-key"),
+                                         description="Ed25519 PEM keys signing digital cards, newest first")
+    card_validity_days: int = 30
     partner_secrets: SecretStr = Field(
         SecretStr("dev-partner-secrets"),
         description="CODE:secret pairs of partner facilities; outside prod, facility X also has dev-secret-X")

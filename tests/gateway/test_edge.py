@@ -9,8 +9,8 @@ import jwt
 import pytest
 from prometheus_client import REGISTRY
 
-from services.auth.keys import load_signing_keys
 from services.gateway.deps import CurrentPrincipal
+from services.kit.signing import load_signing_keys
 
 PROBLEM = "application/problem+json"
 

@@ -163,3 +163,25 @@ async def test_nothing_to_pay_is_a_validation_error(membership):
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await stub.CreatePayment(membership_pb2.CreatePaymentRequest(noka=DEWI))
     assert decode_rpc_error(caught.value).code == "VALIDATION_ERROR"
+
+
+async def test_card_signature_verifies_with_the_published_key_and_fails_when_altered(membership):
+    import base64
+    import json
+
+    import jwt
+
+    stub, _ = membership
+    card = (await stub.GetCard(membership_pb2.GetCardRequest(noka=BUDI))).card
+    keys = json.loads((await stub.GetCardKeys(membership_pb2.GetCardKeysRequest())).jwks_json)["keys"]
+    key = jwt.PyJWK(next(k for k in keys if k["kid"] == card.key_id))
+    claims = jwt.decode(card.qr_payload, key=key, algorithms=["EdDSA"])
+    assert (claims["noka"], claims["name"], claims["class"], claims["fktp"]) == (BUDI, "BUDI SANTOSO", 2, "0114U001")
+    assert claims["exp"] == card.expires_at.ToSeconds() and card.qr_payload.endswith(card.signature)
+
+    header, payload, sig = card.qr_payload.split(".")
+    for field, value in (("name", "BUDI SANTOS0"), ("class", 1), ("fktp", "0114U002"), ("exp", claims["exp"] + 1)):
+        forged = {**claims, field: value}
+        body = base64.urlsafe_b64encode(json.dumps(forged).encode()).rstrip(b"=").decode()
+        with pytest.raises(jwt.InvalidSignatureError):
+            jwt.decode(f"{header}.{body}.{sig}", key=key, algorithms=["EdDSA"])

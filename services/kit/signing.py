@@ -1,9 +1,10 @@
-"""The keys that sign access tokens, and the public JWKS the gateway verifies them with.
+"""Ed25519 signing keys with key ids, and the public JWKS others verify with.
 
-Rules: tokens are signed with the newest key (EdDSA / Ed25519, ``kid`` in the header);
-every configured key is published in the JWKS, so a token signed before a rotation stays
-valid until it expires. In dev the key is derived from the dev secret so it survives
-restarts; in prod real PEM keys are required (the settings refuse ``dev-`` values).
+Used for access tokens (auth) and digital cards (membership). Rules: sign with the newest
+key (EdDSA, ``kid`` in the header); publish every configured key, so whatever was signed
+before a rotation stays verifiable until it expires. In dev a key is derived from the dev
+secret so it survives restarts; in prod real PEM keys are required (the settings refuse
+``dev-`` values).
 """
 
 from __future__ import annotations
