@@ -9,7 +9,7 @@ BIN    := $(VENV)/bin
 PROTOS := $(shell find protos -name '*.proto' 2>/dev/null)
 GEN    := gen
 
-.PHONY: help setup system-deps proto run test test-unit lint bench chart-check clean
+.PHONY: help setup system-deps proto run test test-unit lint bench chart-check clean seed-bulk
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -67,3 +67,6 @@ chart-check: setup ## render and lint the Helm chart offline
 
 clean: ## remove generated code and local state (keeps .venv)
 	rm -rf $(GEN) var .pytest_cache
+
+seed-bulk: setup ## N synthetic participants into the running stack's membership database (e.g. N=1000000)
+	@$(BIN)/python -m services.membership.bulk $(or $(N),100000)
