@@ -25,7 +25,8 @@ async def test_bulk_load_is_valid_unique_mixed_and_indexed(fresh_database):
         assert all(identifiers.nik_problems(r["nik"], birth_date=r["birth_date"], sex=r["sex"]) == [] for r in rows)
         segments = {s: sum(r["segment"] == s for r in rows) / len(rows) for s in ("PBI_APBN", "PPU", "PBPU")}
         assert 0.30 < segments["PBI_APBN"] < 0.55 and 0.15 < segments["PPU"] < 0.35 and segments["PBPU"] > 0.05
-        inactive = await conn.fetchval("SELECT count(DISTINCT family_id) FROM participants WHERE status = 'TIDAK_AKTIF'")
+        inactive = await conn.fetchval(
+            "SELECT count(DISTINCT family_id) FROM participants WHERE status = 'TIDAK_AKTIF'")
         unpaid = await conn.fetchval("SELECT count(*) FROM bills WHERE status = 'UNPAID'")
         assert inactive > 0 and unpaid >= inactive * 3
         for column, value in (("noka", rows[0]["noka"]), ("nik", rows[0]["nik"])):
