@@ -21,7 +21,7 @@ async def build(runtime: Runtime) -> list[Servicer]:
         await seed_once(pool, service="queue", today=settings.demo_today, seed=seed_demo)
     runtime.relay_outbox(pool)
     return [
-        Servicer(QueueServicer(), queue_pb2_grpc.add_QueueServiceServicer_to_server,
+        Servicer(QueueServicer(pool=pool), queue_pb2_grpc.add_QueueServiceServicer_to_server,
                  queue_pb2.DESCRIPTOR.services_by_name["QueueService"].full_name),
         Servicer(PartnerQueueServicer(), partner_pb2_grpc.add_PartnerQueueServiceServicer_to_server,
                  partner_pb2.DESCRIPTOR.services_by_name["PartnerQueueService"].full_name),
