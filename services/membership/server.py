@@ -12,11 +12,12 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from jkn.common.v1 import common_pb2
 from jkn.membership.v1 import membership_pb2, membership_pb2_grpc, partner_pb2, partner_pb2_grpc
-from services.kit.errors import NotFound, ValidationFailed
+from jkn.queue.v1 import queue_pb2, queue_pb2_grpc
+from services.kit.errors import DomainError, NotFound, ValidationFailed
 from services.kit.outbox import add_event
 from services.kit.partner_auth import PartnerSecrets, authenticate
 from services.kit.signing import SigningKey, jwks
-from services.membership import card, identifiers, payments, premiums, store, views
+from services.membership import card, fktp, identifiers, payments, premiums, store, views
 
 EVENTS_TOPIC = "membership.events"
 
@@ -48,9 +49,41 @@ class MembershipServicer(membership_pb2_grpc.MembershipServiceServicer):
     """Participants, families, cards, bills, FKTP changes, enrolment (for the gateway and auth)."""
 
     def __init__(self, *, pool: asyncpg.Pool, today: Callable[[], date], payment_secret: str,
-                 card_keys: list[SigningKey], card_validity: timedelta):
+                 card_keys: list[SigningKey], card_validity: timedelta, queue: queue_pb2_grpc.QueueServiceStub):
         self.pool, self.today, self.payment_secret = pool, today, payment_secret
-        self.card_keys, self.card_validity = card_keys, card_validity
+        self.card_keys, self.card_validity, self.queue = card_keys, card_validity, queue
+
+    async def RequestFktpChange(self, request, context):
+        """FKTP rules 1–3: once per 3 calendar months, to another FKTP, effective the 1st of next month."""
+        row = await _participant(self.pool, noka=request.noka)
+        today = self.today()
+        since = await store.last_fktp_change_on(self.pool, row["id"]) or row["registered_on"]
+        if not fktp.can_change(last_change_or_registration=since, today=today):
+            raise DomainError("FKTP changed too recently", code="FKTP_CHANGE_TOO_SOON",
+                              next_allowed_date=fktp.next_change_allowed_on(since).isoformat())
+        facility = await self._fktp(request.facility_code.strip().upper(), current=row["fktp_code"])
+        effective = fktp.effective_date(today)
+        async with self.pool.acquire() as conn, conn.transaction():
+            await store.add_fktp_change(conn, participant_id=row["id"], from_code=row["fktp_code"],
+                                        to_code=facility.code, to_name=facility.name, requested_on=today,
+                                        effective_date=effective)
+            await add_event(conn, topic=EVENTS_TOPIC, event_type="fktp_change_requested", key=row["noka"],
+                            payload=json.dumps({"noka": row["noka"], "to": facility.code,
+                                                "effective_date": effective.isoformat()}).encode())
+        return membership_pb2.RequestFktpChangeResponse(change=membership_pb2.FktpChange(
+            facility=common_pb2.CodeName(code=facility.code, name=facility.name), effective_date=effective.isoformat()))
+
+    async def _fktp(self, code: str, *, current: str) -> queue_pb2.Facility:
+        """FKTP rule 3, asked of the facilities' owner (queue)."""
+        try:
+            reply = await self.queue.GetFacility(queue_pb2.GetFacilityRequest(code=code))
+        except grpc.aio.AioRpcError as error:
+            if error.code() == grpc.StatusCode.NOT_FOUND:
+                raise DomainError("no such facility", code="FACILITY_INVALID") from None
+            raise
+        if reply.facility.type != queue_pb2.FACILITY_TYPE_FKTP or reply.facility.code == current:
+            raise DomainError("not another first-level facility", code="FACILITY_INVALID")
+        return reply.facility
 
     async def GetCard(self, request, context):
         """Card rule 1: the card's fields and its signed QR payload."""

@@ -97,3 +97,24 @@ async def activate_family(conn: asyncpg.Connection, family_id: int) -> list[str]
         " AND status = 'TIDAK_AKTIF' AND status_reason IN ('TUNGGAKAN_IURAN', 'MENUNGGU_PEMBAYARAN')"
         " RETURNING noka", family_id)
     return [r["noka"] for r in rows]
+
+
+async def last_fktp_change_on(conn: asyncpg.Pool | asyncpg.Connection, participant_id) -> object | None:
+    return await conn.fetchval("SELECT max(requested_on) FROM fktp_changes WHERE participant_id = $1",
+                               participant_id)
+
+
+async def add_fktp_change(conn: asyncpg.Connection, *, participant_id, from_code: str, to_code: str, to_name: str,
+                          requested_on, effective_date) -> None:
+    await conn.execute(
+        "INSERT INTO fktp_changes (participant_id, from_code, to_code, to_name, requested_on, effective_date)"
+        " VALUES ($1, $2, $3, $4, $5, $6)", participant_id, from_code, to_code, to_name, requested_on, effective_date)
+
+
+async def apply_due_fktp_changes(conn: asyncpg.Connection, today) -> list[asyncpg.Record]:
+    """Move every participant whose change took effect by ``today``; return (noka, to_code) of each."""
+    return await conn.fetch(
+        "WITH due AS (UPDATE fktp_changes SET applied = true WHERE NOT applied AND effective_date <= $1"
+        " RETURNING participant_id, to_code, to_name)"
+        " UPDATE participants p SET fktp_code = due.to_code, fktp_name = due.to_name FROM due"
+        " WHERE p.id = due.participant_id RETURNING p.noka, p.fktp_code", today)

@@ -14,6 +14,8 @@ from services.kit.errors import decode_rpc_error
 from services.kit.partner_auth import signed_metadata
 from services.membership.app import build
 from services.membership.settings import MembershipSettings
+from services.queue.app import build as build_queue
+from services.queue.settings import QueueSettings
 
 BUDI, SITI, AGUS, DEWI = "0001234567801", "0002345678904", "0003456789005", "0004567890006"
 AKTIF, TIDAK_AKTIF = membership_pb2.PARTICIPANT_STATUS_AKTIF, membership_pb2.PARTICIPANT_STATUS_TIDAK_AKTIF
@@ -22,7 +24,9 @@ AKTIF, TIDAK_AKTIF = membership_pb2.PARTICIPANT_STATUS_AKTIF, membership_pb2.PAR
 @pytest.fixture
 async def membership(service):
     today = datetime.now(ZoneInfo("Asia/Jakarta")).date()
-    async with (service(MembershipSettings, build, seed_demo_data=True, demo_today=today) as running,
+    async with (service(QueueSettings, build_queue, seed_demo_data=True, demo_today=today) as queue,
+                service(MembershipSettings, build, seed_demo_data=True, demo_today=today,
+                        queue_addr=queue.address) as running,
                 grpc.aio.insecure_channel(running.address) as channel):
         yield (membership_pb2_grpc.MembershipServiceStub(channel),
                partner_pb2_grpc.PartnerMembershipServiceStub(channel))
@@ -185,3 +189,68 @@ async def test_card_signature_verifies_with_the_published_key_and_fails_when_alt
         body = base64.urlsafe_b64encode(json.dumps(forged).encode()).rstrip(b"=").decode()
         with pytest.raises(jwt.InvalidSignatureError):
             jwt.decode(f"{header}.{body}.{sig}", key=key, algorithms=["EdDSA"])
+
+
+async def test_agus_changed_fktp_30_days_ago_and_is_told_when_he_may_again(membership):
+    from services.membership import fktp
+
+    stub, _ = membership
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await stub.RequestFktpChange(membership_pb2.RequestFktpChangeRequest(noka=AGUS, facility_code="0114U001"))
+    error = decode_rpc_error(caught.value)
+    today = datetime.now(ZoneInfo("Asia/Jakarta")).date()
+    from datetime import timedelta
+
+    assert (error.code, error.http_status) == ("FKTP_CHANGE_TOO_SOON", 409)
+    assert error.fields["next_allowed_date"] == fktp.next_change_allowed_on(today - timedelta(days=30)).isoformat()
+
+
+async def test_dewi_changes_fktp_effective_the_first_of_next_month(membership):
+    from services.membership import fktp
+
+    stub, _ = membership
+    reply = await stub.RequestFktpChange(membership_pb2.RequestFktpChangeRequest(noka=DEWI, facility_code="0114U002"))
+    today = datetime.now(ZoneInfo("Asia/Jakarta")).date()
+    assert reply.change.effective_date == fktp.effective_date(today).isoformat()
+    assert reply.change.facility.name == "Puskesmas Tanah Abang"
+    dewi = (await stub.GetParticipant(membership_pb2.GetParticipantRequest(noka=DEWI))).participant
+    assert dewi.fktp.code == "0114U001" and dewi.pending_fktp_change.facility.code == "0114U002"
+    with pytest.raises(grpc.aio.AioRpcError) as again:
+        await stub.RequestFktpChange(membership_pb2.RequestFktpChangeRequest(noka=DEWI, facility_code="3273U001"))
+    assert decode_rpc_error(again.value).code == "FKTP_CHANGE_TOO_SOON"
+
+
+@pytest.mark.parametrize("code", ["0114R001", "9999X999", "0114U001"])  # a hospital, unknown, her own FKTP
+async def test_only_another_fktp_is_a_valid_choice(membership, code):
+    stub, _ = membership
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await stub.RequestFktpChange(membership_pb2.RequestFktpChangeRequest(noka=BUDI, facility_code=code))
+    assert decode_rpc_error(caught.value).code == "FACILITY_INVALID"
+
+
+async def test_a_due_change_is_applied_on_its_date(fresh_database):
+    from datetime import date
+
+    import asyncpg
+
+    from services.kit import db
+    from services.kit.seed import seed_once
+    from services.membership import jobs
+    from services.membership.app import MIGRATIONS
+    from services.membership.seed import seed_demo
+
+    dsn = fresh_database("membership_jobs")
+    await db.migrate(dsn, MIGRATIONS)
+    pool = await asyncpg.create_pool(dsn, min_size=1, max_size=2)
+    try:
+        await seed_once(pool, service="membership", today=date(2026, 11, 21), seed=seed_demo)
+        dewi = await pool.fetchval("SELECT id FROM participants WHERE noka = $1", DEWI)
+        await pool.execute("INSERT INTO fktp_changes (participant_id, from_code, to_code, to_name, requested_on,"
+                           " effective_date) VALUES ($1, '0114U001', '0114U002', 'Puskesmas Tanah Abang',"
+                           " '2026-11-21', '2026-12-01')", dewi)
+        assert await jobs.apply_fktp_changes(pool, date(2026, 11, 30)) == 0
+        assert await jobs.apply_fktp_changes(pool, date(2026, 12, 1)) == 1
+        assert await pool.fetchval("SELECT fktp_code FROM participants WHERE id = $1", dewi) == "0114U002"
+        assert await pool.fetchval("SELECT count(*) FROM outbox WHERE event_type = 'fktp_changed'") == 1
+    finally:
+        await pool.close()
