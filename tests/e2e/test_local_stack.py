@@ -24,6 +24,19 @@ def test_gateway_is_ready_within_60_seconds_and_dev_outbox_is_empty(stack: Stack
     assert stack.wait_for_output("JKN platform is up"), "the URLs are printed once the stack is ready"
 
 
+def test_demo_data_is_there_after_the_first_start(stack: Stack):
+    hospitals = httpx.get(f"{stack.gateway}/v1/facilities", params={"type": "FKRTL", "q": "harapan"}).json()
+    assert [f["code"] for f in hospitals["items"]] == ["0114R001"]
+    assert httpx.get(f"{stack.gateway}/v1/card-keys").json()["keys"][0]["alg"] == "EdDSA"
+    from jkn.membership.v1 import membership_pb2, membership_pb2_grpc
+
+    with grpc.insecure_channel(f"127.0.0.1:{stack.ports['membership']}") as channel:
+        family = membership_pb2_grpc.MembershipServiceStub(channel).GetMembership(
+            membership_pb2.GetMembershipRequest(noka="0001234567801"), timeout=5)
+    assert [m.name for m in family.family] == ["BUDI SANTOSO", "SRI RAHAYU", "ANDI SANTOSO"]
+    assert family.all_family_active
+
+
 @pytest.mark.parametrize("name", SERVICES)
 def test_every_service_answers_health_and_reflection(stack: Stack, name: str):
     with grpc.insecure_channel(f"127.0.0.1:{stack.ports[name]}") as channel:
