@@ -7,6 +7,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from jkn.membership.v1 import membership_pb2, membership_pb2_grpc, partner_pb2, partner_pb2_grpc
+from jkn.notify.v1 import notify_pb2, notify_pb2_grpc
 from jkn.queue.v1 import queue_pb2, queue_pb2_grpc
 from services.kit.grpc_server import Servicer
 from services.kit.partner_auth import PartnerSecrets
@@ -35,13 +36,16 @@ async def build(runtime: Runtime) -> list[Servicer]:
     runtime.relay_outbox(pool)
     queue = queue_pb2_grpc.QueueServiceStub(
         runtime.channel(settings.queue_addr, queue_pb2.DESCRIPTOR.services_by_name["QueueService"]))
+    notify = notify_pb2_grpc.NotifyServiceStub(
+        runtime.channel(settings.notify_addr, notify_pb2.DESCRIPTOR.services_by_name["NotifyService"]))
     runtime.background(jobs.run_periodically(pool, jakarta_today), "fktp-changes")
     secrets = PartnerSecrets(settings.partner_secrets.get_secret_value(), dev_fallback=not settings.is_prod)
     return [
         Servicer(MembershipServicer(pool=pool, today=jakarta_today,
                                     payment_secret=settings.payment_webhook_secret.get_secret_value(),
                                     card_keys=load_signing_keys(settings.card_signing_keys.get_secret_value()),
-                                    card_validity=timedelta(days=settings.card_validity_days), queue=queue),
+                                    card_validity=timedelta(days=settings.card_validity_days), queue=queue,
+                                    notify=notify),
                  membership_pb2_grpc.add_MembershipServiceServicer_to_server,
                  membership_pb2.DESCRIPTOR.services_by_name["MembershipService"].full_name),
         Servicer(PartnerMembershipServicer(pool=pool, secrets=secrets),

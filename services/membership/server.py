@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 
@@ -12,12 +13,14 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from jkn.common.v1 import common_pb2
 from jkn.membership.v1 import membership_pb2, membership_pb2_grpc, partner_pb2, partner_pb2_grpc
+from jkn.notify.v1 import notify_pb2, notify_pb2_grpc
 from jkn.queue.v1 import queue_pb2, queue_pb2_grpc
+from services.kit import notify_client
 from services.kit.errors import DomainError, NotFound, ValidationFailed
 from services.kit.outbox import add_event
 from services.kit.partner_auth import PartnerSecrets, authenticate
 from services.kit.signing import SigningKey, jwks
-from services.membership import card, fktp, identifiers, payments, premiums, store, views
+from services.membership import card, enrollment, fktp, identifiers, payments, premiums, store, views
 
 EVENTS_TOPIC = "membership.events"
 
@@ -49,9 +52,67 @@ class MembershipServicer(membership_pb2_grpc.MembershipServiceServicer):
     """Participants, families, cards, bills, FKTP changes, enrolment (for the gateway and auth)."""
 
     def __init__(self, *, pool: asyncpg.Pool, today: Callable[[], date], payment_secret: str,
-                 card_keys: list[SigningKey], card_validity: timedelta, queue: queue_pb2_grpc.QueueServiceStub):
+                 card_keys: list[SigningKey], card_validity: timedelta, queue: queue_pb2_grpc.QueueServiceStub,
+                 notify: notify_pb2_grpc.NotifyServiceStub):
         self.pool, self.today, self.payment_secret = pool, today, payment_secret
-        self.card_keys, self.card_validity, self.queue = card_keys, card_validity, queue
+        self.card_keys, self.card_validity, self.queue, self.notify = card_keys, card_validity, queue, notify
+
+    async def StartEnrollment(self, request, context):
+        """Enrolment rules 1–2: check the application, then send the SMS code."""
+        members = [{"nik": m.nik, "name": m.name.strip().upper(), "birth_date": _date(m.birth_date, "birth_date"),
+                    "sex": {membership_pb2.SEX_MALE: "M", membership_pb2.SEX_FEMALE: "F"}.get(m.sex, "?"),
+                    "relation": membership_pb2.Relation.Name(m.relation).removeprefix("RELATION_")}
+                   for m in request.members]
+        enrollment.validate_application(kk_number=request.kk_number, care_class=request.care_class, members=members)
+        if await store.kk_registered(self.pool, request.kk_number):
+            raise DomainError("family card already registered", code="ALREADY_REGISTERED")
+        if await store.taken_niks(self.pool, [m["nik"] for m in members]):
+            raise enrollment.already_registered(await store.taken_niks(self.pool, [m["nik"] for m in members]))
+        facility = await self._fktp(request.fktp_code.strip().upper(), current="")
+        enrollment_id = uuid.uuid4()
+        issued = await self.notify.IssueOtp(notify_pb2.IssueOtpRequest(
+            purpose=notify_pb2.OTP_PURPOSE_ENROLLMENT, flow_id=str(enrollment_id), channel=common_pb2.CHANNEL_SMS,
+            destination=request.phone, client_ip=request.client.client_ip, idempotency_key=str(enrollment_id),
+            language=request.client.language))
+        application = {"kk_number": request.kk_number, "address": request.address.strip(), "phone": request.phone,
+                       "email": request.email.strip().lower(), "care_class": request.care_class,
+                       "fktp_code": facility.code, "fktp_name": facility.name,
+                       "members": [{**m, "birth_date": m["birth_date"].isoformat()} for m in members]}
+        await store.add_enrollment(self.pool, enrollment_id=enrollment_id, application=json.dumps(application),
+                                   verification_id=issued.verification.verification_id,
+                                   expires_at=datetime.now(UTC) + enrollment.APPLICATION_LIFETIME)
+        return membership_pb2.StartEnrollmentResponse(enrollment_id=str(enrollment_id),
+                                                      otp=notify_client.challenge(issued.verification))
+
+    async def CompleteEnrollment(self, request, context):
+        """Enrolment rule 3: a verified code creates the family, awaiting its first payment."""
+        try:
+            pending = await store.pending_enrollment(self.pool, request.enrollment_id)
+        except asyncpg.DataError:
+            pending = None
+        if pending is None:
+            raise NotFound("no such enrolment")
+        await notify_client.check_or_raise(self.notify, verification_id=pending["verification_id"], code=request.code,
+                                           purpose=notify_pb2.OTP_PURPOSE_ENROLLMENT, flow_id=request.enrollment_id)
+        application = json.loads(pending["application"])
+        today = self.today()
+        async with self.pool.acquire() as conn, conn.transaction():
+            if await store.taken_niks(conn, [m["nik"] for m in application["members"]]):
+                raise enrollment.already_registered([])
+            period = premiums.period_of(today)
+            family_id, members = await store.enroll_family(
+                conn, enrollment_id=pending["id"], application=application, period=period,
+                premium_idr=premiums.monthly_premium_idr(application["care_class"]), registered_on=today)
+            created = datetime.now(UTC)
+            head = next(m for m in members if m["relation"] == "HEAD")
+            payment = await store.open_payment(
+                conn, family_id=family_id, account=payments.virtual_account(head["noka"]),
+                amount_idr=premiums.monthly_premium_idr(application["care_class"]) * len(members), periods=[period],
+                expires_at=premiums.payment_expires_at(created))
+            await add_event(conn, topic=EVENTS_TOPIC, event_type="family_enrolled", key=head["noka"],
+                            payload=json.dumps({"nokas": [m["noka"] for m in members]}).encode())
+        return membership_pb2.CompleteEnrollmentResponse(participants=[views.participant(m) for m in members],
+                                                         payment=_payment(payment))
 
     async def RequestFktpChange(self, request, context):
         """FKTP rules 1–3: once per 3 calendar months, to another FKTP, effective the 1st of next month."""

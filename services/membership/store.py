@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import asyncpg
 
 PARTICIPANT_COLUMNS = (
@@ -118,3 +120,47 @@ async def apply_due_fktp_changes(conn: asyncpg.Connection, today) -> list[asyncp
         " RETURNING participant_id, to_code, to_name)"
         " UPDATE participants p SET fktp_code = due.to_code, fktp_name = due.to_name FROM due"
         " WHERE p.id = due.participant_id RETURNING p.noka, p.fktp_code", today)
+
+
+async def taken_niks(conn: asyncpg.Pool | asyncpg.Connection, niks: list[str]) -> list[str]:
+    return [r["nik"] for r in await conn.fetch("SELECT nik FROM participants WHERE nik = ANY($1)", niks)]
+
+
+async def kk_registered(conn: asyncpg.Pool | asyncpg.Connection, kk_number: str) -> bool:
+    return bool(await conn.fetchval("SELECT EXISTS (SELECT 1 FROM families WHERE kk_number = $1)", kk_number))
+
+
+async def add_enrollment(conn: asyncpg.Pool | asyncpg.Connection, *, enrollment_id, application: str,
+                         verification_id: str, expires_at) -> None:
+    await conn.execute("INSERT INTO enrollments (id, application, verification_id, status, expires_at)"
+                       " VALUES ($1, $2::jsonb, $3, 'PENDING', $4)", enrollment_id, application, verification_id,
+                       expires_at)
+
+
+async def pending_enrollment(conn: asyncpg.Pool | asyncpg.Connection, enrollment_id: str) -> asyncpg.Record | None:
+    return await conn.fetchrow("SELECT id, application, verification_id FROM enrollments"
+                               " WHERE id = $1::uuid AND status = 'PENDING' AND expires_at > now()", enrollment_id)
+
+
+async def enroll_family(conn: asyncpg.Connection, *, enrollment_id, application: dict, period: str,
+                        premium_idr: int, registered_on) -> tuple[int, list[asyncpg.Record]]:
+    """Create the family and its members (TIDAK_AKTIF, awaiting the first payment) with new NOKAs
+    and their first bills; mark the enrolment completed. Returns the family id and the members."""
+    family_id = await conn.fetchval("INSERT INTO families (kk_number, address) VALUES ($1, $2) RETURNING id",
+                                    application["kk_number"], application["address"])
+    members = []
+    for member in application["members"]:
+        members.append(await conn.fetchrow(
+            "INSERT INTO participants AS p (nik, noka, name, birth_date, sex, family_id, relation, segment, care_class,"
+            " status, status_reason, fktp_code, fktp_name, registered_on) VALUES ($1, lpad(nextval('noka_seq')::text,"
+            " 13, '0'), $2, $3::date, $4, $5, $6, 'PBPU', $7, 'TIDAK_AKTIF', 'MENUNGGU_PEMBAYARAN', $8, $9, $10)"
+            f" RETURNING {PARTICIPANT_COLUMNS}",
+            member["nik"], member["name"], date.fromisoformat(member["birth_date"]), member["sex"], family_id,
+            member["relation"], application["care_class"], application["fktp_code"], application["fktp_name"],
+            registered_on))
+    await conn.executemany(
+        "INSERT INTO bills (participant_id, period, amount_idr, status) VALUES ($1, $2, $3, 'UNPAID')",
+        [(m["id"], period, premium_idr) for m in members])
+    await conn.execute("UPDATE enrollments SET status = 'COMPLETED', family_id = $2 WHERE id = $1",
+                       enrollment_id, family_id)
+    return family_id, members

@@ -1,0 +1,35 @@
+"""What every service that verifies people by one-time code needs from notify.
+
+`check_or_raise` turns a `CheckOtp` answer into the contract's errors (CONTRACT.md §3–§4):
+a wrong code is 422 ``OTP_INVALID`` with ``attempts_left``, an expired one 410
+``OTP_EXPIRED``, a dead verification 429 ``OTP_ATTEMPTS_EXCEEDED``, an already used one 404.
+"""
+
+from __future__ import annotations
+
+from jkn.common.v1 import common_pb2
+from jkn.notify.v1 import notify_pb2, notify_pb2_grpc
+from services.kit.errors import DomainError, NotFound
+
+
+async def check_or_raise(notify: notify_pb2_grpc.NotifyServiceStub, *, verification_id: str, code: str,
+                         purpose: int, flow_id: str) -> None:
+    """Return when the code is right; raise the contract's error otherwise."""
+    reply = await notify.CheckOtp(notify_pb2.CheckOtpRequest(verification_id=verification_id, code=code,
+                                                             purpose=purpose, flow_id=flow_id))
+    if reply.result == notify_pb2.CHECK_OTP_RESULT_APPROVED:
+        return
+    if reply.result == notify_pb2.CHECK_OTP_RESULT_INVALID_CODE:
+        raise DomainError("wrong code", code="OTP_INVALID", attempts_left=reply.attempts_left)
+    if reply.result == notify_pb2.CHECK_OTP_RESULT_EXPIRED:
+        raise DomainError("code expired", code="OTP_EXPIRED")
+    if reply.result == notify_pb2.CHECK_OTP_RESULT_MAX_ATTEMPTS_REACHED:
+        raise DomainError("too many wrong codes", code="OTP_ATTEMPTS_EXCEEDED", retry_after=60)
+    raise NotFound("verification no longer pending")
+
+
+def challenge(verification: notify_pb2.Verification) -> common_pb2.OtpChallenge:
+    """The part of a verification a client may see."""
+    return common_pb2.OtpChallenge(channel=verification.channel, destination_masked=verification.destination_masked,
+                                   expires_in_s=verification.expires_in_s,
+                                   resend_after_s=verification.resend_after_s)
