@@ -11,7 +11,7 @@ import asyncpg
 
 from services.kit.logs import get_logger
 from services.kit.outbox import add_event
-from services.membership import store
+from services.membership import premiums, store
 
 log = get_logger("jkn.membership.jobs")
 
@@ -28,11 +28,28 @@ async def apply_fktp_changes(pool: asyncpg.Pool, today: date) -> int:
     return len(moved)
 
 
+async def roll_bills(pool: asyncpg.Pool, today: date) -> tuple[int, int]:
+    """Premiums rules 3–4 over time: every self-paying participant is billed for the current
+    month; once a bill passes its due date unpaid, the family becomes TIDAK_AKTIF."""
+    async with pool.acquire() as conn, conn.transaction():
+        billed = await store.bill_period(conn, period=premiums.period_of(today))
+        lapsed = await store.deactivate_families_in_arrears(conn, today)
+        for noka in lapsed:
+            await add_event(conn, topic="membership.events", event_type="status_changed", key=noka,
+                            payload=json.dumps({"noka": noka, "status": "TIDAK_AKTIF",
+                                                "status_reason": "TUNGGAKAN_IURAN"}).encode())
+    if billed or lapsed:
+        log.info("bills_rolled", extra={"billed": billed, "lapsed": len(lapsed)})
+    return billed, len(lapsed)
+
+
 async def run_periodically(pool: asyncpg.Pool, today: Callable[[], date], *, every_s: float = 3600) -> None:
-    """Apply due FKTP changes at start and then every ``every_s`` (safe on many replicas: row locks)."""
+    """Apply due FKTP changes and roll the bills, at start and then every ``every_s``
+    (idempotent, and safe on many replicas: conflicts and row locks)."""
     while True:
-        try:
-            await apply_fktp_changes(pool, today())
-        except Exception as error:  # noqa: BLE001 - the next round tries again
-            log.warning("fktp_job_failed", extra={"error": type(error).__name__})
+        for job in (apply_fktp_changes, roll_bills):
+            try:
+                await job(pool, today())
+            except Exception as error:  # noqa: BLE001 - the next round tries again
+                log.warning("membership_job_failed", extra={"job": job.__name__, "error": type(error).__name__})
         await asyncio.sleep(every_s)

@@ -164,3 +164,23 @@ async def enroll_family(conn: asyncpg.Connection, *, enrollment_id, application:
     await conn.execute("UPDATE enrollments SET status = 'COMPLETED', family_id = $2 WHERE id = $1",
                        enrollment_id, family_id)
     return family_id, members
+
+
+async def bill_period(conn: asyncpg.Connection, *, period: str) -> int:
+    """Bill every self-paying participant for ``period`` (once); returns how many bills were made."""
+    status = await conn.execute(
+        "INSERT INTO bills (participant_id, period, amount_idr, status)"
+        " SELECT id, $1, CASE care_class WHEN 1 THEN 150000 WHEN 2 THEN 100000 ELSE 35000 END, 'UNPAID'"
+        " FROM participants WHERE segment IN ('PBPU', 'BP') AND status_reason IS DISTINCT FROM 'MENINGGAL'"
+        " ON CONFLICT (participant_id, period) DO NOTHING", period)
+    return int(status.split()[-1])
+
+
+async def deactivate_families_in_arrears(conn: asyncpg.Connection, today) -> list[str]:
+    """Members of families with a past-due unpaid bill become TIDAK_AKTIF (TUNGGAKAN_IURAN); their NOKAs."""
+    rows = await conn.fetch(
+        "UPDATE participants p SET status = 'TIDAK_AKTIF', status_reason = 'TUNGGAKAN_IURAN'"
+        " WHERE p.status = 'AKTIF' AND p.family_id IN (SELECT m.family_id FROM bills b"
+        " JOIN participants m ON m.id = b.participant_id WHERE b.status = 'UNPAID'"
+        " AND to_date(b.period || '-10', 'YYYY-MM-DD') < $1) RETURNING p.noka", today)
+    return [r["noka"] for r in rows]

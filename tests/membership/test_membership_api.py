@@ -51,8 +51,9 @@ async def test_siti_is_inactive_with_three_unpaid_months_of_rp35000(membership):
     assert reply.participant.status_reason == membership_pb2.STATUS_REASON_TUNGGAKAN_IURAN
     assert not reply.all_family_active
     bills = await stub.ListBills(membership_pb2.ListBillsRequest(noka=SITI))
-    unpaid = [b for b in bills.bills if b.status == membership_pb2.BILL_STATUS_UNPAID]
-    assert len(unpaid) == 3 and all(b.amount_idr == 35_000 for b in unpaid)
+    today = datetime.now(ZoneInfo("Asia/Jakarta")).date().isoformat()
+    overdue = [b for b in bills.bills if b.status == membership_pb2.BILL_STATUS_UNPAID and b.due_date < today]
+    assert len(overdue) == 3 and all(b.amount_idr == 35_000 for b in overdue)
     assert bills.arrears_total_idr == 105_000
 
 
@@ -127,8 +128,11 @@ def signature(body: bytes, secret: str = "dev-payment-secret") -> str:
 
 async def test_siti_pays_her_arrears_through_the_signed_webhook_and_becomes_active(membership):
     stub, _ = membership
-    payment = (await stub.CreatePayment(membership_pb2.CreatePaymentRequest(noka=SITI))).payment
-    assert payment.amount_idr == 105_000 and len(payment.periods) == 3
+    today = datetime.now(ZoneInfo("Asia/Jakarta")).date().isoformat()
+    bills = (await stub.ListBills(membership_pb2.ListBillsRequest(noka=SITI))).bills
+    arrears = [b.period for b in bills if b.status == membership_pb2.BILL_STATUS_UNPAID and b.due_date < today]
+    payment = (await stub.CreatePayment(membership_pb2.CreatePaymentRequest(noka=SITI, periods=arrears))).payment
+    assert payment.amount_idr == 105_000 and sorted(payment.periods) == sorted(arrears)
     assert payment.virtual_account == "88888" + SITI[2:] and payment.status == membership_pb2.PAYMENT_STATUS_PENDING
     assert 86_000 < payment.expires_at.ToSeconds() - time.time() <= 86_400
 
@@ -253,5 +257,33 @@ async def test_a_due_change_is_applied_on_its_date(fresh_database):
         assert await jobs.apply_fktp_changes(pool, date(2026, 12, 1)) == 1
         assert await pool.fetchval("SELECT fktp_code FROM participants WHERE id = $1", dewi) == "0114U002"
         assert await pool.fetchval("SELECT count(*) FROM outbox WHERE event_type = 'fktp_changed'") == 1
+    finally:
+        await pool.close()
+
+
+async def test_bills_roll_forward_and_an_unpaid_month_lapses_the_family(fresh_database):
+    from datetime import date
+
+    import asyncpg
+
+    from services.kit import db
+    from services.kit.seed import seed_once
+    from services.membership import jobs
+    from services.membership.app import MIGRATIONS
+    from services.membership.seed import seed_demo
+
+    dsn = fresh_database("membership_bills")
+    await db.migrate(dsn, MIGRATIONS)
+    pool = await asyncpg.create_pool(dsn, min_size=1, max_size=2)
+    try:
+        await seed_once(pool, service="membership", today=date(2026, 11, 21), seed=seed_demo)
+        assert await jobs.roll_bills(pool, date(2026, 11, 22)) == (0, 0)  # November is billed and paid
+        billed, lapsed = await jobs.roll_bills(pool, date(2026, 12, 5))
+        assert billed == 5 and lapsed == 0  # Budi's three, Siti, Rudi: December is billed, not yet due
+        assert await jobs.roll_bills(pool, date(2026, 12, 5)) == (0, 0)  # idempotent
+        billed, lapsed = await jobs.roll_bills(pool, date(2026, 12, 11))
+        assert billed == 0 and lapsed == 4  # Budi's family and Rudi missed the 10th; Siti was already inactive
+        statuses = dict(await pool.fetch("SELECT noka, status FROM participants"))
+        assert statuses[BUDI] == "TIDAK_AKTIF" and statuses[DEWI] == "AKTIF" and statuses[AGUS] == "AKTIF"
     finally:
         await pool.close()
