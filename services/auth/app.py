@@ -1,14 +1,19 @@
-"""Assembles the auth service: its database (with the outbox relay) and its servicer."""
+"""Assembles the auth service: database, Redis, peers (membership, notify), servicer."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from jkn.auth.v1 import auth_pb2, auth_pb2_grpc
+from jkn.membership.v1 import membership_pb2, membership_pb2_grpc
+from jkn.notify.v1 import notify_pb2, notify_pb2_grpc
+from services.auth.passwords import Hasher
+from services.auth.seed import seeder
 from services.auth.server import AuthServicer
 from services.auth.settings import AuthSettings
 from services.kit.grpc_server import Servicer
 from services.kit.runtime import Runtime
+from services.kit.seed import seed_once
 from services.kit.signing import load_signing_keys
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -18,8 +23,20 @@ async def build(runtime: Runtime) -> list[Servicer]:
     settings = runtime.settings
     assert isinstance(settings, AuthSettings)
     pool = await runtime.database(MIGRATIONS)
+    hasher = Hasher(memory_kib=settings.argon2_memory_kib, time_cost=settings.argon2_time_cost,
+                    parallelism=settings.argon2_parallelism)
+    if settings.seed_demo_data:
+        await seed_once(pool, service="auth", today=settings.demo_today, seed=seeder(hasher))
+    redis = await runtime.redis()
     runtime.relay_outbox(pool)
-    servicer = AuthServicer(signing_keys=load_signing_keys(settings.jwt_private_keys.get_secret_value()),
-                            jwks_max_age_s=settings.jwks_max_age_s)
+    membership = membership_pb2_grpc.MembershipServiceStub(runtime.channel(
+        settings.membership_addr, membership_pb2.DESCRIPTOR.services_by_name["MembershipService"]))
+    notify = notify_pb2_grpc.NotifyServiceStub(runtime.channel(
+        settings.notify_addr, notify_pb2.DESCRIPTOR.services_by_name["NotifyService"]))
+    servicer = AuthServicer(
+        pool=pool, redis=redis, membership=membership, notify=notify,
+        hasher=hasher,
+        signing_keys=load_signing_keys(settings.jwt_private_keys.get_secret_value()),
+        jwks_max_age_s=settings.jwks_max_age_s)
     return [Servicer(servicer, auth_pb2_grpc.add_AuthServiceServicer_to_server,
                      auth_pb2.DESCRIPTOR.services_by_name["AuthService"].full_name)]

@@ -1,23 +1,188 @@
-"""Auth's gRPC servicer: thin translation to the domain; unimplemented RPCs answer UNIMPLEMENTED."""
+"""Auth's gRPC servicer: thin translation to the rules, the store and the peer services."""
 
 from __future__ import annotations
 
 import json
+import time
+import uuid
+from datetime import UTC, date, datetime, timedelta
 
-import grpc
+import asyncpg
+import jwt
+from google.protobuf.timestamp_pb2 import Timestamp
+from redis.asyncio import Redis
 
 from jkn.auth.v1 import auth_pb2, auth_pb2_grpc
 from jkn.common.v1 import common_pb2
+from jkn.membership.v1 import membership_pb2, membership_pb2_grpc
+from jkn.notify.v1 import notify_pb2, notify_pb2_grpc
+from services.auth import passwords, store, tokens
+from services.kit import notify_client, revocation
+from services.kit.contacts import normalize_phone
+from services.kit.errors import DomainError, NotFound, Unauthenticated, ValidationFailed
+from services.kit.logs import get_logger
+from services.kit.masking import mask_email, mask_phone
 from services.kit.signing import SigningKey, jwks
+
+log = get_logger("jkn.auth")
+REGISTRATION_LIFETIME = timedelta(hours=1)
+REFRESH_LIFETIME = timedelta(days=30)
+
+
+def _required(**fields: str) -> None:
+    errors = [{"field": k, "code": "required", "message": f"{k} is required"} for k, v in fields.items() if not v]
+    if errors:
+        raise ValidationFailed(errors)
 
 
 class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
-    def __init__(self, *, signing_keys: list[SigningKey], jwks_max_age_s: int):
-        self.signing_keys = signing_keys
-        self.jwks_max_age_s = jwks_max_age_s
+    def __init__(self, *, pool: asyncpg.Pool, redis: Redis, hasher: passwords.Hasher, signing_keys: list[SigningKey],
+                 jwks_max_age_s: int, membership: membership_pb2_grpc.MembershipServiceStub,
+                 notify: notify_pb2_grpc.NotifyServiceStub):
+        self.pool, self.redis, self.hasher = pool, redis, hasher
+        self.signing_keys, self.jwks_max_age_s = signing_keys, jwks_max_age_s
+        self.membership, self.notify = membership, notify
 
-    async def GetJwks(self, request: auth_pb2.GetJwksRequest, context: grpc.aio.ServicerContext
-                      ) -> auth_pb2.GetJwksResponse:
+    # -- activation of an existing participant --------------------------------------------
+    async def StartRegistration(self, request, context):
+        _required(identifier=request.identifier, birth_date=request.birth_date, phone=request.phone,
+                  password=request.password)
+        match = await self.membership.MatchIdentity(membership_pb2.MatchIdentityRequest(
+            identifier=request.identifier.strip(), birth_date=request.birth_date))
+        if not match.matched:
+            raise DomainError("identity does not match", code="IDENTITY_MISMATCH")
+        if await store.participant_has_account(self.pool, match.noka):
+            raise DomainError("already registered", code="ALREADY_REGISTERED")
+        born = date.fromisoformat(request.birth_date)
+        passwords.require_strong(request.password, nik=match.nik, noka=match.noka, birth_date=born)
+        participant = (await self.membership.GetParticipant(
+            membership_pb2.GetParticipantRequest(noka=match.noka))).participant
+        registration_id = uuid.uuid4()
+        issued = await self.notify.IssueOtp(notify_pb2.IssueOtpRequest(
+            purpose=notify_pb2.OTP_PURPOSE_REGISTRATION, flow_id=str(registration_id),
+            channel=common_pb2.CHANNEL_SMS, destination=request.phone, client_ip=request.client.client_ip,
+            idempotency_key=str(registration_id), language=request.client.language))
+        await store.add_registration(
+            self.pool, registration_id=registration_id, participant_id=match.participant_id, noka=match.noka,
+            nik=match.nik, name=participant.name, birth_date=born,
+            phone=normalize_phone(request.phone) or request.phone, email=request.email.strip().lower() or None,
+            password_hash=await self.hasher.hash_async(request.password),
+            verification_id=issued.verification.verification_id,
+            expires_at=datetime.now(UTC) + REGISTRATION_LIFETIME)
+        log.info("registration_started", extra={"registration_id": str(registration_id)})
+        return auth_pb2.StartRegistrationResponse(
+            registration_id=str(registration_id), status=auth_pb2.REGISTRATION_STATUS_PENDING_VERIFICATION,
+            otp=notify_client.challenge(issued.verification))
+
+    async def ResendRegistrationOtp(self, request, context):
+        registration = await self._registration(request.registration_id)
+        resent = await self.notify.ResendOtp(notify_pb2.ResendOtpRequest(
+            verification_id=registration["verification_id"], purpose=notify_pb2.OTP_PURPOSE_REGISTRATION,
+            flow_id=request.registration_id, client_ip=request.client.client_ip))
+        return auth_pb2.ResendRegistrationOtpResponse(otp=notify_client.challenge(resent.verification))
+
+    async def VerifyRegistration(self, request, context):
+        registration = await self._registration(request.registration_id)
+        await notify_client.check_or_raise(self.notify, verification_id=registration["verification_id"],
+                                           code=request.code, purpose=notify_pb2.OTP_PURPOSE_REGISTRATION,
+                                           flow_id=request.registration_id)
+        async with self.pool.acquire() as conn, conn.transaction():
+            account_id = await store.create_account(conn, registration)
+        if account_id is None:
+            raise DomainError("already registered", code="ALREADY_REGISTERED")
+        if registration["email"]:
+            await self.notify.IssueOtp(notify_pb2.IssueOtpRequest(
+                purpose=notify_pb2.OTP_PURPOSE_EMAIL_VERIFICATION, flow_id=account_id, channel=common_pb2.CHANNEL_EMAIL,
+                destination=registration["email"], client_ip=request.client.client_ip, idempotency_key=account_id))
+        log.info("account_activated", extra={"account_id": account_id})
+        return auth_pb2.VerifyRegistrationResponse(account_id=account_id)
+
+    async def _registration(self, registration_id: str) -> asyncpg.Record:
+        try:
+            registration = await store.pending_registration(self.pool, registration_id)
+        except asyncpg.DataError:
+            registration = None
+        if registration is None:
+            raise NotFound("no such registration")
+        return registration
+
+    # -- sessions -------------------------------------------------------------------------
+    async def Login(self, request, context):
+        """Generic INVALID_CREDENTIALS for unknown identifiers and wrong passwords alike (same work)."""
+        identifier = request.identifier.strip()
+        account = await store.account_by_login(self.pool, identifier) if identifier else None
+        ok = await self.hasher.verify_async(account["password_hash"] if account else None, request.password)
+        if not ok or account is None:
+            raise DomainError("invalid credentials", code="INVALID_CREDENTIALS")
+        if self.hasher.needs_rehash(account["password_hash"]):
+            await self.pool.execute("UPDATE accounts SET password_hash = $2 WHERE id = $1", account["id"],
+                                    await self.hasher.hash_async(request.password))
+        refresh, refresh_hash = tokens.new_refresh_token()
+        async with self.pool.acquire() as conn, conn.transaction():
+            session_id = await store.open_session(conn, account_id=account["id"], device=request.client.user_agent,
+                                                  token_hash=refresh_hash,
+                                                  expires_at=datetime.now(UTC) + REFRESH_LIFETIME)
+        log.info("login_succeeded", extra={"account_id": str(account["id"]), "session_id": session_id})
+        return auth_pb2.LoginResponse(tokens=self._pair(str(account["id"]), session_id, refresh))
+
+    async def RefreshSession(self, request, context):
+        """Tokens rules 2–3: rotate on every use; an old token replayed after the grace kills the session."""
+        presented = tokens.refresh_hash(request.refresh_token)
+        refresh, refresh_hash = tokens.new_refresh_token()
+        async with self.pool.acquire() as conn, conn.transaction():
+            row = await store.refresh_token_for_update(conn, presented)
+            if row is None or row["revoked_at"] is not None or row["expires_at"] <= datetime.now(UTC):
+                raise Unauthenticated("refresh token not valid")
+            if row["rotated_at"] is not None:
+                if tokens.is_theft(rotated_at_s=row["rotated_at"].timestamp(), now_s=time.time()):
+                    await store.revoke_session(conn, row["session_id"])
+                    await revocation.revoke_session(self.redis, str(row["session_id"]),
+                                                    access_ttl_s=tokens.ACCESS_TTL_S)
+                    log.warning("refresh_token_reused", extra={"session_id": str(row["session_id"])})
+                raise Unauthenticated("refresh token already used")
+            await store.rotate(conn, old_hash=presented, session_id=row["session_id"], new_hash=refresh_hash,
+                               expires_at=datetime.now(UTC) + REFRESH_LIFETIME)
+        return auth_pb2.RefreshSessionResponse(tokens=self._pair(str(row["account_id"]), str(row["session_id"]),
+                                                                 refresh))
+
+    async def Logout(self, request, context):
+        """The session ends and its access tokens stop working at once."""
+        claims = self._claims(request.access_token)
+        await store.revoke_session(self.pool, claims["sid"])
+        await revocation.revoke_session(self.redis, claims["sid"], access_ttl_s=tokens.ACCESS_TTL_S)
+        await revocation.revoke_token(self.redis, claims["jti"], int(claims["exp"] - time.time()))
+        return auth_pb2.LogoutResponse()
+
+    def _claims(self, token: str) -> dict:
+        try:
+            kid = jwt.get_unverified_header(token).get("kid")
+            key = next(k for k in self.signing_keys if k.kid == kid)
+            return jwt.decode(token, key.private_key.public_key(), algorithms=["EdDSA"],
+                              options={"require": ["exp", "sub", "sid", "jti"]})
+        except (jwt.PyJWTError, StopIteration) as error:
+            raise Unauthenticated("invalid access token") from error
+
+    def _pair(self, account_id: str, session_id: str, refresh: str) -> auth_pb2.TokenPair:
+        access, _jti, _exp = tokens.access_token(self.signing_keys[0], account_id=account_id, session_id=session_id)
+        return auth_pb2.TokenPair(access_token=access, refresh_token=refresh, token_type="Bearer",
+                                  expires_in_s=tokens.ACCESS_TTL_S, session_id=session_id, account_id=account_id)
+
+    # -- the account ----------------------------------------------------------------------
+    async def GetAccount(self, request, context):
+        try:
+            account = await store.account_by_id(self.pool, request.account_id)
+        except asyncpg.DataError:
+            account = None
+        if account is None:
+            raise NotFound("no such account")
+        created = Timestamp()
+        created.FromDatetime(account["created_at"])
+        return auth_pb2.GetAccountResponse(account=auth_pb2.Account(
+            account_id=str(account["id"]), noka=account["noka"], name=account["name"],
+            phone_masked=mask_phone(account["phone"]), email_masked=mask_email(account["email"] or ""),
+            email_verified=account["email_verified"], pin_set=account["pin_hash"] is not None, created_at=created))
+
+    async def GetJwks(self, request, context):
         document = jwks(self.signing_keys)
         return auth_pb2.GetJwksResponse(
             jwks_json=json.dumps(document), max_age_s=self.jwks_max_age_s,

@@ -21,3 +21,6 @@ class AuthSettings(ServiceSettings):
         description="Ed25519 private keys (PEM, newest first, concatenated) that sign access tokens; "
                     "older keys stay published so rotation logs nobody out. Dev: derived from this value.")
     jwks_max_age_s: int = 300
+    argon2_memory_kib: int = Field(19_456, ge=19_456, description="argon2id memory cost (at least 19 MiB)")
+    argon2_time_cost: int = Field(2, ge=2)
+    argon2_parallelism: int = Field(1, ge=1)

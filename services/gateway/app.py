@@ -17,7 +17,7 @@ from starlette.exceptions import HTTPException
 
 from services.gateway import problems
 from services.gateway.middleware import ObservabilityMiddleware
-from services.gateway.routes import dev, enrollments, health, public
+from services.gateway.routes import accounts, dev, enrollments, health, me, public
 from services.gateway.settings import GatewaySettings
 from services.gateway.state import GatewayState
 from services.kit.errors import DomainError, RemoteError
@@ -53,6 +53,8 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(public.router)
     app.include_router(enrollments.router)
+    app.include_router(accounts.router)
+    app.include_router(me.router)
     if not settings.is_prod:
         app.include_router(dev.router)
     FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz,metrics,dev/outbox")

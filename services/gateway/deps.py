@@ -7,8 +7,10 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from jkn.auth.v1 import auth_pb2
 from services.gateway.bearer import Principal
 from services.gateway.state import GatewayState
+from services.kit import revocation
 from services.kit.errors import Unauthenticated
 
 _bearer = HTTPBearer(auto_error=False, description="Access token from POST /v1/sessions")
@@ -23,10 +25,29 @@ State = Annotated[GatewayState, Depends(_state)]
 
 async def _principal(state: State, credentials: Annotated[HTTPAuthorizationCredentials | None,
                                                           Depends(_bearer)]) -> Principal:
+    """A valid, unexpired, not revoked access token (revocation: logout, theft, reset)."""
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthenticated("missing access token")
-    return await state.jwks.verify(credentials.credentials)
+    principal = await state.jwks.verify(credentials.credentials)
+    if await revocation.is_revoked(state.redis, session_id=principal.session_id, jti=principal.token_id):
+        raise Unauthenticated("access token revoked")
+    return principal
 
 
 #: The authenticated caller; missing, invalid or expired token → 401 UNAUTHENTICATED.
 CurrentPrincipal = Annotated[Principal, Depends(_principal)]
+
+
+async def _caller_noka(state: State, principal: CurrentPrincipal) -> str:
+    """The NOKA of the logged-in participant (asked of auth once per account)."""
+    noka = state.nokas.get(principal.account_id)
+    if noka is None:
+        reply = await state.auth.GetAccount(auth_pb2.GetAccountRequest(account_id=principal.account_id))
+        if len(state.nokas) > 100_000:
+            state.nokas.clear()
+        noka = state.nokas[principal.account_id] = reply.account.noka
+    return noka
+
+
+#: The caller's NOKA (for the /v1/me routes).
+CallerNoka = Annotated[str, Depends(_caller_noka)]

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 import grpc
 from grpc_health.v1 import health_pb2_grpc
+from redis.asyncio import Redis
 
 from jkn.auth.v1 import auth_pb2, auth_pb2_grpc
 from jkn.membership.v1 import membership_pb2, membership_pb2_grpc
@@ -18,6 +19,7 @@ from jkn.queue.v1 import queue_pb2, queue_pb2_grpc
 from services.gateway.bearer import JwksCache
 from services.gateway.settings import GatewaySettings
 from services.kit.channels import open_channel
+from services.kit.redis import open_redis
 
 
 @dataclass
@@ -29,7 +31,9 @@ class GatewayState:
     membership: membership_pb2_grpc.MembershipServiceStub
     queue: queue_pb2_grpc.QueueServiceStub
     jwks: JwksCache
+    redis: Redis
     health: dict[str, health_pb2_grpc.HealthStub] = field(default_factory=dict)
+    nokas: dict[str, str] = field(default_factory=dict)  # account id → NOKA (never changes), bounded
 
     @classmethod
     async def open(cls, settings: GatewaySettings, stack: AsyncExitStack) -> GatewayState:
@@ -45,11 +49,13 @@ class GatewayState:
             channels[name] = open_channel(address, [service], timeout_s=s.rpc_timeout_s)
             stack.push_async_callback(channels[name].close)
         auth = auth_pb2_grpc.AuthServiceStub(channels["auth"])
+        redis = open_redis(s.redis_url)
+        stack.push_async_callback(redis.aclose)
         return cls(
             settings=settings, channels=channels, auth=auth,
             notify=notify_pb2_grpc.NotifyServiceStub(channels["notify"]),
             membership=membership_pb2_grpc.MembershipServiceStub(channels["membership"]),
             queue=queue_pb2_grpc.QueueServiceStub(channels["queue"]),
-            jwks=JwksCache(auth, refresh_s=s.jwks_refresh_s),
+            jwks=JwksCache(auth, refresh_s=s.jwks_refresh_s), redis=redis,
             health={name: health_pb2_grpc.HealthStub(ch) for name, ch in channels.items()},
         )

@@ -1,4 +1,4 @@
-"""Destinations of messages: phone numbers and email addresses.
+"""Contacts of people: phone numbers and email addresses.
 
 Rule (CONTRACT.md §2): phone numbers are accepted as ``08…`` or ``+628…`` and kept in
 E.164 (``+628…``); email addresses are compared case-insensitively.

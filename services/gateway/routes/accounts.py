@@ -1,0 +1,110 @@
+"""Account activation and sessions (CONTRACT.md §4)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Request, Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, Field
+
+from jkn.auth.v1 import auth_pb2
+from services.gateway.deps import CurrentPrincipal, State
+from services.gateway.routes.enrollments import Otp, client_context, otp_out
+
+router = APIRouter(prefix="/v1", tags=["accounts"])
+_bearer = HTTPBearer(auto_error=False)
+
+
+class RegistrationRequest(BaseModel):
+    identifier: str = Field(pattern=r"^([0-9]{16}|[0-9]{13})$", description="NIK (16 digits) or NOKA (13 digits)",
+                            examples=["3171011501800001"])
+    birth_date: date = Field(examples=["1980-01-15"])
+    phone: str = Field(min_length=8, max_length=20, examples=["081234500001"])
+    email: str = Field("", max_length=254, examples=["budi@example.id"])
+    password: str = Field(min_length=1, max_length=128, examples=["Sehat#2026"])
+
+
+class RegistrationStarted(BaseModel):
+    registration_id: str
+    status: str
+    otp: Otp
+
+
+class CodeRequest(BaseModel):
+    code: str = Field(pattern=r"^[0-9]{6}$")
+
+
+class Activated(BaseModel):
+    account_id: str
+
+
+class SessionRequest(BaseModel):
+    identifier: str = Field(min_length=1, max_length=254, description="NIK, NOKA or email")
+    password: str = Field(min_length=1, max_length=128)
+
+
+class RefreshRequest(BaseModel):
+    refresh_token: str = Field(min_length=10, max_length=200)
+
+
+class Tokens(BaseModel):
+    access_token: str
+    refresh_token: str
+    token_type: str
+    expires_in: int
+
+
+def tokens_out(pair: auth_pb2.TokenPair) -> Tokens:
+    return Tokens(access_token=pair.access_token, refresh_token=pair.refresh_token, token_type=pair.token_type,
+                  expires_in=pair.expires_in_s)
+
+
+@router.post("/registrations", status_code=201, response_model=RegistrationStarted, tags=["accounts"],
+             summary="Activate an account for an existing participant; a code goes by SMS")
+async def register(body: RegistrationRequest, state: State, request: Request) -> RegistrationStarted:
+    reply = await state.auth.StartRegistration(auth_pb2.StartRegistrationRequest(
+        identifier=body.identifier, birth_date=body.birth_date.isoformat(), phone=body.phone, email=body.email,
+        password=body.password, client=client_context(request)))
+    return RegistrationStarted(registration_id=reply.registration_id, status="PENDING_VERIFICATION",
+                               otp=otp_out(reply.otp))
+
+
+@router.post("/registrations/{registration_id}/otp/resend", status_code=202)
+async def resend(registration_id: Annotated[str, Path(max_length=64)], state: State,
+                 request: Request) -> dict[str, int]:
+    reply = await state.auth.ResendRegistrationOtp(auth_pb2.ResendRegistrationOtpRequest(
+        registration_id=registration_id, client=client_context(request)))
+    return {"expires_in": reply.otp.expires_in_s, "resend_after": reply.otp.resend_after_s}
+
+
+@router.post("/registrations/{registration_id}/verify", status_code=201, response_model=Activated)
+async def verify(registration_id: Annotated[str, Path(max_length=64)], body: CodeRequest, state: State,
+                 request: Request) -> Activated:
+    reply = await state.auth.VerifyRegistration(auth_pb2.VerifyRegistrationRequest(
+        registration_id=registration_id, code=body.code, client=client_context(request)))
+    return Activated(account_id=reply.account_id)
+
+
+@router.post("/sessions", status_code=201, response_model=Tokens, tags=["sessions"],
+             summary="Log in with NIK, NOKA or email")
+async def login(body: SessionRequest, state: State, request: Request) -> Tokens:
+    reply = await state.auth.Login(auth_pb2.LoginRequest(identifier=body.identifier, password=body.password,
+                                                         client=client_context(request)))
+    return tokens_out(reply.tokens)
+
+
+@router.post("/sessions/refresh", status_code=201, response_model=Tokens, tags=["sessions"])
+async def refresh(body: RefreshRequest, state: State, request: Request) -> Tokens:
+    reply = await state.auth.RefreshSession(auth_pb2.RefreshSessionRequest(refresh_token=body.refresh_token,
+                                                                           client=client_context(request)))
+    return tokens_out(reply.tokens)
+
+
+@router.delete("/sessions/current", status_code=204, tags=["sessions"])
+async def logout(principal: CurrentPrincipal, state: State,
+                 credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> Response:
+    assert credentials is not None  # CurrentPrincipal already required it
+    await state.auth.Logout(auth_pb2.LogoutRequest(access_token=credentials.credentials))
+    return Response(status_code=204)

@@ -1,0 +1,119 @@
+"""The logged-in participant: account, membership, card, bills, payments, FKTP (CONTRACT.md §4)."""
+
+from __future__ import annotations
+
+from datetime import UTC
+from typing import Literal
+
+from fastapi import APIRouter
+from pydantic import BaseModel, Field
+
+from jkn.auth.v1 import auth_pb2
+from jkn.membership.v1 import membership_pb2
+from services.gateway.deps import CallerNoka, CurrentPrincipal, State
+
+router = APIRouter(prefix="/v1/me", tags=["me"])
+
+
+class Me(BaseModel):
+    account_id: str
+    noka: str
+    name: str
+    phone_masked: str
+    email_masked: str
+    email_verified: bool
+    pin_set: bool
+
+
+class Facility(BaseModel):
+    code: str
+    name: str
+
+
+class ParticipantOut(BaseModel):
+    noka: str
+    nik_masked: str
+    name: str
+    birth_date: str
+    sex: Literal["M", "F"]
+    relation: str
+    segment: str
+    class_: int = Field(serialization_alias="class")
+    status: Literal["AKTIF", "TIDAK_AKTIF"]
+    status_reason: str | None
+    fktp: Facility
+
+
+class Membership(BaseModel):
+    participant: ParticipantOut
+    family: list[ParticipantOut]
+    all_family_active: bool
+
+
+def participant_out(p: membership_pb2.Participant) -> ParticipantOut:
+    return ParticipantOut(
+        noka=p.noka, nik_masked=p.nik_masked, name=p.name, birth_date=p.birth_date,
+        sex="F" if p.sex == membership_pb2.SEX_FEMALE else "M",
+        relation=membership_pb2.Relation.Name(p.relation).removeprefix("RELATION_"),
+        segment=membership_pb2.Segment.Name(p.segment).removeprefix("SEGMENT_"), class_=p.care_class,
+        status=membership_pb2.ParticipantStatus.Name(p.status).removeprefix("PARTICIPANT_STATUS_"),
+        status_reason=membership_pb2.StatusReason.Name(p.status_reason).removeprefix("STATUS_REASON_")
+        if p.status_reason else None,
+        fktp=Facility(code=p.fktp.code, name=p.fktp.name))
+
+
+@router.get("", response_model=Me)
+async def me(principal: CurrentPrincipal, state: State) -> Me:
+    account = (await state.auth.GetAccount(auth_pb2.GetAccountRequest(account_id=principal.account_id))).account
+    return Me(account_id=account.account_id, noka=account.noka, name=account.name, phone_masked=account.phone_masked,
+              email_masked=account.email_masked, email_verified=account.email_verified, pin_set=account.pin_set)
+
+
+@router.get("/membership", response_model=Membership, response_model_by_alias=True,
+            summary="Me and my family, and whether all of us are covered")
+async def membership(noka: CallerNoka, state: State) -> Membership:
+    reply = await state.membership.GetMembership(membership_pb2.GetMembershipRequest(noka=noka))
+    return Membership(participant=participant_out(reply.participant),
+                      family=[participant_out(m) for m in reply.family], all_family_active=reply.all_family_active)
+
+
+@router.get("/card", summary="The digital card; its signature verifies against /v1/card-keys")
+async def card(noka: CallerNoka, state: State) -> dict[str, object]:
+    c = (await state.membership.GetCard(membership_pb2.GetCardRequest(noka=noka))).card
+    return {"noka": c.noka, "name": c.name, "birth_date": c.birth_date, "class": c.care_class,
+            "segment": membership_pb2.Segment.Name(c.segment).removeprefix("SEGMENT_"),
+            "fktp": {"code": c.fktp.code, "name": c.fktp.name}, "qr_payload": c.qr_payload,
+            "signature": c.signature, "key_id": c.key_id,
+            "expires_at": c.expires_at.ToDatetime(tzinfo=UTC).isoformat()}
+
+
+@router.get("/bills", summary="Monthly premiums of my family and the arrears")
+async def bills(noka: CallerNoka, state: State) -> dict[str, object]:
+    reply = await state.membership.ListBills(membership_pb2.ListBillsRequest(noka=noka))
+    return {"arrears_total": reply.arrears_total_idr, "bills": [
+        {"period": b.period, "amount": b.amount_idr,
+         "status": membership_pb2.BillStatus.Name(b.status).removeprefix("BILL_STATUS_"), "due_date": b.due_date}
+        for b in reply.bills]}
+
+
+class PaymentRequest(BaseModel):
+    periods: list[str] = Field(default_factory=list, max_length=36)
+
+
+@router.post("/payments", status_code=201, summary="A virtual account for chosen (or all) unpaid months")
+async def pay(body: PaymentRequest, noka: CallerNoka, state: State) -> dict[str, object]:
+    p = (await state.membership.CreatePayment(membership_pb2.CreatePaymentRequest(noka=noka,
+                                                                                   periods=body.periods))).payment
+    return {"payment_id": p.payment_id, "virtual_account": p.virtual_account, "amount": p.amount_idr,
+            "expires_at": p.expires_at.ToDatetime(tzinfo=UTC).isoformat()}
+
+
+class FktpRequest(BaseModel):
+    facility_code: str = Field(pattern=r"^[0-9A-Za-z]{8}$")
+
+
+@router.put("/fktp", status_code=202, summary="Change my FKTP (once per 3 months, from the 1st of next month)")
+async def change_fktp(body: FktpRequest, noka: CallerNoka, state: State) -> dict[str, str]:
+    reply = await state.membership.RequestFktpChange(membership_pb2.RequestFktpChangeRequest(
+        noka=noka, facility_code=body.facility_code))
+    return {"effective_date": reply.change.effective_date}

@@ -1,0 +1,77 @@
+"""Budi activates his account, logs in three ways, sees his family; sessions rotate and end."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from tests.e2e.conftest import Stack
+from tests.e2e.test_enrolment_journey import latest_code
+
+pytestmark = pytest.mark.e2e
+BUDI = {"identifier": "3171011501800001", "birth_date": "1980-01-15", "phone": "081234500001",
+        "email": "budi.santoso@example.id", "password": "Keluarga#Sehat1"}
+
+
+def login(stack: Stack, identifier: str, password: str = BUDI["password"]) -> httpx.Response:
+    return httpx.post(f"{stack.gateway}/v1/sessions", json={"identifier": identifier, "password": password})
+
+
+def test_budi_activates_logs_in_and_sees_his_family(stack: Stack):
+    gateway = stack.gateway
+    mismatch = httpx.post(f"{gateway}/v1/registrations", json={**BUDI, "birth_date": "1980-01-16"})
+    assert mismatch.status_code == 422 and mismatch.json()["code"] == "IDENTITY_MISMATCH"
+    weak = httpx.post(f"{gateway}/v1/registrations", json={**BUDI, "password": "budi15011980"})
+    assert weak.status_code == 422 and weak.json()["code"] == "WEAK_PASSWORD"
+    assert {"NO_UPPERCASE", "CONTAINS_PERSONAL_DATA"} <= set(weak.json()["reasons"])
+
+    started = httpx.post(f"{gateway}/v1/registrations", json=BUDI)
+    assert started.status_code == 201, started.text
+    registration = started.json()
+    assert registration["status"] == "PENDING_VERIFICATION" and registration["otp"]["channel"] == "sms"
+    code = latest_code(stack, BUDI["phone"])
+    wrong = httpx.post(f"{gateway}/v1/registrations/{registration['registration_id']}/verify",
+                       json={"code": "000000" if code != "000000" else "111111"})
+    assert wrong.status_code == 422 and wrong.json()["attempts_left"] == 4
+    verified = httpx.post(f"{gateway}/v1/registrations/{registration['registration_id']}/verify", json={"code": code})
+    assert verified.status_code == 201 and verified.json()["account_id"]
+
+    again = httpx.post(f"{gateway}/v1/registrations", json=BUDI)
+    assert again.status_code == 409 and again.json()["code"] == "ALREADY_REGISTERED"
+
+    for identifier in ("3171011501800001", "0001234567801", "budi.santoso@example.id"):
+        session = login(stack, identifier)
+        assert session.status_code == 201, (identifier, session.text)
+        assert session.json()["token_type"] == "Bearer" and session.json()["expires_in"] == 900
+    access = session.json()["access_token"]
+    me = httpx.get(f"{gateway}/v1/me", headers={"Authorization": f"Bearer {access}"}).json()
+    assert me["noka"] == "0001234567801" and me["phone_masked"] == "+62812****0001"
+    family = httpx.get(f"{gateway}/v1/me/membership", headers={"Authorization": f"Bearer {access}"}).json()
+    assert [m["name"] for m in family["family"]] == ["BUDI SANTOSO", "SRI RAHAYU", "ANDI SANTOSO"]
+    assert family["all_family_active"] and family["participant"]["class"] == 2
+    assert family["participant"]["nik_masked"] == "317101******0001"
+
+
+def test_unknown_identifier_and_wrong_password_look_the_same(stack: Stack):
+    unknown = login(stack, "9999999999999999", "Whatever#123")
+    wrong = login(stack, "0004567890006", "Whatever#123")  # Dewi, wrong password
+    assert unknown.status_code == wrong.status_code == 401
+    strip = lambda r: {k: v for k, v in r.json().items() if k != "request_id"}  # noqa: E731
+    assert strip(unknown) == strip(wrong) and unknown.json()["code"] == "INVALID_CREDENTIALS"
+
+
+def test_refresh_rotates_and_logout_ends_the_session_at_once(stack: Stack):
+    gateway = stack.gateway
+    tokens = login(stack, "dewi.lestari@example.id", "Sehat#2026").json()
+    rotated = httpx.post(f"{gateway}/v1/sessions/refresh", json={"refresh_token": tokens["refresh_token"]})
+    assert rotated.status_code == 201 and rotated.json()["refresh_token"] != tokens["refresh_token"]
+    replay = httpx.post(f"{gateway}/v1/sessions/refresh", json={"refresh_token": tokens["refresh_token"]})
+    assert replay.status_code == 401
+
+    access = rotated.json()["access_token"]
+    headers = {"Authorization": f"Bearer {access}"}
+    assert httpx.get(f"{gateway}/v1/me", headers=headers).status_code == 200
+    assert httpx.delete(f"{gateway}/v1/sessions/current", headers=headers).status_code == 204
+    after = httpx.get(f"{gateway}/v1/me", headers=headers)
+    assert after.status_code == 401 and after.json()["code"] == "UNAUTHENTICATED"
+    assert httpx.get(f"{gateway}/v1/me").status_code == 401
