@@ -15,7 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from services.kit.errors import CODES, DomainError, RemoteError, decode_rpc_error
+from services.kit.errors import CODES, DomainError, RemoteError, decode_rpc_error, dependency_failure
 from services.kit.logs import get_logger
 
 log = get_logger("jkn.gateway")
@@ -93,5 +93,10 @@ async def http_error_handler(request: Request, error: Exception) -> JSONResponse
 
 
 async def unexpected_error_handler(request: Request, error: Exception) -> JSONResponse:
+    """A dependency that is down is a clear 503; anything else a 500 without details."""
+    unavailable = dependency_failure(error)
+    if unavailable is not None:
+        log.warning("dependency_unavailable", extra={"path": request.url.path, "error": type(error).__name__})
+        return problem(request, unavailable.code, **unavailable.fields)
     log.error("request_crashed", exc_info=error, extra={"path": request.url.path})
     return problem(request, "INTERNAL")

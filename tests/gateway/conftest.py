@@ -34,13 +34,14 @@ async def platform(service) -> AsyncIterator[dict]:
 
 
 @pytest_asyncio.fixture
-async def gateway_client() -> AsyncIterator[Callable]:
+async def gateway_client(redis_url) -> AsyncIterator[Callable]:
     """``async with gateway_client(addresses, **settings) as (app, client)``."""
 
     @asynccontextmanager
     async def open_client(addresses: dict[str, str], **overrides) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
         addr = {f"{name}_addr": addresses.get(name, f"127.0.0.1:{free_port()}") for name in BUILDS}
-        app = create_app(GatewaySettings(**{"env": "test", **addr, "rpc_timeout_s": 2, **overrides}))
+        app = create_app(GatewaySettings(**{"env": "test", **addr, "rpc_timeout_s": 2, "redis_url": redis_url,
+                                            **overrides}))
         async with app.router.lifespan_context(app):
             transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
             async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as client:

@@ -148,3 +148,13 @@ async def test_bearer_dependency_verifies_tokens_locally_with_auths_jwks(platfor
         assert response.status_code == 401
         assert response.json()["code"] == "UNAUTHENTICATED"
         assert response.headers["www-authenticate"] == "Bearer"
+
+
+async def test_redis_down_at_the_edge_is_a_503_not_a_500(platform, gateway_client, signing_key):
+    from services.devstack.infra import free_port
+
+    dead = f"redis://127.0.0.1:{free_port()}/0"
+    async with gateway_client(addresses(platform), redis_url=dead) as (_, client):
+        response = await client.get("/v1/me", headers={"Authorization": f"Bearer {token(signing_key)}"})
+    assert response.status_code == 503 and response.json()["code"] == "DEPENDENCY_UNAVAILABLE"
+    assert "Retry-After" in response.headers
