@@ -7,10 +7,12 @@ from pathlib import Path
 from jkn.auth.v1 import auth_pb2, auth_pb2_grpc
 from jkn.membership.v1 import membership_pb2, membership_pb2_grpc
 from jkn.notify.v1 import notify_pb2, notify_pb2_grpc
+from services.auth.notifications import on_membership_event
 from services.auth.passwords import Hasher
 from services.auth.seed import seeder
 from services.auth.server import AuthServicer
 from services.auth.settings import AuthSettings
+from services.kit.consumer import IdempotentConsumer
 from services.kit.grpc_server import Servicer
 from services.kit.runtime import Runtime
 from services.kit.seed import seed_once
@@ -29,6 +31,9 @@ async def build(runtime: Runtime) -> list[Servicer]:
         await seed_once(pool, service="auth", today=settings.demo_today, seed=seeder(hasher))
     redis = await runtime.redis()
     runtime.relay_outbox(pool)
+    runtime.background(IdempotentConsumer(
+        pool=pool, bootstrap=settings.kafka_bootstrap, topic="membership.events", group="auth-notifications",
+        handler=on_membership_event).run(), "membership-events")
     membership = membership_pb2_grpc.MembershipServiceStub(runtime.channel(
         settings.membership_addr, membership_pb2.DESCRIPTOR.services_by_name["MembershipService"]))
     notify = notify_pb2_grpc.NotifyServiceStub(runtime.channel(

@@ -248,9 +248,11 @@ class MembershipServicer(membership_pb2_grpc.MembershipServiceServicer):
             await store.mark_paid(conn, payment_id=payment["id"], family_id=payment["family_id"],
                                   periods=list(payment["periods"]), paid_at=callback.paid_at,
                                   provider_ref=callback.provider_ref)
+            family = await store.family_of(conn, payment["family_id"])
             await add_event(conn, topic=EVENTS_TOPIC, event_type="payment_received", key=str(payment["family_id"]),
                             payload=json.dumps({"payment_id": str(payment["id"]), "amount_idr": payment["amount_idr"],
-                                                "periods": list(payment["periods"])}).encode())
+                                                "periods": list(payment["periods"]),
+                                                "nokas": [m["noka"] for m in family]}).encode())
             if not await store.family_has_arrears(conn, payment["family_id"], self.today()):
                 activated = await store.activate_family(conn, payment["family_id"])
                 for noka in activated:
