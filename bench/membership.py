@@ -4,8 +4,11 @@ Starts its own Postgres on a free port, loads the demo data plus N synthetic par
 with the bulk generator (COPY), runs membership in-process and asks
 ``PartnerMembershipService/CheckEligibility`` (signed like a hospital) for random
 participants, by NOKA and by NIK; in the same run a bare ``grpc.aio`` server answers the
-same RPC with an empty message, as the baseline. Prints load time, throughput, p50/p99
-and the ratios. (The ``/v1/me/membership`` half of the benchmark needs login: issue 5.)
+same RPC with an empty message, as the baseline. Then, with auth and the gateway running
+too, a logged-in participant's ``GET /v1/me/membership`` through the gateway (HTTP, token
+verified locally, revocation checked in Redis, gRPC to membership) against a bare FastAPI
+endpoint returning the same body, both served by uvicorn in this process. Prints load time,
+throughput, p50/p99 and the ratios.
 
     .venv/bin/python bench/membership.py [--participants 1000000] [--calls 4000] [--concurrency 16]
 """
@@ -65,6 +68,82 @@ def report(name: str, rps: float, latencies: list[float]) -> dict[str, float]:
     return row
 
 
+async def http_load(url: str, headers: dict[str, str], calls: int, concurrency: int) -> tuple[float, list[float]]:
+    import httpx
+
+    latencies: list[float] = []
+    queue = iter(range(calls))
+    async with httpx.AsyncClient(headers=headers, timeout=10) as client:
+        async def worker() -> None:
+            for _ in queue:
+                started = time.perf_counter()
+                response = await client.get(url)
+                response.raise_for_status()
+                latencies.append(time.perf_counter() - started)
+
+        for _ in range(50):
+            await client.get(url)
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return len(latencies) / (time.perf_counter() - started), latencies
+
+
+async def serve_http(app, port: int) -> asyncio.Task:
+    import uvicorn
+
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False))
+    task = asyncio.create_task(server.serve())
+    while not server.started:  # noqa: ASYNC110 - uvicorn offers no event for this
+        await asyncio.sleep(0.05)
+    task.server = server  # type: ignore[attr-defined]
+    return task
+
+
+async def gateway_part(postgres, membership_address: str, calls: int, concurrency: int) -> None:
+    import httpx
+    from fastapi import FastAPI
+
+    from services.auth.app import build as build_auth
+    from services.auth.settings import AuthSettings
+    from services.gateway.app import create_app
+    from services.gateway.settings import GatewaySettings
+
+    work = Path(tempfile.mkdtemp(prefix="bench-gateway-"))
+    redis_server = infra.redis_server(work, infra.free_port(), persistent=False)
+    redis_server.start()
+    postgres.create_databases("bench_auth")
+    redis_url = f"redis://127.0.0.1:{redis_server.port}/0"
+    auth_settings = AuthSettings(env="test", grpc_port=0, metrics_port=0, database_url=postgres.dsn("bench_auth"),
+                                 redis_url=redis_url, membership_addr=membership_address, seed_demo_data=True)
+    try:
+        async with run_service(auth_settings, build_auth, serve_metrics_port=False) as auth:
+            gateway_port, bare_port = infra.free_port(), infra.free_port()
+            gateway = create_app(GatewaySettings(env="test", redis_url=redis_url, auth_addr=auth.address,
+                                                 membership_addr=membership_address))
+            gateway_task = await serve_http(gateway, gateway_port)
+            base = f"http://127.0.0.1:{gateway_port}"
+            async with httpx.AsyncClient(base_url=base, timeout=10) as client:
+                login = await client.post("/v1/sessions", json={"identifier": "0004567890006",
+                                                                "password": "Sehat#2026"})
+                headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
+                body = (await client.get("/v1/me/membership", headers=headers)).json()
+            bare = FastAPI()
+            bare.get("/v1/me/membership")(lambda: body)
+            bare_task = await serve_http(bare, bare_port)
+            rows = {"bare fastapi": report("bare fastapi", *await http_load(
+                        f"http://127.0.0.1:{bare_port}/v1/me/membership", {}, calls, concurrency)),
+                    "gateway": report("gateway", *await http_load(f"{base}/v1/me/membership", headers, calls,
+                                                                  concurrency))}
+            bare_row, gateway_row = rows["bare fastapi"], rows["gateway"]
+            print(f"ratio gateway /v1/me/membership throughput {gateway_row['rps'] / bare_row['rps']:.2f} of bare  "  # noqa: T201
+                  f"p50 x{gateway_row['p50'] / bare_row['p50']:.1f}   p99 x{gateway_row['p99'] / bare_row['p99']:.1f}")
+            for task in (gateway_task, bare_task):
+                task.server.should_exit = True  # type: ignore[attr-defined]
+                await task
+    finally:
+        redis_server.stop()
+
+
 async def main(participants: int, calls: int, concurrency: int) -> None:
     logging.getLogger().setLevel(logging.WARNING)
     logging.getLogger().handlers[:] = [logging.NullHandler()]
@@ -100,6 +179,7 @@ async def main(participants: int, calls: int, concurrency: int) -> None:
             rows = {"echo": report("echo", *await run(stubs["echo"], by_noka, concurrency)),
                     "noka": report("eligibility/noka", *await run(stubs["real"], by_noka, concurrency)),
                     "nik": report("eligibility/nik", *await run(stubs["real"], by_nik, concurrency))}
+            await gateway_part(postgres, membership.address, min(calls, 3000), concurrency)
         echo_row = rows["echo"]
         for name in ("noka", "nik"):
             row = rows[name]

@@ -75,3 +75,23 @@ def test_refresh_rotates_and_logout_ends_the_session_at_once(stack: Stack):
     after = httpx.get(f"{gateway}/v1/me", headers=headers)
     assert after.status_code == 401 and after.json()["code"] == "UNAUTHENTICATED"
     assert httpx.get(f"{gateway}/v1/me").status_code == 401
+
+
+def test_dewi_checks_her_card_and_bills_and_changes_her_fktp(stack: Stack):
+    import jwt
+
+    gateway = stack.gateway
+    access = login(stack, "dewi.lestari@example.id", "Sehat#2026").json()["access_token"]
+    headers = {"Authorization": f"Bearer {access}"}
+    card = httpx.get(f"{gateway}/v1/me/card", headers=headers).json()
+    keys = httpx.get(f"{gateway}/v1/card-keys").json()["keys"]
+    key = jwt.PyJWK(next(k for k in keys if k["kid"] == card["key_id"]))
+    assert jwt.decode(card["qr_payload"], key=key, algorithms=["EdDSA"])["noka"] == "0004567890006"
+    assert card["class"] == 3 and card["segment"] == "PBI_APBN"
+    bills = httpx.get(f"{gateway}/v1/me/bills", headers=headers).json()
+    assert bills == {"arrears_total": 0, "bills": []}  # PBI: the state pays
+    change = httpx.put(f"{gateway}/v1/me/fktp", headers=headers, json={"facility_code": "0114U002"})
+    assert change.status_code == 202 and change.json()["effective_date"].endswith("-01")
+    again = httpx.put(f"{gateway}/v1/me/fktp", headers=headers, json={"facility_code": "0114U001"})
+    assert again.status_code == 409 and again.json()["code"] == "FKTP_CHANGE_TOO_SOON"
+    assert again.json()["next_allowed_date"]
