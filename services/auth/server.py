@@ -17,6 +17,7 @@ from jkn.common.v1 import common_pb2
 from jkn.membership.v1 import membership_pb2, membership_pb2_grpc
 from jkn.notify.v1 import notify_pb2, notify_pb2_grpc
 from services.auth import passwords, store, tokens
+from services.auth.lockout import Lockout
 from services.kit import notify_client, revocation
 from services.kit.contacts import normalize_phone
 from services.kit.errors import DomainError, NotFound, Unauthenticated, ValidationFailed
@@ -40,6 +41,7 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
                  jwks_max_age_s: int, membership: membership_pb2_grpc.MembershipServiceStub,
                  notify: notify_pb2_grpc.NotifyServiceStub):
         self.pool, self.redis, self.hasher = pool, redis, hasher
+        self.lockout = Lockout(redis)
         self.signing_keys, self.jwks_max_age_s = signing_keys, jwks_max_age_s
         self.membership, self.notify = membership, notify
 
@@ -110,10 +112,13 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
     async def Login(self, request, context):
         """Generic INVALID_CREDENTIALS for unknown identifiers and wrong passwords alike (same work)."""
         identifier = request.identifier.strip()
+        await self.lockout.check(identifier)
         account = await store.account_by_login(self.pool, identifier) if identifier else None
         ok = await self.hasher.verify_async(account["password_hash"] if account else None, request.password)
         if not ok or account is None:
+            await self.lockout.failed(identifier)
             raise DomainError("invalid credentials", code="INVALID_CREDENTIALS")
+        await self.lockout.succeeded(identifier)
         if self.hasher.needs_rehash(account["password_hash"]):
             await self.pool.execute("UPDATE accounts SET password_hash = $2 WHERE id = $1", account["id"],
                                     await self.hasher.hash_async(request.password))

@@ -95,3 +95,11 @@ def test_dewi_checks_her_card_and_bills_and_changes_her_fktp(stack: Stack):
     again = httpx.put(f"{gateway}/v1/me/fktp", headers=headers, json={"facility_code": "0114U001"})
     assert again.status_code == 409 and again.json()["code"] == "FKTP_CHANGE_TOO_SOON"
     assert again.json()["next_allowed_date"]
+
+
+def test_five_wrong_passwords_lock_rudi_even_against_the_right_one(stack: Stack):
+    for _ in range(5):
+        assert login(stack, "0005678900007", "Salah#Sandi1").status_code == 401
+    locked = login(stack, "0005678900007", "Sehat#2026")
+    assert locked.status_code == 423 and locked.json()["code"] == "ACCOUNT_LOCKED"
+    assert 1 <= int(locked.headers["Retry-After"]) <= 60 and locked.json()["retry_after"] >= 1

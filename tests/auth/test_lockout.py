@@ -1,0 +1,56 @@
+"""Lockout against a real Redis: 5 failures lock for 60 s, doubling, even the right password waits."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from services.auth.lockout import Lockout, key_of
+from services.kit.errors import DomainError
+from services.kit.redis import open_redis
+
+
+@pytest.fixture
+async def lockout(redis_url):
+    client = open_redis(redis_url)
+    yield Lockout(client), client
+    await client.aclose()
+
+
+async def test_five_failures_lock_for_60_seconds_and_the_next_lock_doubles(lockout):
+    guard, client = lockout
+    who = f"user-{uuid.uuid4().hex}"
+    for _ in range(4):
+        await guard.failed(who)
+        await guard.check(who)  # four failures: not locked yet
+    await guard.failed(who)
+    with pytest.raises(DomainError) as first:
+        await guard.check(who)
+    assert first.value.code == "ACCOUNT_LOCKED" and 59 <= first.value.fields["retry_after"] <= 60
+
+    await client.hset(key_of(who), "locked_until", 0)  # let the first lock run out
+    for _ in range(5):
+        await guard.failed(who)
+    with pytest.raises(DomainError) as second:
+        await guard.check(who)
+    assert 119 <= second.value.fields["retry_after"] <= 120
+
+
+async def test_success_resets_and_identifiers_are_independent(lockout):
+    guard, _ = lockout
+    who, other = f"a-{uuid.uuid4().hex}", f"b-{uuid.uuid4().hex}"
+    for _ in range(4):
+        await guard.failed(who)
+    await guard.succeeded(who)
+    for _ in range(4):
+        await guard.failed(who)
+    await guard.check(who)
+    await guard.check(other)
+
+
+async def test_keys_never_hold_the_identifier(lockout):
+    guard, client = lockout
+    await guard.failed("3171011501800001")
+    keys = [k async for k in client.scan_iter("auth:lock:*")]
+    assert keys and not any(b"3171011501800001" in k for k in keys)
