@@ -15,11 +15,11 @@ import argparse
 import asyncio
 import logging
 import os
-import statistics
 import tempfile
 import time
 
 import grpc
+from common import report
 
 from jkn.notify.v1 import notify_pb2, notify_pb2_grpc
 from services.kit.channels import open_channel
@@ -48,13 +48,6 @@ async def load(stub: notify_pb2_grpc.NotifyServiceStub, calls: int, concurrency:
     started = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
     return len(latencies) / (time.perf_counter() - started), latencies
-
-
-def summary(name: str, rps: float, latencies: list[float]) -> dict[str, float]:
-    q = statistics.quantiles(latencies, n=100)
-    row = {"rps": rps, "p50_ms": q[49] * 1000, "p99_ms": q[98] * 1000}
-    print(f"{name:<6} {rps:9.0f} calls/s   p50 {row['p50_ms']:6.2f} ms   p99 {row['p99_ms']:6.2f} ms")  # noqa: T201
-    return row
 
 
 async def main(calls: int, concurrency: int, rounds: int) -> None:
@@ -88,10 +81,10 @@ async def main(calls: int, concurrency: int, rounds: int) -> None:
     rows = {}
     for name, runs in results.items():
         best = max(runs, key=lambda r: r[0])
-        rows[name] = summary(name, best[0], best[1])
+        rows[name] = report(name, best[0], best[1])
     print(f"ratio  throughput kit/bare {rows['kit']['rps'] / rows['bare']['rps']:.2f}   "  # noqa: T201
-          f"p50 kit/bare {rows['kit']['p50_ms'] / rows['bare']['p50_ms']:.2f}   "
-          f"p99 kit/bare {rows['kit']['p99_ms'] / rows['bare']['p99_ms']:.2f}")
+          f"p50 kit/bare {rows['kit']['p50'] / rows['bare']['p50']:.2f}   "
+          f"p99 kit/bare {rows['kit']['p99'] / rows['bare']['p99']:.2f}")
 
     await bare_channel.close()
     await kit_channel.close()

@@ -19,7 +19,6 @@ import argparse
 import asyncio
 import logging
 import random
-import statistics
 import tempfile
 import time
 from datetime import date
@@ -27,6 +26,7 @@ from pathlib import Path
 
 import asyncpg
 import grpc
+from common import report
 
 from jkn.membership.v1 import partner_pb2, partner_pb2_grpc
 from services.devstack import infra
@@ -59,13 +59,6 @@ async def run(stub, requests: list, concurrency: int) -> tuple[float, list[float
     started = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
     return len(latencies) / (time.perf_counter() - started), latencies
-
-
-def report(name: str, rps: float, latencies: list[float]) -> dict[str, float]:
-    q = statistics.quantiles(latencies, n=100)
-    row = {"rps": rps, "p50": q[49] * 1000, "p99": q[98] * 1000}
-    print(f"{name:<14} {rps:8.0f} calls/s   p50 {row['p50']:6.2f} ms   p99 {row['p99']:6.2f} ms")  # noqa: T201
-    return row
 
 
 async def http_load(url: str, headers: dict[str, str], calls: int, concurrency: int) -> tuple[float, list[float]]:

@@ -14,12 +14,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import statistics
 import tempfile
 import time
 from pathlib import Path
 
 import grpc
+from common import report
 
 from jkn.common.v1 import common_pb2
 from jkn.notify.v1 import notify_pb2, notify_pb2_grpc
@@ -65,13 +65,6 @@ async def flows(stub, count: int, concurrency: int, code_of, offset: int) -> tup
     return len(latencies) / (time.perf_counter() - started), latencies
 
 
-def report(name: str, rps: float, latencies: list[float]) -> dict[str, float]:
-    q = statistics.quantiles(latencies, n=100)
-    row = {"rps": rps, "p50": q[49] * 1000, "p99": q[98] * 1000}
-    print(f"{name:<7} {rps:8.0f} issue+check/s   p50 {row['p50']:7.2f} ms   p99 {row['p99']:7.2f} ms")  # noqa: T201
-    return row
-
-
 async def main(count: int, concurrency: int) -> None:
     logging.getLogger().setLevel(logging.WARNING)
     logging.getLogger().handlers[:] = [logging.NullHandler()]
@@ -112,7 +105,7 @@ async def main(count: int, concurrency: int) -> None:
                 await flows(stub, 100, 4, code, offset=9_000_000)
             rows = {}
             for name, (stub, code) in stubs.items():
-                rows[name] = report(name, *await flows(stub, count, concurrency, code, offset=0))
+                rows[name] = report(name, *await flows(stub, count, concurrency, code, offset=0), unit="issue+check/s")
         print(f"ratio   throughput notify/echo {rows['notify']['rps'] / rows['echo']['rps']:.3f}   "  # noqa: T201
               f"p50 notify/echo {rows['notify']['p50'] / rows['echo']['p50']:.1f}   "
               f"p99 notify/echo {rows['notify']['p99'] / rows['echo']['p99']:.1f}")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 import uuid
 from datetime import UTC, date, datetime, timedelta
@@ -23,7 +22,7 @@ from services.kit.contacts import normalize_phone
 from services.kit.errors import DomainError, NotFound, Unauthenticated, ValidationFailed
 from services.kit.logs import get_logger
 from services.kit.masking import mask_email, mask_phone
-from services.kit.signing import SigningKey, jwks
+from services.kit.signing import SigningKey, jwks_message_fields
 
 log = get_logger("jkn.auth")
 REGISTRATION_LIFETIME = timedelta(hours=1)
@@ -188,7 +187,4 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
             email_verified=account["email_verified"], pin_set=account["pin_hash"] is not None, created_at=created))
 
     async def GetJwks(self, request, context):
-        document = jwks(self.signing_keys)
-        return auth_pb2.GetJwksResponse(
-            jwks_json=json.dumps(document), max_age_s=self.jwks_max_age_s,
-            keys=[common_pb2.PublicJwk(**key) for key in document["keys"]])
+        return auth_pb2.GetJwksResponse(max_age_s=self.jwks_max_age_s, **jwks_message_fields(self.signing_keys))

@@ -57,3 +57,13 @@ def load_signing_keys(secret: str) -> list[SigningKey]:
 
 def jwks(keys: list[SigningKey]) -> dict[str, list[dict[str, str]]]:
     return {"keys": [k.public_jwk() for k in keys]}
+
+
+def jwks_message_fields(keys: list[SigningKey]) -> dict:
+    """The fields of a ``Get…KeysResponse``/``GetJwksResponse``: the JWKS as JSON and as messages."""
+    import json
+
+    from jkn.common.v1 import common_pb2
+
+    document = jwks(keys)
+    return {"jwks_json": json.dumps(document), "keys": [common_pb2.PublicJwk(**key) for key in document["keys"]]}

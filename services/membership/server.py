@@ -19,7 +19,7 @@ from services.kit import notify_client
 from services.kit.errors import DomainError, NotFound, ValidationFailed
 from services.kit.outbox import add_event
 from services.kit.partner_auth import PartnerSecrets, authenticate
-from services.kit.signing import SigningKey, jwks
+from services.kit.signing import SigningKey, jwks_message_fields
 from services.membership import card, enrollment, fktp, identifiers, payments, premiums, store, views
 
 EVENTS_TOPIC = "membership.events"
@@ -161,9 +161,7 @@ class MembershipServicer(membership_pb2_grpc.MembershipServiceServicer):
             signature=token.rpartition(".")[2], key_id=self.card_keys[0].kid, expires_at=expires_at))
 
     async def GetCardKeys(self, request, context):
-        document = jwks(self.card_keys)
-        return membership_pb2.GetCardKeysResponse(jwks_json=json.dumps(document), max_age_s=3600,
-                                                  keys=[common_pb2.PublicJwk(**k) for k in document["keys"]])
+        return membership_pb2.GetCardKeysResponse(max_age_s=3600, **jwks_message_fields(self.card_keys))
 
     async def MatchIdentity(self, request, context):
         """Identifier (NIK or NOKA) + birth date → the participant, or matched=false (never which part failed)."""
