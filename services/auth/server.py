@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from datetime import UTC, date, datetime, timedelta
@@ -22,6 +23,7 @@ from services.kit.contacts import normalize_phone
 from services.kit.errors import DomainError, NotFound, Unauthenticated, ValidationFailed
 from services.kit.logs import get_logger
 from services.kit.masking import mask_email, mask_phone
+from services.kit.outbox import add_event
 from services.kit.signing import SigningKey, jwks_message_fields
 
 log = get_logger("jkn.auth")
@@ -41,6 +43,7 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
                  notify: notify_pb2_grpc.NotifyServiceStub):
         self.pool, self.redis, self.hasher = pool, redis, hasher
         self.lockout = Lockout(redis)
+        self._background: set[asyncio.Task] = set()
         self.signing_keys, self.jwks_max_age_s = signing_keys, jwks_max_age_s
         self.membership, self.notify = membership, notify
 
@@ -170,6 +173,59 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
         access, _jti, _exp = tokens.access_token(self.signing_keys[0], account_id=account_id, session_id=session_id)
         return auth_pb2.TokenPair(access_token=access, refresh_token=refresh, token_type="Bearer",
                                   expires_in_s=tokens.ACCESS_TTL_S, session_id=session_id, account_id=account_id)
+
+    # -- password reset ---------------------------------------------------------------------
+    async def StartPasswordReset(self, request, context):
+        """Always the same 202 answer with a reset id, whether or not the identifier exists; the code
+        is sent after the answer, so not even the time taken tells the difference."""
+        identifier = request.identifier.strip()
+        account = await store.account_by_login(self.pool, identifier) if identifier else None
+        reset_id = uuid.uuid4()
+        await store.add_password_reset(self.pool, reset_id=reset_id, account_id=account["id"] if account else None,
+                                       expires_at=datetime.now(UTC) + REGISTRATION_LIFETIME)
+        if account is not None:
+            task = asyncio.create_task(self._send_reset_code(reset_id, account, request.client))
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
+        return auth_pb2.StartPasswordResetResponse(reset_id=str(reset_id))
+
+    async def _send_reset_code(self, reset_id, account: asyncpg.Record, client: common_pb2.ClientContext) -> None:
+        try:
+            issued = await self.notify.IssueOtp(notify_pb2.IssueOtpRequest(
+                purpose=notify_pb2.OTP_PURPOSE_PASSWORD_RESET, flow_id=str(reset_id), channel=common_pb2.CHANNEL_SMS,
+                destination=account["phone"], client_ip=client.client_ip, idempotency_key=str(reset_id),
+                language=client.language))
+            await store.set_reset_verification(self.pool, reset_id, issued.verification.verification_id)
+        except Exception as error:  # noqa: BLE001 - the person asks again; the answer was already given
+            log.warning("password_reset_code_not_sent", extra={"error": type(error).__name__})
+
+    async def CompletePasswordReset(self, request, context):
+        """The right code sets the new password and ends every session of the account."""
+        try:
+            reset = await store.open_password_reset(self.pool, request.reset_id)
+        except asyncpg.DataError:
+            reset = None
+        if reset is None:
+            raise NotFound("no such password reset")
+        account = await store.account_by_id(self.pool, str(reset["account_id"]))
+        passwords.require_strong(request.new_password, nik=account["nik"], noka=account["noka"],
+                                 birth_date=account["birth_date"])  # before the code, which is single use
+        await notify_client.check_or_raise(self.notify, verification_id=reset["verification_id"], code=request.code,
+                                           purpose=notify_pb2.OTP_PURPOSE_PASSWORD_RESET, flow_id=request.reset_id)
+        password_hash = await self.hasher.hash_async(request.new_password)
+        async with self.pool.acquire() as conn, conn.transaction():
+            revoked = await store.complete_password_reset(conn, reset_id=reset["id"], account_id=account["id"],
+                                                          password_hash=password_hash)
+            await add_event(conn, topic="notify.requests", event_type="notification", key=str(account["id"]),
+                            payload=notify_pb2.NotificationRequest(
+                                request_id=f"password-changed:{reset['id']}", source="auth",
+                                template=notify_pb2.NOTIFICATION_TEMPLATE_PASSWORD_CHANGED,
+                                channel=common_pb2.CHANNEL_SMS, to=account["phone"],
+                                language=common_pb2.LANGUAGE_ID).SerializeToString())
+        for session_id in revoked:
+            await revocation.revoke_session(self.redis, session_id, access_ttl_s=tokens.ACCESS_TTL_S)
+        log.info("password_reset_completed", extra={"account_id": str(account["id"]), "sessions_ended": len(revoked)})
+        return auth_pb2.CompletePasswordResetResponse()
 
     # -- the account ----------------------------------------------------------------------
     async def GetAccount(self, request, context):

@@ -78,3 +78,28 @@ async def revoke_session(conn, session_id) -> None:
 
 async def session_active(conn, session_id: str) -> bool:
     return bool(await conn.fetchval("SELECT revoked_at IS NULL FROM sessions WHERE id = $1::uuid", session_id))
+
+
+async def add_password_reset(conn, *, reset_id, account_id, expires_at) -> None:
+    """A reset exists for unknown identifiers too (account_id NULL): the answer never differs."""
+    await conn.execute("INSERT INTO password_resets (id, account_id, expires_at) VALUES ($1, $2, $3)",
+                       reset_id, account_id, expires_at)
+
+
+async def set_reset_verification(conn, reset_id, verification_id: str) -> None:
+    await conn.execute("UPDATE password_resets SET verification_id = $2 WHERE id = $1", reset_id, verification_id)
+
+
+async def open_password_reset(conn, reset_id: str) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        "SELECT id, account_id, verification_id FROM password_resets WHERE id = $1::uuid AND completed_at IS NULL"
+        " AND expires_at > now() AND account_id IS NOT NULL AND verification_id IS NOT NULL", reset_id)
+
+
+async def complete_password_reset(conn: asyncpg.Connection, *, reset_id, account_id, password_hash: str) -> list[str]:
+    """New password, reset closed, every session revoked; returns the revoked session ids."""
+    await conn.execute("UPDATE accounts SET password_hash = $2 WHERE id = $1", account_id, password_hash)
+    await conn.execute("UPDATE password_resets SET completed_at = now() WHERE id = $1", reset_id)
+    rows = await conn.fetch("UPDATE sessions SET revoked_at = now() WHERE account_id = $1 AND revoked_at IS NULL"
+                            " RETURNING id", account_id)
+    return [str(r["id"]) for r in rows]

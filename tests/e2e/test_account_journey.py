@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import httpx
 import pytest
 
@@ -103,3 +105,34 @@ def test_five_wrong_passwords_lock_rudi_even_against_the_right_one(stack: Stack)
     locked = login(stack, "0005678900007", "Sehat#2026")
     assert locked.status_code == 423 and locked.json()["code"] == "ACCOUNT_LOCKED"
     assert 1 <= int(locked.headers["Retry-After"]) <= 60 and locked.json()["retry_after"] >= 1
+
+
+def test_password_reset_needs_the_code_and_ends_every_session(stack: Stack):
+    gateway = stack.gateway
+    old = login(stack, "0004567890006", "Sehat#2026").json()
+    headers = {"Authorization": f"Bearer {old['access_token']}"}
+    unknown = httpx.post(f"{gateway}/v1/password-resets", json={"identifier": "9999999999999999"})
+    started = httpx.post(f"{gateway}/v1/password-resets", json={"identifier": "0004567890006"})
+    assert unknown.status_code == started.status_code == 202
+    assert set(unknown.json()) == set(started.json()) == {"reset_id"}
+    reset_id = started.json()["reset_id"]
+    deadline = time.monotonic() + 30
+    code = None
+    while code is None and time.monotonic() < deadline:
+        items = httpx.get(f"{gateway}/dev/outbox", params={"to": "+6281234500006"}).json()["items"]
+        code = next((i["code"] for i in items if "verifikasi" in i["body"] and i["code"]), None)
+        time.sleep(0.2)
+    assert code
+    wrong = httpx.post(f"{gateway}/v1/password-resets/{reset_id}/complete",
+                       json={"code": "000000" if code != "000000" else "111111", "new_password": "Baru#Sehat2027"})
+    assert wrong.status_code == 422 and wrong.json()["code"] == "OTP_INVALID"
+    weak = httpx.post(f"{gateway}/v1/password-resets/{reset_id}/complete",
+                      json={"code": code, "new_password": "password123"})
+    assert weak.status_code == 422 and weak.json()["code"] == "WEAK_PASSWORD"
+    done = httpx.post(f"{gateway}/v1/password-resets/{reset_id}/complete",
+                      json={"code": code, "new_password": "Baru#Sehat2027"})
+    assert done.status_code == 204
+    assert httpx.get(f"{gateway}/v1/me", headers=headers).status_code == 401  # every session ended
+    assert httpx.post(f"{gateway}/v1/sessions/refresh", json={"refresh_token": old["refresh_token"]}).status_code == 401
+    assert login(stack, "0004567890006", "Sehat#2026").status_code == 401
+    assert login(stack, "0004567890006", "Baru#Sehat2027").status_code == 201

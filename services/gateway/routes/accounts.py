@@ -108,3 +108,29 @@ async def logout(principal: CurrentPrincipal, state: State,
     assert credentials is not None  # CurrentPrincipal already required it
     await state.auth.Logout(auth_pb2.LogoutRequest(access_token=credentials.credentials))
     return Response(status_code=204)
+
+
+class ResetRequest(BaseModel):
+    identifier: str = Field(min_length=1, max_length=254, description="NIK, NOKA or email")
+
+
+class ResetCompletion(BaseModel):
+    code: str = Field(pattern=r"^[0-9]{6}$")
+    new_password: str = Field(min_length=1, max_length=128)
+
+
+@router.post("/password-resets", status_code=202, tags=["sessions"],
+             summary="Always 202 with a reset id; a code goes by SMS to the account's phone, if there is one")
+async def start_reset(body: ResetRequest, state: State, request: Request) -> dict[str, str]:
+    reply = await state.auth.StartPasswordReset(auth_pb2.StartPasswordResetRequest(
+        identifier=body.identifier, client=client_context(request)))
+    return {"reset_id": reply.reset_id}
+
+
+@router.post("/password-resets/{reset_id}/complete", status_code=204, tags=["sessions"],
+             summary="The right code sets the new password and ends every session")
+async def complete_reset(reset_id: Annotated[str, Path(max_length=64)], body: ResetCompletion, state: State,
+                         request: Request) -> Response:
+    await state.auth.CompletePasswordReset(auth_pb2.CompletePasswordResetRequest(
+        reset_id=reset_id, code=body.code, new_password=body.new_password, client=client_context(request)))
+    return Response(status_code=204)
