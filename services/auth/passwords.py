@@ -80,3 +80,20 @@ class Hasher:
 
     async def verify_async(self, stored: str | None, secret: str) -> bool:
         return await asyncio.to_thread(self.verify, stored, secret)
+
+
+PIN_LENGTH = 6
+
+
+def pin_problems(pin: str) -> list[str]:
+    """PIN rules (CONTRACT.md §3): 6 digits, not one digit repeated, not an ascending or
+    descending run (123456, 987654)."""
+    if len(pin) != PIN_LENGTH or not pin.isdigit() or not pin.isascii():
+        return ["NOT_6_DIGITS"]
+    reasons = []
+    if len(set(pin)) == 1:
+        reasons.append("REPEATED_DIGIT")
+    steps = {int(b) - int(a) for a, b in zip(pin, pin[1:], strict=False)}
+    if steps in ({1}, {-1}):
+        reasons.append("SEQUENCE")
+    return reasons

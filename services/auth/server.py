@@ -18,6 +18,8 @@ from jkn.membership.v1 import membership_pb2, membership_pb2_grpc
 from jkn.notify.v1 import notify_pb2, notify_pb2_grpc
 from services.auth import passwords, store, tokens
 from services.auth.lockout import Lockout
+from services.auth.pin_lock import MAX_WRONG as MAX_WRONG_PINS
+from services.auth.pin_lock import PinLock
 from services.kit import notify_client, revocation
 from services.kit.contacts import normalize_phone
 from services.kit.errors import DomainError, NotFound, Unauthenticated, ValidationFailed
@@ -43,6 +45,7 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
                  notify: notify_pb2_grpc.NotifyServiceStub):
         self.pool, self.redis, self.hasher = pool, redis, hasher
         self.lockout = Lockout(redis)
+        self.pin_lock = PinLock(redis)
         self._background: set[asyncio.Task] = set()
         self.signing_keys, self.jwks_max_age_s = signing_keys, jwks_max_age_s
         self.membership, self.notify = membership, notify
@@ -95,9 +98,11 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
         if account_id is None:
             raise DomainError("already registered", code="ALREADY_REGISTERED")
         if registration["email"]:
-            await self.notify.IssueOtp(notify_pb2.IssueOtpRequest(
+            issued = await self.notify.IssueOtp(notify_pb2.IssueOtpRequest(
                 purpose=notify_pb2.OTP_PURPOSE_EMAIL_VERIFICATION, flow_id=account_id, channel=common_pb2.CHANNEL_EMAIL,
                 destination=registration["email"], client_ip=request.client.client_ip, idempotency_key=account_id))
+            await self.pool.execute("UPDATE accounts SET email_verification_id = $2 WHERE id = $1::uuid", account_id,
+                                    issued.verification.verification_id)
         log.info("account_activated", extra={"account_id": account_id})
         return auth_pb2.VerifyRegistrationResponse(account_id=account_id)
 
@@ -226,6 +231,59 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
             await revocation.revoke_session(self.redis, session_id, access_ttl_s=tokens.ACCESS_TTL_S)
         log.info("password_reset_completed", extra={"account_id": str(account["id"]), "sessions_ended": len(revoked)})
         return auth_pb2.CompletePasswordResetResponse()
+
+    # -- PIN and email ----------------------------------------------------------------------
+    async def SetPin(self, request, context):
+        """The password confirms the person; the PIN must not be weak; a notice goes out."""
+        account = await self._account(request.account_id)
+        if not await self.hasher.verify_async(account["password_hash"], request.password):
+            raise DomainError("invalid credentials", code="INVALID_CREDENTIALS")
+        reasons = passwords.pin_problems(request.pin)
+        if reasons:
+            raise DomainError("PIN too weak", code="WEAK_PIN", reasons=reasons)
+        pin_hash = await self.hasher.hash_async(request.pin)
+        async with self.pool.acquire() as conn, conn.transaction():
+            await conn.execute("UPDATE accounts SET pin_hash = $2 WHERE id = $1", account["id"], pin_hash)
+            if account["pin_hash"] is not None:
+                await add_event(conn, topic="notify.requests", event_type="notification", key=str(account["id"]),
+                                payload=notify_pb2.NotificationRequest(
+                                    request_id=f"pin-changed:{uuid.uuid4()}", source="auth",
+                                    template=notify_pb2.NOTIFICATION_TEMPLATE_PIN_CHANGED,
+                                    channel=common_pb2.CHANNEL_SMS, to=account["phone"],
+                                    language=common_pb2.LANGUAGE_ID).SerializeToString())
+        await self.pin_lock.succeeded(str(account["id"]))
+        return auth_pb2.SetPinResponse()
+
+    async def VerifyPin(self, request, context):
+        """5 wrong PINs lock PIN use for 30 minutes (423 PIN_LOCKED)."""
+        account = await self._account(request.account_id)
+        await self.pin_lock.check(str(account["id"]))
+        if not await self.hasher.verify_async(account["pin_hash"], request.pin):
+            failures = await self.pin_lock.failed(str(account["id"]))
+            await self.pin_lock.check(str(account["id"]))  # the fifth wrong PIN locks at once
+            raise DomainError("wrong PIN", code="PIN_INVALID", attempts_left=MAX_WRONG_PINS - failures)
+        await self.pin_lock.succeeded(str(account["id"]))
+        return auth_pb2.VerifyPinResponse()
+
+    async def VerifyEmail(self, request, context):
+        account = await self._account(request.account_id)
+        if account["email_verified"] or not account["email_verification_id"]:
+            raise NotFound("no email verification pending")
+        await notify_client.check_or_raise(self.notify, verification_id=account["email_verification_id"],
+                                           code=request.code, purpose=notify_pb2.OTP_PURPOSE_EMAIL_VERIFICATION,
+                                           flow_id=str(account["id"]))
+        await self.pool.execute("UPDATE accounts SET email_verified = true, email_verification_id = NULL"
+                                " WHERE id = $1", account["id"])
+        return auth_pb2.VerifyEmailResponse()
+
+    async def _account(self, account_id: str) -> asyncpg.Record:
+        try:
+            account = await store.account_by_id(self.pool, account_id)
+        except asyncpg.DataError:
+            account = None
+        if account is None:
+            raise NotFound("no such account")
+        return account
 
     # -- the account ----------------------------------------------------------------------
     async def GetAccount(self, request, context):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncpg
 
 ACCOUNT_COLUMNS = ("id, participant_id, noka, nik, name, birth_date, phone, email, email_verified, password_hash,"
-                   " pin_hash, created_at")
+                   " pin_hash, created_at, email_verification_id")
 
 
 async def account_by_login(conn, identifier: str) -> asyncpg.Record | None:

@@ -54,3 +54,26 @@ async def test_keys_never_hold_the_identifier(lockout):
     await guard.failed("3171011501800001")
     keys = [k async for k in client.scan_iter("auth:lock:*")]
     assert keys and not any(b"3171011501800001" in k for k in keys)
+
+
+def test_weak_pins_are_named():
+    from services.auth.passwords import pin_problems
+
+    assert pin_problems("240817") == []
+    assert pin_problems("111111") == ["REPEATED_DIGIT"]
+    assert pin_problems("123456") == ["SEQUENCE"] and pin_problems("987654") == ["SEQUENCE"]
+    assert pin_problems("12345") == ["NOT_6_DIGITS"] and pin_problems("12345a") == ["NOT_6_DIGITS"]
+
+
+async def test_five_wrong_pins_lock_pin_use_for_30_minutes(lockout):
+    from services.auth.pin_lock import PinLock
+
+    _, client = lockout
+    pins = PinLock(client)
+    account = uuid.uuid4().hex
+    assert [await pins.failed(account) for _ in range(4)] == [1, 2, 3, 4]
+    await pins.check(account)
+    await pins.failed(account)
+    with pytest.raises(DomainError) as caught:
+        await pins.check(account)
+    assert caught.value.code == "PIN_LOCKED" and 1790 <= caught.value.fields["retry_after"] <= 1800

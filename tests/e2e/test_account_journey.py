@@ -136,3 +136,19 @@ def test_password_reset_needs_the_code_and_ends_every_session(stack: Stack):
     assert httpx.post(f"{gateway}/v1/sessions/refresh", json={"refresh_token": old["refresh_token"]}).status_code == 401
     assert login(stack, "0004567890006", "Sehat#2026").status_code == 401
     assert login(stack, "0004567890006", "Baru#Sehat2027").status_code == 201
+
+
+def test_budi_sets_a_pin_and_verifies_his_email(stack: Stack):
+    gateway = stack.gateway
+    tokens = login(stack, "0001234567801")
+    assert tokens.status_code == 201, "needs the activation test of this module to have run first"
+    headers = {"Authorization": f"Bearer {tokens.json()['access_token']}"}
+    weak = httpx.put(f"{gateway}/v1/me/pin", headers=headers, json={"pin": "123456", "password": BUDI["password"]})
+    assert weak.status_code == 422 and weak.json()["code"] == "WEAK_PIN"
+    ok = httpx.put(f"{gateway}/v1/me/pin", headers=headers, json={"pin": "582914", "password": BUDI["password"]})
+    assert ok.status_code == 204
+    code = latest_code(stack, BUDI["email"])
+    verified = httpx.post(f"{gateway}/v1/me/email/verify", headers=headers, json={"code": code})
+    assert verified.status_code == 204
+    me = httpx.get(f"{gateway}/v1/me", headers=headers).json()
+    assert me["pin_set"] and me["email_verified"] and me["email_masked"] == "b***@example.id"

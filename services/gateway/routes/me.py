@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC
 from typing import Literal
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 from pydantic import BaseModel, Field
 
 from jkn.auth.v1 import auth_pb2
@@ -117,3 +117,25 @@ async def change_fktp(body: FktpRequest, noka: CallerNoka, state: State) -> dict
     reply = await state.membership.RequestFktpChange(membership_pb2.RequestFktpChangeRequest(
         noka=noka, facility_code=body.facility_code))
     return {"effective_date": reply.change.effective_date}
+
+
+class PinRequest(BaseModel):
+    pin: str = Field(pattern=r"^[0-9]{6}$", examples=["240817"])
+    password: str = Field(min_length=1, max_length=128)
+
+
+@router.put("/pin", status_code=204, summary="Set or change my 6-digit PIN (the password confirms it)")
+async def set_pin(body: PinRequest, principal: CurrentPrincipal, state: State) -> Response:
+    await state.auth.SetPin(auth_pb2.SetPinRequest(account_id=principal.account_id, pin=body.pin,
+                                                   password=body.password))
+    return Response(status_code=204)
+
+
+class EmailCode(BaseModel):
+    code: str = Field(pattern=r"^[0-9]{6}$")
+
+
+@router.post("/email/verify", status_code=204, summary="Verify my email with the code sent there at activation")
+async def verify_email(body: EmailCode, principal: CurrentPrincipal, state: State) -> Response:
+    await state.auth.VerifyEmail(auth_pb2.VerifyEmailRequest(account_id=principal.account_id, code=body.code))
+    return Response(status_code=204)
