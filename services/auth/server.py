@@ -255,15 +255,17 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
         return auth_pb2.SetPinResponse()
 
     async def VerifyPin(self, request, context):
+        await self._require_pin(await self._account(request.account_id), request.pin)
+        return auth_pb2.VerifyPinResponse()
+
+    async def _require_pin(self, account: asyncpg.Record, pin: str) -> None:
         """5 wrong PINs lock PIN use for 30 minutes (423 PIN_LOCKED)."""
-        account = await self._account(request.account_id)
         await self.pin_lock.check(str(account["id"]))
-        if not await self.hasher.verify_async(account["pin_hash"], request.pin):
+        if not await self.hasher.verify_async(account["pin_hash"], pin):
             failures = await self.pin_lock.failed(str(account["id"]))
             await self.pin_lock.check(str(account["id"]))  # the fifth wrong PIN locks at once
             raise DomainError("wrong PIN", code="PIN_INVALID", attempts_left=MAX_WRONG_PINS - failures)
         await self.pin_lock.succeeded(str(account["id"]))
-        return auth_pb2.VerifyPinResponse()
 
     async def VerifyEmail(self, request, context):
         account = await self._account(request.account_id)
@@ -275,6 +277,71 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
         await self.pool.execute("UPDATE accounts SET email_verified = true, email_verification_id = NULL"
                                 " WHERE id = $1", account["id"])
         return auth_pb2.VerifyEmailResponse()
+
+    # -- email and phone changes: PIN, a code to the new address, a notice to the old one ----
+    async def StartEmailChange(self, request, context):
+        return auth_pb2.StartEmailChangeResponse(**await self._start_change(
+            request.account_id, "email", request.new_email.strip().lower(), request.pin, request.client))
+
+    async def StartPhoneChange(self, request, context):
+        return auth_pb2.StartPhoneChangeResponse(**await self._start_change(
+            request.account_id, "phone", normalize_phone(request.new_phone) or request.new_phone, request.pin,
+            request.client))
+
+    async def VerifyEmailChange(self, request, context):
+        await self._complete_change(request.account_id, request.change_id, request.code, "email")
+        return auth_pb2.VerifyEmailChangeResponse()
+
+    async def VerifyPhoneChange(self, request, context):
+        await self._complete_change(request.account_id, request.change_id, request.code, "phone")
+        return auth_pb2.VerifyPhoneChangeResponse()
+
+    async def _start_change(self, account_id: str, kind: str, new_value: str, pin: str,
+                            client: common_pb2.ClientContext) -> dict:
+        account = await self._account(account_id)
+        await self._require_pin(account, pin)
+        if await self.pool.fetchval(f"SELECT EXISTS (SELECT 1 FROM accounts WHERE {kind} = $1)", new_value):
+            raise DomainError(f"{kind} already in use", code="ALREADY_REGISTERED")
+        change_id = uuid.uuid4()
+        issued = await self.notify.IssueOtp(notify_pb2.IssueOtpRequest(
+            purpose=notify_pb2.OTP_PURPOSE_EMAIL_CHANGE if kind == "email" else notify_pb2.OTP_PURPOSE_PHONE_CHANGE,
+            flow_id=str(change_id), channel=common_pb2.CHANNEL_EMAIL if kind == "email" else common_pb2.CHANNEL_SMS,
+            destination=new_value, client_ip=client.client_ip, idempotency_key=str(change_id),
+            language=client.language))
+        await self.pool.execute(
+            "INSERT INTO contact_changes (id, account_id, kind, new_value, verification_id, expires_at)"
+            " VALUES ($1, $2, $3, $4, $5, $6)", change_id, account["id"], kind, new_value,
+            issued.verification.verification_id, datetime.now(UTC) + REGISTRATION_LIFETIME)
+        return {"change_id": str(change_id), "otp": notify_client.challenge(issued.verification)}
+
+    async def _complete_change(self, account_id: str, change_id: str, code: str, kind: str) -> None:
+        account = await self._account(account_id)
+        try:
+            change = await self.pool.fetchrow(
+                "SELECT id, new_value, verification_id FROM contact_changes WHERE id = $1::uuid AND account_id = $2"
+                " AND kind = $3 AND completed_at IS NULL AND expires_at > now()", change_id, account["id"], kind)
+        except asyncpg.DataError:
+            change = None
+        if change is None:  # another person's change is "not found" too
+            raise NotFound("no such change")
+        purpose = notify_pb2.OTP_PURPOSE_EMAIL_CHANGE if kind == "email" else notify_pb2.OTP_PURPOSE_PHONE_CHANGE
+        await notify_client.check_or_raise(self.notify, verification_id=change["verification_id"], code=code,
+                                           purpose=purpose, flow_id=change_id)
+        old_value = account[kind]
+        async with self.pool.acquire() as conn, conn.transaction():
+            column = "email = $2, email_verified = true" if kind == "email" else "phone = $2"
+            await conn.execute(f"UPDATE accounts SET {column} WHERE id = $1", account["id"], change["new_value"])
+            await conn.execute("UPDATE contact_changes SET completed_at = now() WHERE id = $1", change["id"])
+            if old_value:
+                masked = mask_email(change["new_value"]) if kind == "email" else mask_phone(change["new_value"])
+                await add_event(conn, topic="notify.requests", event_type="notification", key=str(account["id"]),
+                                payload=notify_pb2.NotificationRequest(
+                                    request_id=f"{kind}-changed:{change['id']}", source="auth",
+                                    template=notify_pb2.NOTIFICATION_TEMPLATE_EMAIL_CHANGED if kind == "email"
+                                    else notify_pb2.NOTIFICATION_TEMPLATE_PHONE_CHANGED,
+                                    channel=common_pb2.CHANNEL_EMAIL if kind == "email" else common_pb2.CHANNEL_SMS,
+                                    to=old_value, language=common_pb2.LANGUAGE_ID,
+                                    params={f"new_{kind}_masked": masked}).SerializeToString())
 
     async def _account(self, account_id: str) -> asyncpg.Record:
         try:

@@ -152,3 +152,43 @@ def test_budi_sets_a_pin_and_verifies_his_email(stack: Stack):
     assert verified.status_code == 204
     me = httpx.get(f"{gateway}/v1/me", headers=headers).json()
     assert me["pin_set"] and me["email_verified"] and me["email_masked"] == "b***@example.id"
+
+
+def test_dewi_changes_email_and_phone_with_her_pin_and_the_old_addresses_are_told(stack: Stack):
+    gateway = stack.gateway
+    password = "Baru#Sehat2027"  # set by the password-reset test of this module
+    tokens = login(stack, "0004567890006", password)
+    assert tokens.status_code == 201, "needs the password-reset test of this module to have run first"
+    headers = {"Authorization": f"Bearer {tokens.json()['access_token']}"}
+    wrong_pin = httpx.post(f"{gateway}/v1/me/email-changes", headers=headers,
+                           json={"new_email": "dewi.baru@example.id", "pin": "000000"})
+    assert wrong_pin.status_code == 422 and wrong_pin.json()["code"] == "PIN_INVALID"
+    assert wrong_pin.json()["attempts_left"] == 4
+
+    started = httpx.post(f"{gateway}/v1/me/email-changes", headers=headers,
+                         json={"new_email": "dewi.baru@example.id", "pin": "240817"})
+    assert started.status_code == 202 and started.json()["otp"]["destination_masked"] == "d***@example.id"
+    code = latest_code(stack, "dewi.baru@example.id")
+    done = httpx.post(f"{gateway}/v1/me/email-changes/{started.json()['change_id']}/verify", headers=headers,
+                      json={"code": code})
+    assert done.status_code == 204
+
+    phone = httpx.post(f"{gateway}/v1/me/phone-changes", headers=headers,
+                       json={"new_phone": "081299990006", "pin": "240817"})
+    assert phone.status_code == 202
+    sms = latest_code(stack, "081299990006")
+    assert httpx.post(f"{gateway}/v1/me/phone-changes/{phone.json()['change_id']}/verify", headers=headers,
+                      json={"code": sms}).status_code == 204
+    me = httpx.get(f"{gateway}/v1/me", headers=headers).json()
+    assert me["email_masked"] == "d***@example.id" and me["phone_masked"] == "+62812****0006"
+
+    deadline = time.monotonic() + 30
+    told_email = told_phone = []
+    while not (told_email and told_phone) and time.monotonic() < deadline:
+        told_email = httpx.get(f"{gateway}/dev/outbox", params={"to": "dewi.lestari@example.id"}).json()["items"]
+        told_phone = [i for i in httpx.get(f"{gateway}/dev/outbox", params={"to": "+6281234500006"}).json()["items"]
+                      if i["body"].startswith("Nomor HP")]
+        told_email = [i for i in told_email if i["body"].startswith("Email akun")]
+        time.sleep(0.2)
+    assert told_email and "d***@example.id" in told_email[0]["body"]
+    assert told_phone and "+62812****0006" in told_phone[0]["body"] and told_phone[0]["code"] is None

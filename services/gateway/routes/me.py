@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from datetime import UTC
-from typing import Literal
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Path, Request, Response
 from pydantic import BaseModel, Field
 
 from jkn.auth.v1 import auth_pb2
 from jkn.membership.v1 import membership_pb2
 from services.gateway.deps import CallerNoka, CurrentPrincipal, State
+from services.gateway.routes.enrollments import client_context, otp_out
 
 router = APIRouter(prefix="/v1/me", tags=["me"])
 
@@ -138,4 +139,48 @@ class EmailCode(BaseModel):
 @router.post("/email/verify", status_code=204, summary="Verify my email with the code sent there at activation")
 async def verify_email(body: EmailCode, principal: CurrentPrincipal, state: State) -> Response:
     await state.auth.VerifyEmail(auth_pb2.VerifyEmailRequest(account_id=principal.account_id, code=body.code))
+    return Response(status_code=204)
+
+
+class EmailChange(BaseModel):
+    new_email: str = Field(min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    pin: str = Field(pattern=r"^[0-9]{6}$")
+
+
+class PhoneChange(BaseModel):
+    new_phone: str = Field(min_length=8, max_length=20)
+    pin: str = Field(pattern=r"^[0-9]{6}$")
+
+
+def change_started(reply) -> dict[str, object]:
+    return {"change_id": reply.change_id, "otp": otp_out(reply.otp).model_dump()}
+
+
+@router.post("/email-changes", status_code=202, summary="Change my email: PIN, then a code to the new address")
+async def start_email_change(body: EmailChange, principal: CurrentPrincipal, state: State,
+                             request: Request) -> dict[str, object]:
+    return change_started(await state.auth.StartEmailChange(auth_pb2.StartEmailChangeRequest(
+        account_id=principal.account_id, new_email=body.new_email, pin=body.pin, client=client_context(request))))
+
+
+@router.post("/email-changes/{change_id}/verify", status_code=204, summary="The old address is told")
+async def verify_email_change(change_id: Annotated[str, Path(max_length=64)], body: EmailCode,
+                              principal: CurrentPrincipal, state: State) -> Response:
+    await state.auth.VerifyEmailChange(auth_pb2.VerifyEmailChangeRequest(
+        account_id=principal.account_id, change_id=change_id, code=body.code))
+    return Response(status_code=204)
+
+
+@router.post("/phone-changes", status_code=202, summary="Change my phone: PIN, then a code by SMS to the new number")
+async def start_phone_change(body: PhoneChange, principal: CurrentPrincipal, state: State,
+                             request: Request) -> dict[str, object]:
+    return change_started(await state.auth.StartPhoneChange(auth_pb2.StartPhoneChangeRequest(
+        account_id=principal.account_id, new_phone=body.new_phone, pin=body.pin, client=client_context(request))))
+
+
+@router.post("/phone-changes/{change_id}/verify", status_code=204, summary="The old number is told")
+async def verify_phone_change(change_id: Annotated[str, Path(max_length=64)], body: EmailCode,
+                              principal: CurrentPrincipal, state: State) -> Response:
+    await state.auth.VerifyPhoneChange(auth_pb2.VerifyPhoneChangeRequest(
+        account_id=principal.account_id, change_id=change_id, code=body.code))
     return Response(status_code=204)
