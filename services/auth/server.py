@@ -165,6 +165,33 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
         await revocation.revoke_token(self.redis, claims["jti"], int(claims["exp"] - time.time()))
         return auth_pb2.LogoutResponse()
 
+    async def ListSessions(self, request, context):
+        """The account's active sessions (devices), newest first; the caller's marked current."""
+        rows = await self.pool.fetch(
+            "SELECT id, device, created_at, last_seen FROM sessions WHERE account_id = $1::uuid AND revoked_at IS NULL"
+            " ORDER BY last_seen DESC", request.account_id)
+        sessions = []
+        for row in rows:
+            created, used = Timestamp(), Timestamp()
+            created.FromDatetime(row["created_at"])
+            used.FromDatetime(row["last_seen"])
+            sessions.append(auth_pb2.Session(session_id=str(row["id"]), user_agent=row["device"], created_at=created,
+                                             last_used_at=used, current=str(row["id"]) == request.session_id))
+        return auth_pb2.ListSessionsResponse(sessions=sessions)
+
+    async def RevokeSession(self, request, context):
+        """End one of my sessions (another person's session is "not found")."""
+        try:
+            ended = await self.pool.fetchval(
+                "UPDATE sessions SET revoked_at = now() WHERE id = $1::uuid AND account_id = $2::uuid"
+                " AND revoked_at IS NULL RETURNING id", request.session_id, request.account_id)
+        except asyncpg.DataError:
+            ended = None
+        if ended is None:
+            raise NotFound("no such session")
+        await revocation.revoke_session(self.redis, request.session_id, access_ttl_s=tokens.ACCESS_TTL_S)
+        return auth_pb2.RevokeSessionResponse()
+
     def _claims(self, token: str) -> dict:
         try:
             kid = jwt.get_unverified_header(token).get("kid")

@@ -192,3 +192,23 @@ def test_dewi_changes_email_and_phone_with_her_pin_and_the_old_addresses_are_tol
         time.sleep(0.2)
     assert told_email and "d***@example.id" in told_email[0]["body"]
     assert told_phone and "+62812****0006" in told_phone[0]["body"] and told_phone[0]["code"] is None
+
+
+def test_budi_sees_his_devices_and_ends_one_but_not_someone_elses(stack: Stack):
+    gateway = stack.gateway
+    budi = login(stack, "0001234567801").json()
+    # Rudi was locked by an earlier test of this module; Budi logs in on two devices instead.
+    phone = httpx.post(f"{gateway}/v1/sessions", headers={"User-Agent": "JKN-Android/4.1"},
+                       json={"identifier": "0001234567801", "password": BUDI["password"]}).json()
+    headers = {"Authorization": f"Bearer {budi['access_token']}"}
+    items = httpx.get(f"{gateway}/v1/me/sessions", headers=headers).json()["items"]
+    other = next(i for i in items if i["user_agent"] == "JKN-Android/4.1")
+    assert sum(i["current"] for i in items) == 1 and not other["current"]
+    assert httpx.delete(f"{gateway}/v1/me/sessions/{other['session_id']}", headers=headers).status_code == 204
+    ended = httpx.get(f"{gateway}/v1/me", headers={"Authorization": f"Bearer {phone['access_token']}"})
+    assert ended.status_code == 401
+    assert httpx.get(f"{gateway}/v1/me", headers=headers).status_code == 200
+    dewi = login(stack, "0004567890006", "Baru#Sehat2027").json()
+    foreign = httpx.delete(f"{gateway}/v1/me/sessions/{other['session_id']}",
+                           headers={"Authorization": f"Bearer {dewi['access_token']}"})
+    assert foreign.status_code == 404

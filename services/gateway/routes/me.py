@@ -184,3 +184,20 @@ async def verify_phone_change(change_id: Annotated[str, Path(max_length=64)], bo
     await state.auth.VerifyPhoneChange(auth_pb2.VerifyPhoneChangeRequest(
         account_id=principal.account_id, change_id=change_id, code=body.code))
     return Response(status_code=204)
+
+
+@router.get("/sessions", summary="My active sessions (devices)")
+async def sessions(principal: CurrentPrincipal, state: State) -> dict[str, object]:
+    reply = await state.auth.ListSessions(auth_pb2.ListSessionsRequest(account_id=principal.account_id,
+                                                                       session_id=principal.session_id))
+    return {"items": [{"session_id": s.session_id, "user_agent": s.user_agent, "current": s.current,
+                       "created_at": s.created_at.ToDatetime(tzinfo=UTC).isoformat(),
+                       "last_used_at": s.last_used_at.ToDatetime(tzinfo=UTC).isoformat()} for s in reply.sessions]}
+
+
+@router.delete("/sessions/{session_id}", status_code=204, summary="End one of my sessions")
+async def end_session(session_id: Annotated[str, Path(max_length=64)], principal: CurrentPrincipal,
+                      state: State) -> Response:
+    await state.auth.RevokeSession(auth_pb2.RevokeSessionRequest(account_id=principal.account_id,
+                                                                 session_id=session_id))
+    return Response(status_code=204)
