@@ -6,6 +6,7 @@ import asyncio
 import time
 import uuid
 from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import asyncpg
 import jwt
@@ -30,6 +31,7 @@ from services.kit.signing import SigningKey, jwks_message_fields
 
 log = get_logger("jkn.auth")
 REGISTRATION_LIFETIME = timedelta(hours=1)
+JAKARTA = ZoneInfo("Asia/Jakarta")
 REFRESH_LIFETIME = timedelta(days=30)
 
 
@@ -130,10 +132,23 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
             await self.pool.execute("UPDATE accounts SET password_hash = $2 WHERE id = $1", account["id"],
                                     await self.hasher.hash_async(request.password))
         refresh, refresh_hash = tokens.new_refresh_token()
+        device = (request.client.device_id or request.client.user_agent)[:200]
         async with self.pool.acquire() as conn, conn.transaction():
-            session_id = await store.open_session(conn, account_id=account["id"], device=request.client.user_agent,
+            known_device = await conn.fetchval(
+                "SELECT EXISTS (SELECT 1 FROM sessions WHERE account_id = $1 AND device = $2)", account["id"], device)
+            session_id = await store.open_session(conn, account_id=account["id"], device=device,
                                                   token_hash=refresh_hash,
                                                   expires_at=datetime.now(UTC) + REFRESH_LIFETIME)
+            if not known_device:
+                await add_event(conn, topic="notify.requests", event_type="notification", key=str(account["id"]),
+                                payload=notify_pb2.NotificationRequest(
+                                    request_id=f"new-device:{session_id}", source="auth",
+                                    template=notify_pb2.NOTIFICATION_TEMPLATE_NEW_DEVICE_LOGIN,
+                                    channel=common_pb2.CHANNEL_SMS, to=account["phone"],
+                                    language=common_pb2.LANGUAGE_ID,
+                                    params={"device": (device or "perangkat tidak dikenal")[:60],
+                                            "at": datetime.now(UTC).astimezone(JAKARTA).strftime("%d-%m-%Y %H:%M WIB")},
+                                ).SerializeToString())
         log.info("login_succeeded", extra={"account_id": str(account["id"]), "session_id": session_id})
         return auth_pb2.LoginResponse(tokens=self._pair(str(account["id"]), session_id, refresh))
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -11,7 +12,7 @@ from jkn.auth.v1 import auth_pb2
 from services.gateway.bearer import Principal
 from services.gateway.state import GatewayState
 from services.kit import revocation
-from services.kit.errors import Unauthenticated
+from services.kit.errors import RateLimited, Unauthenticated
 
 _bearer = HTTPBearer(auto_error=False, description="Access token from POST /v1/sessions")
 
@@ -51,3 +52,20 @@ async def _caller_noka(state: State, principal: CurrentPrincipal) -> str:
 
 #: The caller's NOKA (for the /v1/me routes).
 CallerNoka = Annotated[str, Depends(_caller_noka)]
+
+
+async def _limit_account_routes(state: State, request: Request) -> None:
+    """Per client IP, a fixed one-minute window on the account routes (registration, login,
+    refresh, password reset, enrolment): 429 RATE_LIMITED with Retry-After beyond it."""
+    ip = request.client.host if request.client else "unknown"
+    window = int(time.time()) // 60
+    key = f"gw:rl:account:{ip}:{window}"
+    count = await state.redis.incr(key)
+    if count == 1:
+        await state.redis.expire(key, 61)
+    if count > state.settings.auth_rate_per_min:
+        raise RateLimited("too many requests", retry_after=60 - int(time.time()) % 60)
+
+
+#: Apply to every account route: ``dependencies=[AccountRateLimit]``.
+AccountRateLimit = Depends(_limit_account_routes)

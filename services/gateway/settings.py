@@ -18,3 +18,4 @@ class GatewaySettings(PlatformSettings):
     jwks_refresh_s: int = Field(300, description="how often the auth service's public keys are reloaded")
     readiness_timeout_s: float = Field(1.0, description="deadline of each health check behind /readyz")
     shutdown_grace_s: float = 8.0
+    auth_rate_per_min: int = Field(60, description="requests a client IP may make to the account routes a minute")

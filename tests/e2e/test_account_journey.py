@@ -212,3 +212,10 @@ def test_budi_sees_his_devices_and_ends_one_but_not_someone_elses(stack: Stack):
     foreign = httpx.delete(f"{gateway}/v1/me/sessions/{other['session_id']}",
                            headers={"Authorization": f"Bearer {dewi['access_token']}"})
     assert foreign.status_code == 404
+
+    deadline, notices = time.monotonic() + 30, []
+    while not notices and time.monotonic() < deadline:
+        items = httpx.get(f"{gateway}/dev/outbox", params={"to": BUDI["phone"]}).json()["items"]
+        notices = [i for i in items if "JKN-Android/4.1" in i["body"]]
+        time.sleep(0.2)
+    assert len(notices) == 1 and notices[0]["subject"] == "Login dari perangkat baru"  # once per new device

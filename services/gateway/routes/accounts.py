@@ -10,10 +10,10 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 
 from jkn.auth.v1 import auth_pb2
-from services.gateway.deps import CurrentPrincipal, State
+from services.gateway.deps import AccountRateLimit, CurrentPrincipal, State
 from services.gateway.routes.enrollments import Otp, client_context, otp_out
 
-router = APIRouter(prefix="/v1", tags=["accounts"])
+router = APIRouter(prefix="/v1", tags=["accounts"], dependencies=[AccountRateLimit])
 _bearer = HTTPBearer(auto_error=False)
 
 

@@ -10,10 +10,10 @@ from pydantic import BaseModel, Field
 
 from jkn.common.v1 import common_pb2
 from jkn.membership.v1 import membership_pb2
-from services.gateway.deps import State
+from services.gateway.deps import AccountRateLimit, State
 from services.gateway.problems import language
 
-router = APIRouter(prefix="/v1/enrollments", tags=["enrolment"])
+router = APIRouter(prefix="/v1/enrollments", tags=["enrolment"], dependencies=[AccountRateLimit])
 _SEX = {"M": membership_pb2.SEX_MALE, "F": membership_pb2.SEX_FEMALE}
 
 

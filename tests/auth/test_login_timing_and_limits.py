@@ -1,0 +1,54 @@
+"""Login answers do not reveal whether an account exists; account routes are rate-limited per IP."""
+
+from __future__ import annotations
+
+import statistics
+import time
+import uuid
+
+import grpc
+import pytest
+
+from jkn.auth.v1 import auth_pb2, auth_pb2_grpc
+from services.auth.app import build
+from services.auth.settings import AuthSettings
+from services.kit.errors import decode_rpc_error
+
+KNOWN = ["5171014408950006", "0004567890006", "dewi.lestari@example.id",
+         "3171010505750007", "0005678900007", "rudi.hartono@example.id"]
+
+
+async def test_unknown_identifier_and_wrong_password_take_the_same_time_and_answer(service):
+    async with (service(AuthSettings, build, seed_demo_data=True) as auth,
+                grpc.aio.insecure_channel(auth.address) as channel):
+        stub = auth_pb2_grpc.AuthServiceStub(channel)
+
+        async def attempt(identifier: str) -> tuple[float, str, str]:
+            started = time.perf_counter()
+            with pytest.raises(grpc.aio.AioRpcError) as caught:
+                await stub.Login(auth_pb2.LoginRequest(identifier=identifier, password="Salah#Sandi1"))
+            error = decode_rpc_error(caught.value)
+            return time.perf_counter() - started, error.code, caught.value.details()
+
+        await attempt("warm-up")
+        unknown = [await attempt(f"31710{uuid.uuid4().int % 10**11:011d}") for _ in range(20)]
+        wrong = [await attempt(KNOWN[n % len(KNOWN)]) for n in range(20)]  # ≤ 4 per identifier: no lockout
+    assert {(code, details) for _, code, details in unknown} == {(code, details) for _, code, details in wrong}
+    assert {code for _, code, _ in wrong} == {"INVALID_CREDENTIALS"}
+    a, b = statistics.median(t for t, _, _ in unknown), statistics.median(t for t, _, _ in wrong)
+    assert abs(a - b) / max(a, b) < 0.25, (a, b)
+
+
+async def test_account_routes_are_limited_per_client_ip(platform, gateway_client, redis_url):
+    from services.kit.redis import open_redis
+
+    redis = open_redis(redis_url)
+    await redis.delete(*[k async for k in redis.scan_iter("gw:rl:account:*")] or ["-"])  # a fresh window
+    await redis.aclose()
+    addresses = {name: running.address for name, running in platform.items()}
+    async with gateway_client(addresses, auth_rate_per_min=3) as (_, client):
+        answers = [await client.post("/v1/sessions/refresh", json={"refresh_token": "x" * 20}) for _ in range(4)]
+        health = await client.get("/healthz")
+    assert [r.status_code for r in answers] == [401, 401, 401, 429]
+    assert answers[-1].json()["code"] == "RATE_LIMITED" and 1 <= int(answers[-1].headers["Retry-After"]) <= 60
+    assert health.status_code == 200
