@@ -111,7 +111,7 @@ async def service(fresh_database: Callable[[str], str], redis_url: str, broker: 
     @asynccontextmanager
     async def start(settings_class: type[ServiceSettings], build: Build, **overrides) -> AsyncIterator[RunningService]:
         settings = settings_class(**{
-            "env": "test", "grpc_port": 0, "metrics_port": 0, "shutdown_grace_s": 2,
+            "env": "test", "grpc_port": 0, "metrics_port": 0, "shutdown_grace_s": 2, "captcha": "off",
             "database_url": fresh_database(settings_class.model_fields["service_name"].default),
             "redis_url": redis_url, "kafka_bootstrap": f"127.0.0.1:{broker.port}", **overrides,
         })

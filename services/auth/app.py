@@ -39,7 +39,7 @@ async def build(runtime: Runtime) -> list[Servicer]:
     notify = notify_pb2_grpc.NotifyServiceStub(runtime.channel(
         settings.notify_addr, notify_pb2.DESCRIPTOR.services_by_name["NotifyService"]))
     servicer = AuthServicer(
-        pool=pool, redis=redis, membership=membership, notify=notify,
+        pool=pool, redis=redis, membership=membership, notify=notify, captcha_on=settings.captcha == "on",
         hasher=hasher,
         signing_keys=load_signing_keys(settings.jwt_private_keys.get_secret_value()),
         jwks_max_age_s=settings.jwks_max_age_s)

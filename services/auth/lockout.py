@@ -64,6 +64,10 @@ class Lockout:
         await self._script(keys=[key_of(identifier)],
                            args=["fail", MAX_FAILURES, FIRST_LOCK_S, MAX_LOCK_S, FORGET_AFTER_S])
 
+    async def recent_failures(self, identifier: str) -> int:
+        """Consecutive failures since the last lock or success (for the captcha after 3)."""
+        return int(await self.redis.hget(key_of(identifier), "failures") or 0)
+
     async def succeeded(self, identifier: str) -> None:
         """Rule 2."""
         await self.redis.delete(key_of(identifier))

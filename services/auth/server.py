@@ -32,6 +32,7 @@ from services.kit.signing import SigningKey, jwks_message_fields
 log = get_logger("jkn.auth")
 REGISTRATION_LIFETIME = timedelta(hours=1)
 JAKARTA = ZoneInfo("Asia/Jakarta")
+CAPTCHA_AFTER_FAILURES = 3
 REFRESH_LIFETIME = timedelta(days=30)
 
 
@@ -44,9 +45,10 @@ def _required(**fields: str) -> None:
 class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
     def __init__(self, *, pool: asyncpg.Pool, redis: Redis, hasher: passwords.Hasher, signing_keys: list[SigningKey],
                  jwks_max_age_s: int, membership: membership_pb2_grpc.MembershipServiceStub,
-                 notify: notify_pb2_grpc.NotifyServiceStub):
+                 notify: notify_pb2_grpc.NotifyServiceStub, captcha_on: bool = True):
         self.pool, self.redis, self.hasher = pool, redis, hasher
         self.lockout = Lockout(redis)
+        self.captcha_on = captcha_on
         self.pin_lock = PinLock(redis)
         self._background: set[asyncio.Task] = set()
         self.signing_keys, self.jwks_max_age_s = signing_keys, jwks_max_age_s
@@ -54,6 +56,8 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
 
     # -- activation of an existing participant --------------------------------------------
     async def StartRegistration(self, request, context):
+        if self.captcha_on and not request.captcha_passed:
+            raise DomainError("captcha required", code="CAPTCHA_REQUIRED")
         _required(identifier=request.identifier, birth_date=request.birth_date, phone=request.phone,
                   password=request.password)
         match = await self.membership.MatchIdentity(membership_pb2.MatchIdentityRequest(
@@ -122,6 +126,9 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
         """Generic INVALID_CREDENTIALS for unknown identifiers and wrong passwords alike (same work)."""
         identifier = request.identifier.strip()
         await self.lockout.check(identifier)
+        if (self.captcha_on and not request.captcha_passed
+                and await self.lockout.recent_failures(identifier) >= CAPTCHA_AFTER_FAILURES):
+            raise DomainError("captcha required", code="CAPTCHA_REQUIRED")
         account = await store.account_by_login(self.pool, identifier) if identifier else None
         ok = await self.hasher.verify_async(account["password_hash"] if account else None, request.password)
         if not ok or account is None:

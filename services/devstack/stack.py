@@ -160,6 +160,7 @@ class Stack:
         env = dict(os.environ)
         env.setdefault("JKN_ENV", "dev")
         env.setdefault("JKN_LOG_JSON", "false")
+        env.setdefault("JKN_CAPTCHA", "off")  # scripted clients and the dev pages; production default is on
         env.update({
             "JKN_DATA_DIR": str(self.data_dir), "JKN_DEMO_TODAY": today,
             "JKN_REDIS_URL": f"redis://127.0.0.1:{s.redis_port}/0",

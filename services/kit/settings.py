@@ -53,6 +53,8 @@ class PlatformSettings(BaseSettings):
     membership_addr: str = shared("JKN_MEMBERSHIP_ADDR", f"127.0.0.1:{DEFAULT_PORTS['membership'][0]}")
     queue_addr: str = shared("JKN_QUEUE_ADDR", f"127.0.0.1:{DEFAULT_PORTS['queue'][0]}")
     rpc_timeout_s: float = shared("JKN_RPC_TIMEOUT_S", 3.0, description="default deadline of a gRPC call")
+    captcha: Literal["on", "off"] = shared("JKN_CAPTCHA", "on", description="captcha on registration and after "
+                                                                          "3 failed logins (make run: off)")
     demo_today: date | None = shared("JKN_DEMO_TODAY", None,
                                      description="the 'today' demo data is relative to (make run sets it)")
 

@@ -10,6 +10,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 
 from jkn.auth.v1 import auth_pb2
+from services.gateway import captcha
 from services.gateway.deps import AccountRateLimit, CurrentPrincipal, State
 from services.gateway.routes.enrollments import Otp, client_context, otp_out
 
@@ -18,6 +19,8 @@ _bearer = HTTPBearer(auto_error=False)
 
 
 class RegistrationRequest(BaseModel):
+    captcha_id: str | None = Field(None, max_length=64, description="from GET /v1/captcha (required when on)")
+    captcha_answer: str | None = Field(None, max_length=16)
     identifier: str = Field(pattern=r"^([0-9]{16}|[0-9]{13})$", description="NIK (16 digits) or NOKA (13 digits)",
                             examples=["3171011501800001"])
     birth_date: date = Field(examples=["1980-01-15"])
@@ -41,6 +44,8 @@ class Activated(BaseModel):
 
 
 class SessionRequest(BaseModel):
+    captcha_id: str | None = Field(None, max_length=64, description="from GET /v1/captcha, after 3 failures")
+    captcha_answer: str | None = Field(None, max_length=16)
     identifier: str = Field(min_length=1, max_length=254, description="NIK, NOKA or email")
     password: str = Field(min_length=1, max_length=128)
 
@@ -61,12 +66,19 @@ def tokens_out(pair: auth_pb2.TokenPair) -> Tokens:
                   expires_in=pair.expires_in_s)
 
 
+@router.get("/captcha", summary="An image captcha (5 minutes, single use), for registration and repeated logins")
+async def new_captcha(state: State) -> dict[str, str]:
+    captcha_id, image = await captcha.new_captcha(state.redis)
+    return {"captcha_id": captcha_id, "image": image}
+
+
 @router.post("/registrations", status_code=201, response_model=RegistrationStarted, tags=["accounts"],
              summary="Activate an account for an existing participant; a code goes by SMS")
 async def register(body: RegistrationRequest, state: State, request: Request) -> RegistrationStarted:
     reply = await state.auth.StartRegistration(auth_pb2.StartRegistrationRequest(
         identifier=body.identifier, birth_date=body.birth_date.isoformat(), phone=body.phone, email=body.email,
-        password=body.password, client=client_context(request)))
+        password=body.password, client=client_context(request),
+        captcha_passed=await captcha.passed(state.redis, body.captcha_id, body.captcha_answer)))
     return RegistrationStarted(registration_id=reply.registration_id, status="PENDING_VERIFICATION",
                                otp=otp_out(reply.otp))
 
@@ -90,8 +102,9 @@ async def verify(registration_id: Annotated[str, Path(max_length=64)], body: Cod
 @router.post("/sessions", status_code=201, response_model=Tokens, tags=["sessions"],
              summary="Log in with NIK, NOKA or email")
 async def login(body: SessionRequest, state: State, request: Request) -> Tokens:
-    reply = await state.auth.Login(auth_pb2.LoginRequest(identifier=body.identifier, password=body.password,
-                                                         client=client_context(request)))
+    reply = await state.auth.Login(auth_pb2.LoginRequest(
+        identifier=body.identifier, password=body.password, client=client_context(request),
+        captcha_passed=await captcha.passed(state.redis, body.captcha_id, body.captcha_answer)))
     return tokens_out(reply.tokens)
 
 
