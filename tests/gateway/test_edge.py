@@ -158,3 +158,31 @@ async def test_redis_down_at_the_edge_is_a_503_not_a_500(platform, gateway_clien
         response = await client.get("/v1/me", headers={"Authorization": f"Bearer {token(signing_key)}"})
     assert response.status_code == 503 and response.json()["code"] == "DEPENDENCY_UNAVAILABLE"
     assert "Retry-After" in response.headers
+
+
+async def test_key_rotation_logs_nobody_out(service, gateway_client):
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from pydantic import SecretStr
+
+    from services.auth.app import build as build_auth
+    from services.auth.settings import AuthSettings
+
+    def pem() -> str:
+        return Ed25519PrivateKey.generate().private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()).decode()
+
+    old_pem, new_pem = pem(), pem()
+    old_key, new_key = load_signing_keys(old_pem)[0], load_signing_keys(new_pem)[0]
+    async with service(AuthSettings, build_auth, seed_demo_data=True,
+                       jwt_private_keys=SecretStr(new_pem + old_pem)) as auth, \
+            gateway_client({"auth": auth.address}) as (app, client):
+        @app.get("/probe")
+        async def probe(principal: CurrentPrincipal) -> dict:
+            return {"account_id": principal.account_id}
+
+        before_rotation = await client.get("/probe", headers={"Authorization": f"Bearer {token(old_key)}"})
+        after_rotation = await client.get("/probe", headers={"Authorization": f"Bearer {token(new_key)}"})
+        login = await client.post("/v1/sessions", json={"identifier": "0004567890006", "password": "Sehat#2026"})
+    assert before_rotation.status_code == 200 and after_rotation.status_code == 200
+    assert jwt.get_unverified_header(login.json()["access_token"])["kid"] == new_key.kid
