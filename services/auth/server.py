@@ -165,17 +165,18 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
         refresh, refresh_hash = tokens.new_refresh_token()
         async with self.pool.acquire() as conn, conn.transaction():
             row = await store.refresh_token_for_update(conn, presented)
-            if row is None or row["revoked_at"] is not None or row["expires_at"] <= datetime.now(UTC):
-                raise Unauthenticated("refresh token not valid")
-            if row["rotated_at"] is not None:
-                if tokens.is_theft(rotated_at_s=row["rotated_at"].timestamp(), now_s=time.time()):
-                    await store.revoke_session(conn, row["session_id"])
-                    await revocation.revoke_session(self.redis, str(row["session_id"]),
-                                                    access_ttl_s=tokens.ACCESS_TTL_S)
-                    log.warning("refresh_token_reused", extra={"session_id": str(row["session_id"])})
-                raise Unauthenticated("refresh token already used")
-            await store.rotate(conn, old_hash=presented, session_id=row["session_id"], new_hash=refresh_hash,
-                               expires_at=datetime.now(UTC) + REFRESH_LIFETIME)
+            valid = row is not None and row["revoked_at"] is None and row["expires_at"] > datetime.now(UTC)
+            if valid and row["rotated_at"] is None:
+                await store.rotate(conn, old_hash=presented, session_id=row["session_id"], new_hash=refresh_hash,
+                                   expires_at=datetime.now(UTC) + REFRESH_LIFETIME)
+        if not valid:
+            raise Unauthenticated("refresh token not valid")
+        if row["rotated_at"] is not None:  # committed separately: the refusal must not undo the revocation
+            if tokens.is_theft(rotated_at_s=row["rotated_at"].timestamp(), now_s=time.time()):
+                await store.revoke_session(self.pool, row["session_id"])
+                await revocation.revoke_session(self.redis, str(row["session_id"]), access_ttl_s=tokens.ACCESS_TTL_S)
+                log.warning("refresh_token_reused", extra={"session_id": str(row["session_id"])})
+            raise Unauthenticated("refresh token already used")
         return auth_pb2.RefreshSessionResponse(tokens=self._pair(str(row["account_id"]), str(row["session_id"]),
                                                                  refresh))
 

@@ -161,6 +161,7 @@ class Stack:
         env.setdefault("JKN_ENV", "dev")
         env.setdefault("JKN_LOG_JSON", "false")
         env.setdefault("JKN_CAPTCHA", "off")  # scripted clients and the dev pages; production default is on
+        env.setdefault("JKN_GATEWAY_AUTH_RATE_PER_MIN", "600")  # every local client shares 127.0.0.1
         env.update({
             "JKN_DATA_DIR": str(self.data_dir), "JKN_DEMO_TODAY": today,
             "JKN_REDIS_URL": f"redis://127.0.0.1:{s.redis_port}/0",

@@ -46,9 +46,6 @@ def problem(request: Request, code: str, *, detail: str | None = None, status: i
         "title": title, "status": status, "detail": detail or title, "code": code,
         "instance": request.url.path,
     }
-    request_id = getattr(request.state, "request_id", None)
-    if request_id:
-        body["request_id"] = request_id
     headers = {}
     if "retry_after" in fields or status in (423, 429, 503):
         retry_after = max(1, math.ceil(float(fields.get("retry_after") or 1)))
