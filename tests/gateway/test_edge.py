@@ -186,3 +186,17 @@ async def test_key_rotation_logs_nobody_out(service, gateway_client):
         login = await client.post("/v1/sessions", json={"identifier": "0004567890006", "password": "Sehat#2026"})
     assert before_rotation.status_code == 200 and after_rotation.status_code == 200
     assert jwt.get_unverified_header(login.json()["access_token"])["kid"] == new_key.kid
+
+
+async def test_every_request_body_in_openapi_comes_with_examples(gateway_client):
+    async with gateway_client({}) as (_, client):
+        document = (await client.get("/openapi.json")).json()
+    schemas = document["components"]["schemas"]
+    bodies = [op["requestBody"]["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
+              for path in document["paths"].values() for op in path.values()
+              if "requestBody" in op and "$ref" in op["requestBody"]["content"].get("application/json", {})
+              .get("schema", {})]
+    assert len(bodies) >= 12
+    missing = [name for name in bodies
+               if not any("examples" in prop for prop in schemas[name].get("properties", {}).values())]
+    assert missing == []

@@ -36,7 +36,7 @@ class RegistrationStarted(BaseModel):
 
 
 class CodeRequest(BaseModel):
-    code: str = Field(pattern=r"^[0-9]{6}$")
+    code: str = Field(pattern=r"^[0-9]{6}$", examples=["482913"])
 
 
 class Activated(BaseModel):
@@ -46,12 +46,13 @@ class Activated(BaseModel):
 class SessionRequest(BaseModel):
     captcha_id: str | None = Field(None, max_length=64, description="from GET /v1/captcha, after 3 failures")
     captcha_answer: str | None = Field(None, max_length=16)
-    identifier: str = Field(min_length=1, max_length=254, description="NIK, NOKA or email")
-    password: str = Field(min_length=1, max_length=128)
+    identifier: str = Field(min_length=1, max_length=254, description="NIK, NOKA or email",
+                            examples=["dewi.lestari@example.id"])
+    password: str = Field(min_length=1, max_length=128, examples=["Sehat#2026"])
 
 
 class RefreshRequest(BaseModel):
-    refresh_token: str = Field(min_length=10, max_length=200)
+    refresh_token: str = Field(min_length=10, max_length=200, examples=["q2V8n4rKQb0m1yZlTqVbq0dM8v2wXgGf3n9Rk1cAa7E"])
 
 
 class Tokens(BaseModel):
@@ -124,12 +125,13 @@ async def logout(principal: CurrentPrincipal, state: State,
 
 
 class ResetRequest(BaseModel):
-    identifier: str = Field(min_length=1, max_length=254, description="NIK, NOKA or email")
+    identifier: str = Field(min_length=1, max_length=254, description="NIK, NOKA or email",
+                            examples=["0004567890006"])
 
 
 class ResetCompletion(BaseModel):
-    code: str = Field(pattern=r"^[0-9]{6}$")
-    new_password: str = Field(min_length=1, max_length=128)
+    code: str = Field(pattern=r"^[0-9]{6}$", examples=["482913"])
+    new_password: str = Field(min_length=1, max_length=128, examples=["Baru#Sehat2027"])
 
 
 @router.post("/password-resets", status_code=202, tags=["sessions"],

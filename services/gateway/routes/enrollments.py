@@ -26,12 +26,13 @@ class Member(BaseModel):
 
 
 class EnrollmentRequest(BaseModel):
-    kk_number: str = Field(pattern=r"^[0-9]{16}$")
-    address: str = Field(min_length=5, max_length=300)
+    kk_number: str = Field(pattern=r"^[0-9]{16}$", examples=["3171010101260099"])
+    address: str = Field(min_length=5, max_length=300, examples=["Jl. Cikini Raya No. 99, Jakarta Pusat"])
     phone: str = Field(min_length=8, max_length=20, examples=["081234567890"])
-    email: str = Field(min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-    class_: Literal[1, 2, 3] = Field(alias="class")
-    fktp_code: str = Field(pattern=r"^[0-9A-Za-z]{8}$")
+    email: str = Field(min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$",
+                       examples=["keluarga.baru@example.id"])
+    class_: Literal[1, 2, 3] = Field(alias="class", examples=[3])
+    fktp_code: str = Field(pattern=r"^[0-9A-Za-z]{8}$", examples=["0114U001"])
     members: list[Member] = Field(min_length=1, max_length=10)
 
 
@@ -48,7 +49,7 @@ class EnrollmentStarted(BaseModel):
 
 
 class VerifyRequest(BaseModel):
-    code: str = Field(pattern=r"^[0-9]{6}$")
+    code: str = Field(pattern=r"^[0-9]{6}$", examples=["482913"])
 
 
 class EnrolledParticipant(BaseModel):

@@ -98,7 +98,7 @@ async def bills(noka: CallerNoka, state: State) -> dict[str, object]:
 
 
 class PaymentRequest(BaseModel):
-    periods: list[str] = Field(default_factory=list, max_length=36)
+    periods: list[str] = Field(default_factory=list, max_length=36, examples=[["2026-09", "2026-10"]])
 
 
 @router.post("/payments", status_code=201, summary="A virtual account for chosen (or all) unpaid months")
@@ -110,7 +110,7 @@ async def pay(body: PaymentRequest, noka: CallerNoka, state: State) -> dict[str,
 
 
 class FktpRequest(BaseModel):
-    facility_code: str = Field(pattern=r"^[0-9A-Za-z]{8}$")
+    facility_code: str = Field(pattern=r"^[0-9A-Za-z]{8}$", examples=["0114U002"])
 
 
 @router.put("/fktp", status_code=202, summary="Change my FKTP (once per 3 months, from the 1st of next month)")
@@ -122,7 +122,7 @@ async def change_fktp(body: FktpRequest, noka: CallerNoka, state: State) -> dict
 
 class PinRequest(BaseModel):
     pin: str = Field(pattern=r"^[0-9]{6}$", examples=["240817"])
-    password: str = Field(min_length=1, max_length=128)
+    password: str = Field(min_length=1, max_length=128, examples=["Sehat#2026"])
 
 
 @router.put("/pin", status_code=204, summary="Set or change my 6-digit PIN (the password confirms it)")
@@ -133,7 +133,7 @@ async def set_pin(body: PinRequest, principal: CurrentPrincipal, state: State) -
 
 
 class EmailCode(BaseModel):
-    code: str = Field(pattern=r"^[0-9]{6}$")
+    code: str = Field(pattern=r"^[0-9]{6}$", examples=["482913"])
 
 
 @router.post("/email/verify", status_code=204, summary="Verify my email with the code sent there at activation")
@@ -143,13 +143,14 @@ async def verify_email(body: EmailCode, principal: CurrentPrincipal, state: Stat
 
 
 class EmailChange(BaseModel):
-    new_email: str = Field(min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-    pin: str = Field(pattern=r"^[0-9]{6}$")
+    new_email: str = Field(min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$",
+                           examples=["dewi.baru@example.id"])
+    pin: str = Field(pattern=r"^[0-9]{6}$", examples=["240817"])
 
 
 class PhoneChange(BaseModel):
-    new_phone: str = Field(min_length=8, max_length=20)
-    pin: str = Field(pattern=r"^[0-9]{6}$")
+    new_phone: str = Field(min_length=8, max_length=20, examples=["081299990006"])
+    pin: str = Field(pattern=r"^[0-9]{6}$", examples=["240817"])
 
 
 def change_started(reply) -> dict[str, object]:
