@@ -56,6 +56,11 @@ async def test_captcha_image_and_registration_needs_one(captcha_platform, gatewa
 
 
 async def test_login_needs_a_captcha_after_three_failures(captcha_platform, gateway_client, redis_url):
+    from services.auth.lockout import key_of
+
+    redis = open_redis(redis_url)
+    await redis.delete(key_of("rudi.hartono@example.id"))  # other tests share this Redis
+    await redis.aclose()
     wrong = {"identifier": "rudi.hartono@example.id", "password": "Salah#Sandi1"}
     async with gateway_client(captcha_platform) as (_, client):
         first = [(await client.post("/v1/sessions", json=wrong)).json()["code"] for _ in range(3)]

@@ -33,7 +33,7 @@ class CrashOnce(DevOutbox):
         await super().send(message, conn)
 
 
-async def test_requests_survive_a_worker_crash_and_go_out_exactly_once(fresh_database, redis_url, broker):
+async def test_requests_survive_a_worker_crash_and_go_out_exactly_once(fresh_database, redis_url, own_broker):
     dsn = fresh_database("notify_crash")
     await db.migrate(dsn, MIGRATIONS)
     pool = await asyncpg.create_pool(dsn, min_size=1, max_size=6)
@@ -42,7 +42,7 @@ async def test_requests_survive_a_worker_crash_and_go_out_exactly_once(fresh_dat
     provider = CrashOnce(crash_for=recipients[6])
     delivery = Delivery(store=OtpStore(redis, limits=Limits()), keys=otp.parse_code_keys("k:test"),
                         providers={"sms": [provider], "email": [provider]})
-    bootstrap = f"127.0.0.1:{broker.port}"
+    bootstrap = f"127.0.0.1:{own_broker.port}"  # its own topic: other tests' requests stay out
 
     def worker() -> asyncio.Task:
         return asyncio.create_task(IdempotentConsumer(
