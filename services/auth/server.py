@@ -24,6 +24,7 @@ from services.auth.pin_lock import PinLock
 from services.kit import notify_client, revocation
 from services.kit.contacts import normalize_phone
 from services.kit.errors import DomainError, NotFound, Unauthenticated, ValidationFailed
+from services.kit.ids import is_uuid
 from services.kit.logs import get_logger
 from services.kit.masking import mask_email, mask_phone
 from services.kit.outbox import add_event
@@ -113,10 +114,8 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
         return auth_pb2.VerifyRegistrationResponse(account_id=account_id)
 
     async def _registration(self, registration_id: str) -> asyncpg.Record:
-        try:
-            registration = await store.pending_registration(self.pool, registration_id)
-        except asyncpg.DataError:
-            registration = None
+        registration = await store.pending_registration(self.pool, registration_id) if is_uuid(registration_id) \
+            else None
         if registration is None:
             raise NotFound("no such registration")
         return registration
@@ -204,12 +203,11 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
 
     async def RevokeSession(self, request, context):
         """End one of my sessions (another person's session is "not found")."""
-        try:
+        ended = None
+        if is_uuid(request.session_id) and is_uuid(request.account_id):
             ended = await self.pool.fetchval(
                 "UPDATE sessions SET revoked_at = now() WHERE id = $1::uuid AND account_id = $2::uuid"
                 " AND revoked_at IS NULL RETURNING id", request.session_id, request.account_id)
-        except asyncpg.DataError:
-            ended = None
         if ended is None:
             raise NotFound("no such session")
         await revocation.revoke_session(self.redis, request.session_id, access_ttl_s=tokens.ACCESS_TTL_S)
@@ -256,10 +254,7 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
 
     async def CompletePasswordReset(self, request, context):
         """The right code sets the new password and ends every session of the account."""
-        try:
-            reset = await store.open_password_reset(self.pool, request.reset_id)
-        except asyncpg.DataError:
-            reset = None
+        reset = await store.open_password_reset(self.pool, request.reset_id) if is_uuid(request.reset_id) else None
         if reset is None:
             raise NotFound("no such password reset")
         account = await store.account_by_id(self.pool, str(reset["account_id"]))
@@ -366,12 +361,11 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
 
     async def _complete_change(self, account_id: str, change_id: str, code: str, kind: str) -> None:
         account = await self._account(account_id)
-        try:
+        change = None
+        if is_uuid(change_id):
             change = await self.pool.fetchrow(
                 "SELECT id, new_value, verification_id FROM contact_changes WHERE id = $1::uuid AND account_id = $2"
                 " AND kind = $3 AND completed_at IS NULL AND expires_at > now()", change_id, account["id"], kind)
-        except asyncpg.DataError:
-            change = None
         if change is None:  # another person's change is "not found" too
             raise NotFound("no such change")
         purpose = notify_pb2.OTP_PURPOSE_EMAIL_CHANGE if kind == "email" else notify_pb2.OTP_PURPOSE_PHONE_CHANGE
@@ -394,22 +388,14 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
                                     params={f"new_{kind}_masked": masked}).SerializeToString())
 
     async def _account(self, account_id: str) -> asyncpg.Record:
-        try:
-            account = await store.account_by_id(self.pool, account_id)
-        except asyncpg.DataError:
-            account = None
+        account = await store.account_by_id(self.pool, account_id) if is_uuid(account_id) else None
         if account is None:
             raise NotFound("no such account")
         return account
 
     # -- the account ----------------------------------------------------------------------
     async def GetAccount(self, request, context):
-        try:
-            account = await store.account_by_id(self.pool, request.account_id)
-        except asyncpg.DataError:
-            account = None
-        if account is None:
-            raise NotFound("no such account")
+        account = await self._account(request.account_id)
         created = Timestamp()
         created.FromDatetime(account["created_at"])
         return auth_pb2.GetAccountResponse(account=auth_pb2.Account(

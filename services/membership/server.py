@@ -17,6 +17,7 @@ from jkn.notify.v1 import notify_pb2, notify_pb2_grpc
 from jkn.queue.v1 import queue_pb2, queue_pb2_grpc
 from services.kit import notify_client
 from services.kit.errors import DomainError, NotFound, ValidationFailed
+from services.kit.ids import is_uuid
 from services.kit.outbox import add_event
 from services.kit.partner_auth import PartnerSecrets, authenticate
 from services.kit.signing import SigningKey, jwks_message_fields
@@ -66,8 +67,9 @@ class MembershipServicer(membership_pb2_grpc.MembershipServiceServicer):
         enrollment.validate_application(kk_number=request.kk_number, care_class=request.care_class, members=members)
         if await store.kk_registered(self.pool, request.kk_number):
             raise DomainError("family card already registered", code="ALREADY_REGISTERED")
-        if await store.taken_niks(self.pool, [m["nik"] for m in members]):
-            raise enrollment.already_registered(await store.taken_niks(self.pool, [m["nik"] for m in members]))
+        taken = await store.taken_niks(self.pool, [m["nik"] for m in members])
+        if taken:
+            raise enrollment.already_registered(taken)
         facility = await self._fktp(request.fktp_code.strip().upper(), current="")
         enrollment_id = uuid.uuid4()
         issued = await self.notify.IssueOtp(notify_pb2.IssueOtpRequest(
@@ -86,10 +88,8 @@ class MembershipServicer(membership_pb2_grpc.MembershipServiceServicer):
 
     async def CompleteEnrollment(self, request, context):
         """Enrolment rule 3: a verified code creates the family, awaiting its first payment."""
-        try:
-            pending = await store.pending_enrollment(self.pool, request.enrollment_id)
-        except asyncpg.DataError:
-            pending = None
+        pending = await store.pending_enrollment(self.pool, request.enrollment_id) \
+            if is_uuid(request.enrollment_id) else None
         if pending is None:
             raise NotFound("no such enrolment")
         await notify_client.check_or_raise(self.notify, verification_id=pending["verification_id"], code=request.code,
@@ -97,8 +97,9 @@ class MembershipServicer(membership_pb2_grpc.MembershipServiceServicer):
         application = json.loads(pending["application"])
         today = self.today()
         async with self.pool.acquire() as conn, conn.transaction():
-            if await store.taken_niks(conn, [m["nik"] for m in application["members"]]):
-                raise enrollment.already_registered([])
+            taken = await store.taken_niks(conn, [m["nik"] for m in application["members"]])
+            if taken:  # registered by someone else between the application and the code
+                raise enrollment.already_registered(taken)
             period = premiums.period_of(today)
             family_id, members = await store.enroll_family(
                 conn, enrollment_id=pending["id"], application=application, period=period,
@@ -234,10 +235,8 @@ class MembershipServicer(membership_pb2_grpc.MembershipServiceServicer):
             if seen is not None:
                 return membership_pb2.HandlePaymentCallbackResponse(
                     payment_id=str(seen["id"]), status=membership_pb2.PAYMENT_STATUS_PAID, replayed=True)
-            try:
-                payment = await store.payment_for_update(conn, callback.payment_id)
-            except asyncpg.DataError:
-                payment = None
+            payment = await store.payment_for_update(conn, callback.payment_id) \
+                if is_uuid(callback.payment_id) else None
             if payment is None:
                 raise NotFound("no such payment")
             payments.check_matches(callback=callback, amount_idr=payment["amount_idr"],
