@@ -7,7 +7,7 @@ from pathlib import Path
 from jkn.auth.v1 import auth_pb2, auth_pb2_grpc
 from jkn.membership.v1 import membership_pb2, membership_pb2_grpc
 from jkn.notify.v1 import notify_pb2, notify_pb2_grpc
-from services.auth.notifications import on_membership_event
+from services.auth.notifications import on_membership_event, on_queue_event
 from services.auth.passwords import Hasher
 from services.auth.seed import seeder
 from services.auth.server import AuthServicer
@@ -34,6 +34,9 @@ async def build(runtime: Runtime) -> list[Servicer]:
     runtime.background(IdempotentConsumer(
         pool=pool, bootstrap=settings.kafka_bootstrap, topic="membership.events", group="auth-notifications",
         handler=on_membership_event).run(), "membership-events")
+    runtime.background(IdempotentConsumer(
+        pool=pool, bootstrap=settings.kafka_bootstrap, topic="queue.events", group="auth-queue-notifications",
+        handler=on_queue_event).run(), "queue-events")
     membership = membership_pb2_grpc.MembershipServiceStub(runtime.channel(
         settings.membership_addr, membership_pb2.DESCRIPTOR.services_by_name["MembershipService"]))
     notify = notify_pb2_grpc.NotifyServiceStub(runtime.channel(

@@ -12,16 +12,15 @@ from contextlib import AsyncExitStack, asynccontextmanager
 import grpc
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
-from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from starlette.exceptions import HTTPException
 
 from services.gateway import problems
 from services.gateway.middleware import ObservabilityMiddleware
-from services.gateway.routes import accounts, dev, enrollments, health, me, public
+from services.gateway.routes import accounts, bookings, dev, enrollments, health, me, public
 from services.gateway.settings import GatewaySettings
 from services.gateway.state import GatewayState
 from services.kit.errors import DomainError, RemoteError
-from services.kit.telemetry import setup_tracing
+from services.kit.telemetry import flush_tracing, setup_tracing
 
 DESCRIPTION = """
 REST API of the JKN mobile platform: account activation and login, membership and family
@@ -39,6 +38,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with AsyncExitStack() as stack:
+            stack.callback(flush_tracing)  # the last requests' spans leave before the process does
             app.state.gateway = await GatewayState.open(settings, stack)
             yield
 
@@ -55,8 +55,8 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.include_router(enrollments.router)
     app.include_router(accounts.router)
     app.include_router(me.router)
+    app.include_router(bookings.router)
     if not settings.is_prod:
         app.include_router(dev.router)
-    FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz,metrics,dev/outbox")
-    app.add_middleware(ObservabilityMiddleware)
+    app.add_middleware(ObservabilityMiddleware)  # the request's span, metrics and access log
     return app

@@ -95,6 +95,14 @@ class ServiceSettings(PlatformSettings):
     seed_demo_data: bool = Field(False, description="seed the demo data on first start (make run sets it)")
 
 
+class PartnerFacingSettings(ServiceSettings):
+    """A service with a partner API (membership, queue): the facilities' shared secrets."""
+
+    partner_secrets: SecretStr = Field(
+        SecretStr("dev-partner-secrets"),
+        description="CODE:secret pairs of partner facilities; outside prod, facility X also has dev-secret-X")
+
+
 def database_url(db_name: str, port: int = DEFAULT_PG_PORT) -> str:
     """The local-run DSN of one service database."""
     return f"postgresql://postgres@127.0.0.1:{port}/{db_name}"

@@ -5,10 +5,10 @@ from __future__ import annotations
 from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
-from services.kit.settings import DEFAULT_PORTS, ServiceSettings, database_url
+from services.kit.settings import DEFAULT_PORTS, PartnerFacingSettings, database_url
 
 
-class MembershipSettings(ServiceSettings):
+class MembershipSettings(PartnerFacingSettings):
     model_config = SettingsConfigDict(env_prefix="JKN_MEMBERSHIP_", extra="ignore", populate_by_name=True,
                                       frozen=True)
 
@@ -21,6 +21,3 @@ class MembershipSettings(ServiceSettings):
     card_signing_keys: SecretStr = Field(SecretStr("dev-card-signing-key"),
                                          description="Ed25519 PEM keys signing digital cards, newest first")
     card_validity_days: int = 30
-    partner_secrets: SecretStr = Field(
-        SecretStr("dev-partner-secrets"),
-        description="CODE:secret pairs of partner facilities; outside prod, facility X also has dev-secret-X")

@@ -1,28 +1,41 @@
-"""Assembles the queue service: database, outbox relay, demo data, servicers."""
+"""Assembles the queue service: database, outbox relay, demo data, periodic jobs, servicers."""
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
+from jkn.membership.v1 import membership_pb2, membership_pb2_grpc
 from jkn.queue.v1 import partner_pb2, partner_pb2_grpc, queue_pb2, queue_pb2_grpc
 from services.kit.grpc_server import Servicer
+from services.kit.partner_auth import PartnerSecrets
 from services.kit.runtime import Runtime
 from services.kit.seed import seed_once
+from services.queue import jobs, rules
 from services.queue.seed import seed_demo
 from services.queue.server import PartnerQueueServicer, QueueServicer
+from services.queue.settings import QueueSettings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 async def build(runtime: Runtime) -> list[Servicer]:
     settings = runtime.settings
+    assert isinstance(settings, QueueSettings)
     pool = await runtime.database(MIGRATIONS)
     if settings.seed_demo_data:
         await seed_once(pool, service="queue", today=settings.demo_today, seed=seed_demo)
     runtime.relay_outbox(pool)
+    now = partial(rules.jakarta_now, settings.clock_offset_s)
+    runtime.background(jobs.run_periodically(pool, now, every_s=settings.jobs_every_s), "queue-jobs")
+    membership = membership_pb2_grpc.MembershipServiceStub(runtime.channel(
+        settings.membership_addr, membership_pb2.DESCRIPTOR.services_by_name["MembershipService"]))
+    secrets = PartnerSecrets(settings.partner_secrets.get_secret_value(), dev_fallback=not settings.is_prod)
     return [
-        Servicer(QueueServicer(pool=pool), queue_pb2_grpc.add_QueueServiceServicer_to_server,
+        Servicer(QueueServicer(pool=pool, membership=membership, now=now),
+                 queue_pb2_grpc.add_QueueServiceServicer_to_server,
                  queue_pb2.DESCRIPTOR.services_by_name["QueueService"].full_name),
-        Servicer(PartnerQueueServicer(), partner_pb2_grpc.add_PartnerQueueServiceServicer_to_server,
+        Servicer(PartnerQueueServicer(pool=pool, membership=membership, secrets=secrets, now=now),
+                 partner_pb2_grpc.add_PartnerQueueServiceServicer_to_server,
                  partner_pb2.DESCRIPTOR.services_by_name["PartnerQueueService"].full_name),
     ]

@@ -1,16 +1,22 @@
-"""Queue's gRPC servicers (internal and partner): thin translation to the store and rules.
-Bookings, schedules and the partner RPCs arrive with issue 6 (UNIMPLEMENTED until then)."""
+"""Queue's gRPC servicers (internal and partner): thin translation to the rules and the store."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import date, datetime
+
 import asyncpg
+import grpc
 
 from jkn.common.v1 import common_pb2
-from jkn.queue.v1 import partner_pb2_grpc, queue_pb2, queue_pb2_grpc
+from jkn.membership.v1 import membership_pb2_grpc
+from jkn.queue.v1 import partner_pb2, partner_pb2_grpc, queue_pb2, queue_pb2_grpc
 from services.kit.errors import NotFound, ValidationFailed
-from services.queue import facilities, store
+from services.kit.partner_auth import PartnerSecrets, authenticate
+from services.queue import bookings, facilities, partner, rules, store, views
 
 _TYPES = {queue_pb2.FACILITY_TYPE_FKTP: "FKTP", queue_pb2.FACILITY_TYPE_FKRTL: "FKRTL"}
+Clock = Callable[[], datetime]
 
 
 def _facility(row: asyncpg.Record, polis: list[asyncpg.Record]) -> queue_pb2.Facility:
@@ -23,11 +29,18 @@ def _facility(row: asyncpg.Record, polis: list[asyncpg.Record]) -> queue_pb2.Fac
     return message
 
 
+def _caller(request) -> tuple[str, str]:
+    """The gateway-verified account and NOKA (both required)."""
+    if not request.caller.account_id or not request.caller.noka:
+        raise ValidationFailed([{"field": "caller", "code": "required", "message": "the signed-in participant"}])
+    return request.caller.account_id, request.caller.noka
+
+
 class QueueServicer(queue_pb2_grpc.QueueServiceServicer):
     """Facilities, schedules and bookings (for the gateway and membership)."""
 
-    def __init__(self, *, pool: asyncpg.Pool):
-        self.pool = pool
+    def __init__(self, *, pool: asyncpg.Pool, membership: membership_pb2_grpc.MembershipServiceStub, now: Clock):
+        self.pool, self.membership, self.now = pool, membership, now
 
     async def GetFacility(self, request, context):
         row = await store.facility(self.pool, request.code.strip().upper())
@@ -51,6 +64,121 @@ class QueueServicer(queue_pb2_grpc.QueueServiceServicer):
         polis = await store.polis_of(self.pool, [r["code"] for r in rows])
         return queue_pb2.SearchFacilitiesResponse(facilities=[_facility(r, polis.get(r["code"], [])) for r in rows])
 
+    async def ListSchedules(self, request, context):
+        """A facility's sessions on a date (from the weekly hours and the per-date overrides)."""
+        day = rules.parse_date(request.date)
+        facility = await store.facility(self.pool, request.facility_code.strip().upper())
+        if facility is None:
+            raise NotFound("no such facility")
+        await store.ensure_sessions(self.pool, day=day, facility_code=facility["code"])
+        rows = await store.sessions_on(self.pool, facility_code=facility["code"], day=day,
+                                       poli_code=request.poli_code.strip().upper() if request.HasField("poli_code")
+                                       else None)
+        return queue_pb2.ListSchedulesResponse(schedules=[views.schedule(r) for r in rows])
+
+    async def CreateBooking(self, request, context):
+        account_id, noka = _caller(request)
+        booking, replayed = await bookings.create(self.pool, self.membership, bookings.BookingRequest(
+            account_id=account_id, caller_noka=noka, schedule_id=request.schedule_id, date=request.date,
+            noka=request.noka if request.HasField("noka") else None,
+            referral_number=request.referral_number if request.HasField("referral_number") else None,
+            visit_type=request.visit_type,
+            medical_record_number=request.medical_record_number if request.HasField("medical_record_number") else None,
+            idempotency_key=request.idempotency_key if request.HasField("idempotency_key") else None),
+            now=self.now())
+        return queue_pb2.CreateBookingResponse(booking=views.booking(booking), replayed=replayed)
+
+    async def ListBookings(self, request, context):
+        account_id, noka = _caller(request)
+        rows = await store.bookings_of(self.pool, booked_by=account_id, noka=noka,
+                                       limit=min(request.page.page_size or 50, 100))
+        return queue_pb2.ListBookingsResponse(bookings=[views.booking(r) for r in rows])
+
+    async def GetBooking(self, request, context):
+        account_id, noka = _caller(request)
+        row = await bookings.owned(self.pool, account_id=account_id, noka=noka, code=request.booking_code)
+        now_serving, ahead, estimate = await bookings.progress(self.pool, row, now=self.now())
+        progress = queue_pb2.QueueProgress(ahead=ahead, estimated_service_at=views.timestamp(estimate))
+        if now_serving:
+            progress.now_serving = now_serving
+        return queue_pb2.GetBookingResponse(booking=views.booking(row), progress=progress)
+
+    async def CancelBooking(self, request, context):
+        account_id, noka = _caller(request)
+        row = await bookings.cancel(self.pool, account_id=account_id, noka=noka, code=request.booking_code,
+                                    reason=request.reason.strip(), now=self.now())
+        return queue_pb2.CancelBookingResponse(booking=views.booking(row))
+
 
 class PartnerQueueServicer(partner_pb2_grpc.PartnerQueueServiceServicer):
-    """Schedules, check-in, task times, cancellations and referrals from partner facilities."""
+    """Schedules, check-in, task times, cancellations and referrals from partner facilities
+    (HMAC-signed per facility; each acts on its own data only)."""
+
+    def __init__(self, *, pool: asyncpg.Pool, membership: membership_pb2_grpc.MembershipServiceStub,
+                 secrets: PartnerSecrets, now: Clock):
+        self.pool, self.membership, self.secrets, self.now = pool, membership, secrets, now
+
+    def _facility(self, context: grpc.aio.ServicerContext) -> str:
+        return authenticate(context, self.secrets)
+
+    def _today(self) -> date:
+        return self.now().date()
+
+    async def UpsertSchedule(self, request, context):
+        facility = self._facility(context)
+        schedule_id = await partner.upsert_session(
+            self.pool, facility, poli_code=request.poli_code, poli_name=request.poli_name or None,
+            doctor_code=request.doctor_code, doctor_name=request.doctor_name, day=rules.parse_date(request.date),
+            start=rules.parse_hhmm(request.start, "start"), end=rules.parse_hhmm(request.end, "end"),
+            quota_jkn=request.quota_jkn, quota_non_jkn=request.quota_non_jkn, closed=request.closed,
+            today=self._today())
+        return partner_pb2.UpsertScheduleResponse(schedule_id=schedule_id)
+
+    async def UpsertWeeklySchedule(self, request, context):
+        facility = self._facility(context)
+        schedule_id = await partner.upsert_weekly(
+            self.pool, facility, poli_code=request.poli_code, poli_name=request.poli_name or None,
+            doctor_code=request.doctor_code, doctor_name=request.doctor_name, weekdays=list(request.weekdays),
+            start=rules.parse_hhmm(request.start, "start"), end=rules.parse_hhmm(request.end, "end"),
+            quota_jkn=request.quota_jkn, quota_non_jkn=request.quota_non_jkn,
+            valid_from=rules.parse_date(request.valid_from, "valid_from") if request.HasField("valid_from")
+            else self._today(),
+            valid_until=rules.parse_date(request.valid_until, "valid_until") if request.HasField("valid_until")
+            else None)
+        return partner_pb2.UpsertWeeklyScheduleResponse(schedule_id=schedule_id)
+
+    async def ListBookings(self, request, context):
+        facility = self._facility(context)
+        rows = await store.facility_bookings(
+            self.pool, facility_code=facility, day=rules.parse_date(request.date),
+            poli_code=request.poli_code.strip().upper() if request.HasField("poli_code") else None,
+            limit=min(request.page.page_size or 500, 1000))
+        return partner_pb2.PartnerQueueServiceListBookingsResponse(bookings=[views.booking(r) for r in rows])
+
+    async def CheckIn(self, request, context):
+        facility = self._facility(context)
+        row = await partner.check_in(self.pool, facility, request.booking_code, request.at)
+        return partner_pb2.CheckInResponse(booking=views.booking(row))
+
+    async def UpdateTask(self, request, context):
+        facility = self._facility(context)
+        row = await partner.record_task(self.pool, facility, request.booking_code, request.task_id, request.at)
+        return partner_pb2.UpdateTaskResponse(booking=views.booking(row))
+
+    async def CancelBooking(self, request, context):
+        facility = self._facility(context)
+        row = await partner.cancel(self.pool, facility, request.booking_code, request.reason, today=self._today())
+        return partner_pb2.PartnerQueueServiceCancelBookingResponse(booking=views.booking(row))
+
+    async def GetQueueStatus(self, request, context):
+        facility = self._facility(context)
+        total, remaining, now_serving = await partner.queue_status(self.pool, facility, request.schedule_id,
+                                                                   rules.parse_date(request.date))
+        return partner_pb2.GetQueueStatusResponse(total=total, remaining=remaining, now_serving=now_serving)
+
+    async def IssueReferral(self, request, context):
+        facility = self._facility(context)
+        number, valid_until = await partner.issue_referral(
+            self.pool, self.membership, facility, noka=request.noka, to_facility=request.to_facility_code,
+            poli_code=request.poli_code, visit_type=request.visit_type, today=self._today())
+        return partner_pb2.IssueReferralResponse(referral_number=number, valid_until=valid_until.isoformat())

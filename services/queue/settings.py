@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
-from services.kit.settings import DEFAULT_PORTS, ServiceSettings, database_url
+from services.kit.settings import DEFAULT_PORTS, PartnerFacingSettings, database_url
 
 
-class QueueSettings(ServiceSettings):
+class QueueSettings(PartnerFacingSettings):
     model_config = SettingsConfigDict(env_prefix="JKN_QUEUE_", extra="ignore", populate_by_name=True,
                                       frozen=True)
 
@@ -15,3 +16,12 @@ class QueueSettings(ServiceSettings):
     grpc_port: int = DEFAULT_PORTS["queue"][0]
     metrics_port: int = DEFAULT_PORTS["queue"][1]
     database_url: str = database_url("jkn_queue")
+    jobs_every_s: float = Field(60, description="how often no-shows are marked and reminders sent")
+    clock_offset_s: float = Field(0, description="dev/test only: shifts the service's clock (rehearse a visit "
+                                                 "day); refused in prod")
+
+    @model_validator(mode="after")
+    def _real_clock_in_prod(self):
+        if self.is_prod and self.clock_offset_s:
+            raise ValueError("JKN_QUEUE_CLOCK_OFFSET_S is for dev and tests only")
+        return self

@@ -38,3 +38,268 @@ async def search(conn: asyncpg.Pool | asyncpg.Connection, *, type_: str | None, 
         " AND ($7::text IS NULL OR type = $7) AND ($8::text IS NULL OR lower(name) LIKE $8)) near"
         " WHERE distance_km <= $9 ORDER BY distance_km LIMIT $10",
         lat, lon, min_lat, max_lat, min_lon, max_lon, type_, pattern, radius_km, limit)
+
+
+# --- doctors and schedules ------------------------------------------------------------------
+
+SESSION_COLUMNS = ("s.schedule_id, s.date, s.start_time, s.end_time, s.quota_jkn, s.quota_non_jkn, s.closed,"
+                   " s.taken_jkn, s.last_seq")
+SCHEDULE_JOIN = ("FROM schedules sc JOIN facilities f ON f.code = sc.facility_code"
+                 " JOIN polis p ON p.facility_code = sc.facility_code AND p.code = sc.poli_code"
+                 " JOIN doctors d ON d.facility_code = sc.facility_code AND d.code = sc.doctor_code")
+SCHEDULE_COLUMNS = ("sc.id AS schedule_id, sc.facility_code, f.name AS facility_name, f.type AS facility_type,"
+                    " sc.poli_code, p.name AS poli_name, sc.doctor_code, d.name AS doctor_name")
+
+
+async def upsert_doctor(conn: asyncpg.Connection, *, facility_code: str, code: str, name: str) -> None:
+    await conn.execute("INSERT INTO doctors (facility_code, code, name) VALUES ($1, $2, $3)"
+                       " ON CONFLICT (facility_code, code) DO UPDATE SET name = EXCLUDED.name",
+                       facility_code, code, name)
+
+
+async def ensure_poli(conn: asyncpg.Connection, *, facility_code: str, code: str, name: str | None) -> bool:
+    """True when the poli exists (created when a name is given)."""
+    if name:
+        await conn.execute("INSERT INTO polis (facility_code, code, name) VALUES ($1, $2, $3)"
+                           " ON CONFLICT (facility_code, code) DO UPDATE SET name = EXCLUDED.name",
+                           facility_code, code, name)
+        return True
+    return await conn.fetchval("SELECT true FROM polis WHERE facility_code = $1 AND code = $2",
+                               facility_code, code) or False
+
+
+async def upsert_schedule(conn: asyncpg.Connection, *, facility_code: str, poli_code: str,
+                          doctor_code: str) -> str:
+    return str(await conn.fetchval(
+        "INSERT INTO schedules (facility_code, poli_code, doctor_code) VALUES ($1, $2, $3)"
+        " ON CONFLICT (facility_code, poli_code, doctor_code) DO UPDATE SET poli_code = EXCLUDED.poli_code"
+        " RETURNING id", facility_code, poli_code, doctor_code))
+
+
+async def set_weekly_hours(conn: asyncpg.Connection, *, schedule_id: str, weekdays: list[int], start, end,
+                           quota_jkn: int, quota_non_jkn: int, valid_from, valid_until) -> None:
+    """Weekly hours per weekday; future sessions made from the old hours follow the new ones
+    (never below the seats already taken: the caller checks)."""
+    await conn.executemany(
+        "INSERT INTO schedule_hours (schedule_id, weekday, start_time, end_time, quota_jkn, quota_non_jkn,"
+        " valid_from, valid_until) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+        " ON CONFLICT (schedule_id, weekday) DO UPDATE SET start_time = EXCLUDED.start_time,"
+        " end_time = EXCLUDED.end_time, quota_jkn = EXCLUDED.quota_jkn, quota_non_jkn = EXCLUDED.quota_non_jkn,"
+        " valid_from = EXCLUDED.valid_from, valid_until = EXCLUDED.valid_until",
+        [(schedule_id, day, start, end, quota_jkn, quota_non_jkn, valid_from, valid_until) for day in weekdays])
+
+
+async def max_taken_in_weekly_sessions(conn: asyncpg.Connection, *, schedule_id: str, weekdays: list[int],
+                                       from_date) -> int:
+    return await conn.fetchval(
+        "SELECT coalesce(max(taken_jkn), 0) FROM sessions WHERE schedule_id = $1 AND source = 'weekly'"
+        " AND date >= $2 AND extract(isodow FROM date)::int = ANY($3)", schedule_id, from_date, weekdays)
+
+
+async def follow_weekly_hours(conn: asyncpg.Connection, *, schedule_id: str, from_date) -> None:
+    await conn.execute(
+        "UPDATE sessions s SET start_time = h.start_time, end_time = h.end_time, quota_jkn = h.quota_jkn,"
+        " quota_non_jkn = h.quota_non_jkn FROM schedule_hours h WHERE s.schedule_id = $1 AND s.source = 'weekly'"
+        " AND s.date >= $2 AND h.schedule_id = s.schedule_id AND h.weekday = extract(isodow FROM s.date)",
+        schedule_id, from_date)
+
+
+async def ensure_sessions(conn: asyncpg.Pool | asyncpg.Connection, *, day, schedule_ids: list[str] | None = None,
+                          facility_code: str | None = None) -> None:
+    """Create the sessions of ``day`` from the weekly hours where none exists yet (idempotent)."""
+    await conn.execute(
+        "INSERT INTO sessions (schedule_id, date, start_time, end_time, quota_jkn, quota_non_jkn, source)"
+        " SELECT h.schedule_id, $1::date, h.start_time, h.end_time, h.quota_jkn, h.quota_non_jkn, 'weekly'"
+        " FROM schedule_hours h JOIN schedules sc ON sc.id = h.schedule_id"
+        " WHERE h.weekday = extract(isodow FROM $1::date) AND h.valid_from <= $1::date"
+        " AND (h.valid_until IS NULL OR h.valid_until >= $1::date)"
+        " AND ($2::uuid[] IS NULL OR h.schedule_id = ANY($2::uuid[]))"
+        " AND ($3::text IS NULL OR sc.facility_code = $3)"
+        " ON CONFLICT (schedule_id, date) DO NOTHING", day, schedule_ids, facility_code)
+
+
+async def upsert_session(conn: asyncpg.Connection, *, schedule_id: str, day, start, end, quota_jkn: int,
+                         quota_non_jkn: int, closed: bool) -> None:
+    await conn.execute(
+        "INSERT INTO sessions (schedule_id, date, start_time, end_time, quota_jkn, quota_non_jkn, closed, source)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, 'override') ON CONFLICT (schedule_id, date) DO UPDATE SET"
+        " start_time = EXCLUDED.start_time, end_time = EXCLUDED.end_time, quota_jkn = EXCLUDED.quota_jkn,"
+        " quota_non_jkn = EXCLUDED.quota_non_jkn, closed = EXCLUDED.closed, source = 'override'",
+        schedule_id, day, start, end, quota_jkn, quota_non_jkn, closed)
+
+
+async def session_for_update(conn: asyncpg.Connection, schedule_id: str, day) -> asyncpg.Record | None:
+    return await conn.fetchrow(f"SELECT {SESSION_COLUMNS} FROM sessions s WHERE schedule_id = $1 AND date = $2"
+                               " FOR UPDATE", schedule_id, day)
+
+
+async def schedule(conn: asyncpg.Pool | asyncpg.Connection, schedule_id: str) -> asyncpg.Record | None:
+    return await conn.fetchrow(f"SELECT {SCHEDULE_COLUMNS} {SCHEDULE_JOIN} WHERE sc.id = $1", schedule_id)
+
+
+async def sessions_on(conn: asyncpg.Pool | asyncpg.Connection, *, facility_code: str, day,
+                      poli_code: str | None) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        f"SELECT {SCHEDULE_COLUMNS}, {SESSION_COLUMNS} {SCHEDULE_JOIN}"
+        " JOIN sessions s ON s.schedule_id = sc.id AND s.date = $2"
+        " WHERE sc.facility_code = $1 AND ($3::text IS NULL OR sc.poli_code = $3) AND NOT s.closed"
+        " ORDER BY sc.poli_code, s.start_time, d.name", facility_code, day, poli_code)
+
+
+async def session(conn: asyncpg.Pool | asyncpg.Connection, schedule_id: str, day) -> asyncpg.Record | None:
+    return await conn.fetchrow(f"SELECT {SCHEDULE_COLUMNS}, {SESSION_COLUMNS} {SCHEDULE_JOIN}"
+                               " JOIN sessions s ON s.schedule_id = sc.id AND s.date = $2 WHERE sc.id = $1",
+                               schedule_id, day)
+
+
+async def take_seat(conn: asyncpg.Connection, schedule_id: str, day) -> asyncpg.Record | None:
+    """Booking rule 6: one seat, atomically. The row lock of this single conditional UPDATE
+    serialises concurrent bookers; none passes the quota. None when full (or closed)."""
+    return await conn.fetchrow(
+        "UPDATE sessions SET taken_jkn = taken_jkn + 1, last_seq = last_seq + 1"
+        " WHERE schedule_id = $1 AND date = $2 AND NOT closed AND taken_jkn < quota_jkn"
+        " RETURNING last_seq AS seq, quota_jkn, taken_jkn, start_time", schedule_id, day)
+
+
+async def free_seat(conn: asyncpg.Connection, schedule_id: str, day) -> None:
+    await conn.execute("UPDATE sessions SET taken_jkn = taken_jkn - 1 WHERE schedule_id = $1 AND date = $2"
+                       " AND taken_jkn > 0", schedule_id, day)
+
+
+# --- referrals -----------------------------------------------------------------------------
+
+async def referral(conn: asyncpg.Pool | asyncpg.Connection, number: str) -> asyncpg.Record | None:
+    return await conn.fetchrow("SELECT number, noka, from_facility, to_facility, poli_code, issued_on, valid_until"
+                               " FROM referrals WHERE number = $1", number)
+
+
+async def next_referral_serial(conn: asyncpg.Connection, *, facility_code: str, period: str) -> int:
+    return await conn.fetchval(
+        "INSERT INTO referral_serials (facility_code, period, last_serial) VALUES ($1, $2, 1)"
+        " ON CONFLICT (facility_code, period) DO UPDATE SET last_serial = referral_serials.last_serial + 1"
+        " RETURNING last_serial", facility_code, period)
+
+
+async def insert_referral(conn: asyncpg.Connection, *, number: str, noka: str, from_facility: str,
+                          to_facility: str, poli_code: str, visit_type: int, issued_on, valid_until) -> bool:
+    """False when the number is taken (then the caller takes the next serial)."""
+    return await conn.fetchval(
+        "INSERT INTO referrals (number, noka, from_facility, to_facility, poli_code, visit_type, issued_on,"
+        " valid_until) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (number) DO NOTHING RETURNING true",
+        number, noka, from_facility, to_facility, poli_code, visit_type, issued_on, valid_until) or False
+
+
+# --- bookings ------------------------------------------------------------------------------
+
+BOOKING_VIEW = (
+    "SELECT b.*, f.name AS facility_name, f.type AS facility_type, p.name AS poli_name,"
+    " d.code AS doctor_code, d.name AS doctor_name,"
+    " s.start_time, s.quota_jkn, s.taken_jkn,"
+    " coalesce((SELECT json_agg(json_build_array(t.task_id, t.at) ORDER BY t.task_id)::text"
+    "   FROM booking_tasks t WHERE t.booking_code = b.code), '[]') AS tasks"
+    " FROM bookings b JOIN facilities f ON f.code = b.facility_code"
+    " JOIN polis p ON p.facility_code = b.facility_code AND p.code = b.poli_code"
+    " JOIN schedules sc ON sc.id = b.schedule_id"
+    " JOIN doctors d ON d.facility_code = sc.facility_code AND d.code = sc.doctor_code"
+    " JOIN sessions s ON s.schedule_id = b.schedule_id AND s.date = b.date")
+
+
+async def booking(conn: asyncpg.Pool | asyncpg.Connection, code: str) -> asyncpg.Record | None:
+    return await conn.fetchrow(f"{BOOKING_VIEW} WHERE b.code = $1", code)
+
+
+async def booking_for_update(conn: asyncpg.Connection, code: str) -> asyncpg.Record | None:
+    return await conn.fetchrow("SELECT * FROM bookings WHERE code = $1 FOR UPDATE", code)
+
+
+async def booking_by_idempotency_key(conn: asyncpg.Pool | asyncpg.Connection, *, booked_by: str,
+                                     key: str) -> asyncpg.Record | None:
+    return await conn.fetchrow(f"{BOOKING_VIEW} WHERE b.booked_by = $1 AND b.idempotency_key = $2", booked_by, key)
+
+
+async def has_active_booking(conn: asyncpg.Pool | asyncpg.Connection, *, noka: str, facility_code: str,
+                             poli_code: str, day) -> bool:
+    return await conn.fetchval(
+        "SELECT true FROM bookings WHERE noka = $1 AND facility_code = $2 AND poli_code = $3 AND date = $4"
+        " AND status IN ('BOOKED', 'CHECKED_IN', 'SERVING')", noka, facility_code, poli_code, day) or False
+
+
+async def known_medical_record(conn: asyncpg.Connection, *, facility_code: str, noka: str) -> str | None:
+    return await conn.fetchval("SELECT medical_record_number FROM medical_records WHERE facility_code = $1"
+                               " AND noka = $2", facility_code, noka)
+
+
+async def remember_medical_record(conn: asyncpg.Connection, *, facility_code: str, noka: str, number: str) -> None:
+    await conn.execute("INSERT INTO medical_records (facility_code, noka, medical_record_number)"
+                       " VALUES ($1, $2, $3) ON CONFLICT (facility_code, noka) DO UPDATE"
+                       " SET medical_record_number = EXCLUDED.medical_record_number", facility_code, noka, number)
+
+
+async def insert_booking(conn: asyncpg.Connection, **columns) -> None:
+    names = ", ".join(columns)
+    placeholders = ", ".join(f"${i}" for i in range(1, len(columns) + 1))
+    await conn.execute(f"INSERT INTO bookings ({names}) VALUES ({placeholders})", *columns.values())
+
+
+async def bookings_of(conn: asyncpg.Pool | asyncpg.Connection, *, booked_by: str, noka: str,
+                      limit: int) -> list[asyncpg.Record]:
+    """The caller's own bookings and those the caller made for others, newest visit first."""
+    return await conn.fetch(f"{BOOKING_VIEW} WHERE b.booked_by = $1 OR b.noka = $2"
+                            " ORDER BY b.date DESC, b.created_at DESC LIMIT $3", booked_by, noka, limit)
+
+
+async def facility_bookings(conn: asyncpg.Pool | asyncpg.Connection, *, facility_code: str, day,
+                            poli_code: str | None, limit: int) -> list[asyncpg.Record]:
+    return await conn.fetch(f"{BOOKING_VIEW} WHERE b.facility_code = $1 AND b.date = $2"
+                            " AND ($3::text IS NULL OR b.poli_code = $3) ORDER BY b.poli_code, b.seq LIMIT $4",
+                            facility_code, day, poli_code, limit)
+
+
+async def set_status(conn: asyncpg.Connection, code: str, status: str, **columns) -> None:
+    sets = "".join(f", {name} = ${i}" for i, name in enumerate(columns, start=3))
+    await conn.execute(f"UPDATE bookings SET status = $2{sets} WHERE code = $1", code, status, *columns.values())
+
+
+async def tasks_of(conn: asyncpg.Connection, code: str) -> dict[int, object]:
+    return {r["task_id"]: r["at"] for r in await conn.fetch(
+        "SELECT task_id, at FROM booking_tasks WHERE booking_code = $1", code)}
+
+
+async def add_task(conn: asyncpg.Connection, code: str, task_id: int, at) -> None:
+    await conn.execute("INSERT INTO booking_tasks (booking_code, task_id, at) VALUES ($1, $2, $3)", code, task_id, at)
+
+
+async def queue_state(conn: asyncpg.Pool | asyncpg.Connection, schedule_id: str, day) -> list[asyncpg.Record]:
+    """Every booking of a session in queue order, with its poli service start (task 4)."""
+    return await conn.fetch(
+        "SELECT b.code, b.seq, b.poli_code, b.status, b.booked_by, b.noka, b.turn_near_sent, t.at AS service_at"
+        " FROM bookings b LEFT JOIN booking_tasks t ON t.booking_code = b.code AND t.task_id = 4"
+        " WHERE b.schedule_id = $1 AND b.date = $2 ORDER BY b.seq", schedule_id, day)
+
+
+async def active_bookings_of_session(conn: asyncpg.Connection, schedule_id: str, day) -> list[str]:
+    return [r["code"] for r in await conn.fetch(
+        "SELECT code FROM bookings WHERE schedule_id = $1 AND date = $2 AND status = 'BOOKED' FOR UPDATE",
+        schedule_id, day)]
+
+
+async def mark_no_shows(conn: asyncpg.Connection, *, now) -> list[asyncpg.Record]:
+    """Bookings still BOOKED after their session ended become NO_SHOW (returns them)."""
+    return await conn.fetch(
+        "UPDATE bookings b SET status = 'NO_SHOW' FROM sessions s"
+        " WHERE s.schedule_id = b.schedule_id AND s.date = b.date AND b.status = 'BOOKED'"
+        " AND b.date <= ($1::timestamptz AT TIME ZONE 'Asia/Jakarta')::date"
+        " AND (b.date + s.end_time) < ($1::timestamptz AT TIME ZONE 'Asia/Jakarta')"
+        " RETURNING b.code", now)
+
+
+async def due_reminders(conn: asyncpg.Connection, *, day, limit: int = 500) -> list[asyncpg.Record]:
+    """BOOKED bookings of ``day`` not reminded yet; marks them reminded (the caller's transaction)."""
+    return await conn.fetch(
+        "UPDATE bookings SET reminder_sent = true WHERE code IN (SELECT code FROM bookings"
+        " WHERE date = $1 AND status = 'BOOKED' AND NOT reminder_sent LIMIT $2 FOR UPDATE SKIP LOCKED)"
+        " RETURNING code", day, limit)
+
+
+async def mark_turn_near(conn: asyncpg.Connection, codes: list[str]) -> None:
+    await conn.execute("UPDATE bookings SET turn_near_sent = true WHERE code = ANY($1)", codes)

@@ -1,0 +1,217 @@
+"""Participant bookings: create, read with live progress, cancel (the order of the checks and
+the one transaction that takes a seat). The rules themselves are in `rules`."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime
+
+import asyncpg
+import grpc
+
+from jkn.membership.v1 import membership_pb2, membership_pb2_grpc
+from services.kit.errors import DomainError, NotFound
+from services.kit.ids import is_uuid
+from services.kit.logs import get_logger
+from services.queue import events, metrics, rules, store
+
+log = get_logger("jkn.queue.bookings")
+_STATUS_NAMES = {membership_pb2.PARTICIPANT_STATUS_AKTIF: "AKTIF"}
+
+
+@dataclass(frozen=True)
+class Patient:
+    noka: str
+    status: str
+    fktp_code: str
+
+
+@dataclass(frozen=True)
+class BookingRequest:
+    account_id: str
+    caller_noka: str
+    schedule_id: str
+    date: str
+    noka: str | None = None
+    referral_number: str | None = None
+    visit_type: int = 0
+    medical_record_number: str | None = None
+    idempotency_key: str | None = None
+
+    def fingerprint(self) -> str:
+        """What makes a replay "the same request" for its Idempotency-Key."""
+        facts = [self.schedule_id, self.date, self.noka or self.caller_noka, self.referral_number or "",
+                 self.visit_type, self.medical_record_number or ""]
+        return hashlib.sha256(json.dumps(facts).encode()).hexdigest()
+
+
+async def patient_in_family(membership: membership_pb2_grpc.MembershipServiceStub, *, caller_noka: str,
+                            noka: str) -> Patient:
+    """Booking rule 7: the patient is the caller or a member of the caller's family (anyone else
+    is "not found", so NOKAs cannot be probed)."""
+    try:
+        reply = await membership.GetMembership(membership_pb2.GetMembershipRequest(noka=caller_noka))
+    except grpc.aio.AioRpcError as error:
+        if error.code() == grpc.StatusCode.NOT_FOUND:
+            raise NotFound("no such participant") from None
+        raise
+    for member in reply.family:
+        if member.noka == noka:
+            return Patient(noka=member.noka, status=_STATUS_NAMES.get(member.status, "TIDAK_AKTIF"),
+                           fktp_code=member.fktp.code)
+    raise NotFound("no such participant in your family")
+
+
+async def create(pool: asyncpg.Pool, membership: membership_pb2_grpc.MembershipServiceStub, request: BookingRequest,
+                 *, now: datetime) -> tuple[asyncpg.Record, bool]:
+    """Book a seat; returns the booking and whether it was an idempotent replay."""
+    if request.idempotency_key:
+        replay = await _replay(pool, request)
+        if replay is not None:
+            return replay, True
+    if not is_uuid(request.schedule_id):
+        raise NotFound("no such schedule")
+    visit_date = rules.parse_date(request.date)
+    schedule = await store.schedule(pool, request.schedule_id)
+    if schedule is None:
+        raise NotFound("no such schedule")
+    facility_type = schedule["facility_type"]
+    patient = await patient_in_family(membership, caller_noka=request.caller_noka,
+                                      noka=request.noka or request.caller_noka)
+    try:
+        rules.check_active(patient.status)
+        await store.ensure_sessions(pool, day=visit_date, schedule_ids=[request.schedule_id])
+        session = await store.session(pool, request.schedule_id, visit_date)
+        if session is None or session["closed"]:
+            raise DomainError("the doctor does not practise on that date", code="BOOKING_WINDOW")
+        rules.check_booking_window(facility_type=facility_type, visit_date=visit_date, now=now,
+                                   session_end=session["end_time"])
+        referral = None
+        if facility_type == "FKTP":
+            rules.check_own_fktp(facility_code=schedule["facility_code"], participant_fktp=patient.fktp_code)
+        else:
+            number = (request.referral_number or "").strip().upper()
+            row = await store.referral(pool, number) if len(number) == rules.REFERRAL_LENGTH else None
+            referral = number
+            rules.check_referral(
+                rules.Referral(row["number"], row["noka"], row["to_facility"], row["poli_code"], row["issued_on"],
+                               row["valid_until"]) if row else None,
+                number=number, noka=patient.noka, facility_code=schedule["facility_code"],
+                poli_code=schedule["poli_code"], visit_date=visit_date, today=now.date())
+        booking = await _take_seat(pool, request, schedule, visit_date, patient, referral)
+    except asyncpg.UniqueViolationError as error:
+        if error.constraint_name == "bookings_idempotency":
+            replay = await _replay(pool, request)
+            if replay is not None:
+                return replay, True
+        if error.constraint_name == "bookings_one_active":
+            metrics.BOOKINGS.labels(facility_type, "duplicate").inc()
+            raise DomainError("this participant already has a booking at this poli on that date",
+                              code="DUPLICATE_BOOKING") from None
+        raise
+    except DomainError as error:
+        result = {"QUOTA_FULL": "quota_full", "DUPLICATE_BOOKING": "duplicate"}.get(error.code, "refused")
+        metrics.BOOKINGS.labels(facility_type, result).inc()
+        raise
+    metrics.BOOKINGS.labels(facility_type, "created").inc()
+    if booking["quota_jkn"]:
+        metrics.QUOTA_FILL.labels(facility_type).observe(booking["taken_jkn"] / booking["quota_jkn"])
+    log.info("booking_created", extra={"facility": schedule["facility_code"], "poli": schedule["poli_code"],
+                                       "date": visit_date.isoformat(), "seq": booking["seq"]})
+    return booking, False
+
+
+async def _replay(pool: asyncpg.Pool, request: BookingRequest) -> asyncpg.Record | None:
+    """Booking rule 8: the same Idempotency-Key returns the first booking (and takes no seat);
+    the same key with a different request is an error."""
+    assert request.idempotency_key
+    existing = await store.booking_by_idempotency_key(pool, booked_by=request.account_id,
+                                                      key=request.idempotency_key)
+    if existing is None:
+        return None
+    if existing["request_fingerprint"] != request.fingerprint():
+        raise rules.invalid("Idempotency-Key", "already used for a different booking request")
+    metrics.BOOKINGS.labels(existing["facility_type"], "replayed").inc()
+    return existing
+
+
+async def _take_seat(pool: asyncpg.Pool, request: BookingRequest, schedule: asyncpg.Record, visit_date,
+                     patient: Patient, referral: str | None) -> asyncpg.Record:
+    """Booking rules 3, 5 and 6 in one transaction: no active booking at this poli that day, one
+    seat taken by a conditional UPDATE (never past the quota), the next sequence number."""
+    facility, poli = schedule["facility_code"], schedule["poli_code"]
+    async with pool.acquire() as conn, conn.transaction():
+        if await store.has_active_booking(conn, noka=patient.noka, facility_code=facility, poli_code=poli,
+                                          day=visit_date):
+            raise DomainError("this participant already has a booking at this poli on that date",
+                              code="DUPLICATE_BOOKING")
+        seat = await store.take_seat(conn, request.schedule_id, visit_date)
+        if seat is None:
+            raise DomainError("no JKN seats left for this session", code="QUOTA_FULL")
+        record = (request.medical_record_number or "").strip() or None
+        if record:
+            await store.remember_medical_record(conn, facility_code=facility, noka=patient.noka, number=record)
+        else:
+            record = await store.known_medical_record(conn, facility_code=facility, noka=patient.noka)
+        code = rules.booking_code(visit_date, poli)
+        await store.insert_booking(
+            conn, code=code, schedule_id=request.schedule_id, date=visit_date, facility_code=facility,
+            poli_code=poli, seq=seat["seq"], noka=patient.noka, booked_by=request.account_id, status="BOOKED",
+            visit_type=request.visit_type, referral_number=referral, medical_record_number=record,
+            new_patient=record is None, idempotency_key=request.idempotency_key,
+            request_fingerprint=request.fingerprint())
+        booking = await store.booking(conn, code)
+        assert booking is not None
+        await events.publish(conn, "booking_created", booking)
+        return booking
+
+
+async def owned(pool: asyncpg.Pool | asyncpg.Connection, *, account_id: str, noka: str, code: str) -> asyncpg.Record:
+    """A booking the caller made or is the patient of; anyone else's is "not found"."""
+    row = await store.booking(pool, code.strip().upper()) if code else None
+    if row is None or (str(row["booked_by"]) != account_id and row["noka"] != noka):
+        raise NotFound("no such booking")
+    return row
+
+
+async def progress(pool: asyncpg.Pool, row: asyncpg.Record, *, now: datetime) -> tuple[str | None, int, datetime]:
+    """Live status: the number served most recently, how many are still waiting ahead, and the
+    estimate recomputed from the day's pace (`rules.live_estimate`)."""
+    planned = rules.estimated_service_at(visit_date=row["date"], start=row["start_time"], seq=row["seq"])
+    queue = await store.queue_state(pool, row["schedule_id"], row["date"])
+    started = [b for b in queue if b["service_at"] is not None]
+    now_serving = None
+    if started:
+        latest = max(started, key=lambda b: b["service_at"])
+        now_serving = rules.queue_number(latest["poli_code"], latest["seq"])
+    if row["status"] not in ("BOOKED", "CHECKED_IN"):
+        return now_serving, 0, planned
+    ahead = sum(1 for b in queue if b["seq"] < row["seq"] and b["status"] in ("BOOKED", "CHECKED_IN"))
+    estimate = rules.live_estimate(planned=planned, service_starts=[b["service_at"] for b in started],
+                                   ahead=ahead, now=now)
+    return now_serving, ahead, estimate
+
+
+async def cancel(pool: asyncpg.Pool, *, account_id: str, noka: str, code: str, reason: str,
+                 now: datetime) -> asyncpg.Record:
+    """Cancellation rule, by the participant: the seat is free at once."""
+    async with pool.acquire() as conn, conn.transaction():
+        row = await owned(conn, account_id=account_id, noka=noka, code=code)
+        return await cancel_in(conn, row["code"], by="participant", reason=reason, today=now.date())
+
+
+async def cancel_in(conn: asyncpg.Connection, code: str, *, by: str, reason: str, today) -> asyncpg.Record:
+    """Cancel ``code`` inside the caller's transaction (participant or facility)."""
+    locked = await store.booking_for_update(conn, code)
+    assert locked is not None
+    rules.check_cancellable(status=locked["status"], visit_date=locked["date"], today=today)
+    await store.set_status(conn, code, "CANCELLED", cancelled_at=datetime.now(rules.JAKARTA), cancelled_by=by,
+                           cancel_reason=reason[:200] or None)
+    await store.free_seat(conn, locked["schedule_id"], locked["date"])
+    row = await store.booking(conn, code)
+    assert row is not None
+    await events.publish(conn, "booking_cancelled", row, by=by, reason=reason[:200])
+    metrics.CANCELLATIONS.labels(by).inc()
+    return row

@@ -1,0 +1,211 @@
+"""What partner facilities do (CONTRACT.md §5): publish schedules, check patients in, report
+task times, cancel, issue referrals. Every function takes the authenticated facility code and
+acts only on that facility's own data."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time
+
+import asyncpg
+import grpc
+
+from jkn.membership.v1 import membership_pb2, membership_pb2_grpc
+from services.kit.errors import DomainError, NotFound, PermissionDenied
+from services.kit.ids import is_uuid
+from services.kit.logs import get_logger
+from services.queue import bookings, events, metrics, rules, store
+
+log = get_logger("jkn.queue.partner")
+
+
+def from_epoch_ms(at_ms: int, field: str = "at") -> datetime:
+    """Hospitals send instants as Unix epoch milliseconds."""
+    if not 946_684_800_000 <= at_ms <= 4_102_444_800_000:  # 2000-01-01 .. 2100-01-01
+        raise rules.invalid(field, "Unix epoch milliseconds")
+    return datetime.fromtimestamp(at_ms / 1000, tz=UTC)
+
+
+async def own_booking(conn: asyncpg.Connection, facility: str, code: str) -> asyncpg.Record:
+    """The booking, locked, if it belongs to ``facility`` (another facility's: PERMISSION_DENIED)."""
+    row = await store.booking_for_update(conn, code.strip().upper()) if code else None
+    if row is None:
+        raise NotFound("no such booking")
+    if row["facility_code"] != facility:
+        raise PermissionDenied("the booking belongs to another facility")
+    return row
+
+
+async def own_schedule(pool: asyncpg.Pool | asyncpg.Connection, facility: str, schedule_id: str) -> asyncpg.Record:
+    row = await store.schedule(pool, schedule_id) if is_uuid(schedule_id) else None
+    if row is None:
+        raise NotFound("no such schedule")
+    if row["facility_code"] != facility:
+        raise PermissionDenied("the schedule belongs to another facility")
+    return row
+
+
+async def check_in(pool: asyncpg.Pool, facility: str, code: str, at_ms: int) -> asyncpg.Record:
+    """Check-in rule (`rules.check_check_in`)."""
+    at = from_epoch_ms(at_ms)
+    async with pool.acquire() as conn, conn.transaction():
+        row = await own_booking(conn, facility, code)
+        rules.check_check_in(status=row["status"], visit_date=row["date"], at=at)
+        await store.set_status(conn, row["code"], "CHECKED_IN", checked_in_at=at)
+        view = await store.booking(conn, row["code"])
+        assert view is not None
+        await events.publish(conn, "booking_checked_in", view)
+    metrics.CHECK_INS.inc()
+    return view
+
+
+async def record_task(pool: asyncpg.Pool, facility: str, code: str, task_id: int, at_ms: int) -> asyncpg.Record:
+    """Task rule (`rules.check_task`); a poli service start (task 4) may bring others' turn near."""
+    at = from_epoch_ms(at_ms)
+    async with pool.acquire() as conn, conn.transaction():
+        row = await own_booking(conn, facility, code)
+        recorded = await store.tasks_of(conn, row["code"])
+        rules.check_task(task_id=task_id, recorded=recorded, status=row["status"],  # type: ignore[arg-type]
+                         checked_in_at=row["checked_in_at"], at=at)
+        await store.add_task(conn, row["code"], task_id, at)
+        status = rules.status_after_task(row["status"], task_id)
+        if status != row["status"]:
+            await store.set_status(conn, row["code"], status)
+        view = await store.booking(conn, row["code"])
+        assert view is not None
+        await events.publish(conn, "task_recorded", view, task_id=task_id)
+        if task_id == 4:
+            await _announce_turn_near(conn, row["schedule_id"], row["date"])
+    previous = max((t for i, t in recorded.items() if i < task_id), default=row["checked_in_at"])
+    metrics.TASKS.labels(str(task_id)).inc()
+    if previous is not None and task_id != rules.TASK_NO_SHOW:
+        metrics.TASK_WAIT.labels(str(task_id)).observe((at - previous).total_seconds())  # type: ignore[operator]
+    return view
+
+
+async def _announce_turn_near(conn: asyncpg.Connection, schedule_id, day) -> None:
+    """Turn-near rule: a patient still waiting with three or fewer ahead is told once."""
+    waiting = [b for b in await store.queue_state(conn, schedule_id, day) if b["status"] in ("BOOKED", "CHECKED_IN")]
+    due = [(b, ahead) for ahead, b in enumerate(waiting[:rules.TURN_NEAR_AHEAD + 1]) if not b["turn_near_sent"]]
+    if not due:
+        return
+    await store.mark_turn_near(conn, [b["code"] for b, _ in due])
+    for booking, ahead in due:
+        view = await store.booking(conn, booking["code"])
+        assert view is not None
+        await events.publish(conn, "turn_near", view, ahead=ahead)
+
+
+async def cancel(pool: asyncpg.Pool, facility: str, code: str, reason: str, *, today: date) -> asyncpg.Record:
+    """Cancellation by the facility (same rule as the participant's); the patient is told."""
+    if not reason.strip():
+        raise rules.invalid("reason", "the reason shown to the patient")
+    async with pool.acquire() as conn, conn.transaction():
+        row = await own_booking(conn, facility, code)
+        return await bookings.cancel_in(conn, row["code"], by="facility", reason=reason.strip(), today=today)
+
+
+async def upsert_session(pool: asyncpg.Pool, facility: str, *, poli_code: str, poli_name: str | None,
+                         doctor_code: str, doctor_name: str, day: date, start: time, end: time, quota_jkn: int,
+                         quota_non_jkn: int, closed: bool, today: date) -> str:
+    """Schedule rule: a per-date session replaces the weekly hours on that date; a closed date
+    (holiday, leave) cancels the bookings already made, and the patients are told."""
+    rules.check_hours(start, end, quota_jkn, quota_non_jkn)
+    if day < today:
+        raise rules.invalid("date", "today or later")
+    async with pool.acquire() as conn, conn.transaction():
+        schedule_id = await _schedule(conn, facility, poli_code, poli_name, doctor_code, doctor_name)
+        await store.ensure_sessions(conn, day=day, schedule_ids=[schedule_id])
+        current = await store.session_for_update(conn, schedule_id, day)
+        if current is not None and not closed:
+            rules.check_quota_change(quota_jkn=quota_jkn, taken_jkn=current["taken_jkn"])
+        if closed:
+            for code in await store.active_bookings_of_session(conn, schedule_id, day):
+                await bookings.cancel_in(conn, code, by="facility", reason="Dokter tidak praktik / doctor not "
+                                         "practising", today=today)
+        await store.upsert_session(conn, schedule_id=schedule_id, day=day, start=start, end=end,
+                                   quota_jkn=quota_jkn, quota_non_jkn=quota_non_jkn, closed=closed)
+    return schedule_id
+
+
+async def upsert_weekly(pool: asyncpg.Pool, facility: str, *, poli_code: str, poli_name: str | None,
+                        doctor_code: str, doctor_name: str, weekdays: list[int], start: time, end: time,
+                        quota_jkn: int, quota_non_jkn: int, valid_from: date, valid_until: date | None) -> str:
+    """Schedule rule: weekly hours per weekday; sessions already made from them follow the new
+    hours (the quota never below the seats already taken)."""
+    rules.check_hours(start, end, quota_jkn, quota_non_jkn)
+    if not weekdays or any(not 1 <= d <= 7 for d in weekdays):
+        raise rules.invalid("weekdays", "one or more weekdays")
+    if valid_until is not None and valid_until < valid_from:
+        raise rules.invalid("valid_until", "on or after valid_from")
+    async with pool.acquire() as conn, conn.transaction():
+        schedule_id = await _schedule(conn, facility, poli_code, poli_name, doctor_code, doctor_name)
+        taken = await store.max_taken_in_weekly_sessions(conn, schedule_id=schedule_id, weekdays=weekdays,
+                                                         from_date=valid_from)
+        rules.check_quota_change(quota_jkn=quota_jkn, taken_jkn=taken)
+        await store.set_weekly_hours(conn, schedule_id=schedule_id, weekdays=sorted(set(weekdays)), start=start,
+                                     end=end, quota_jkn=quota_jkn, quota_non_jkn=quota_non_jkn,
+                                     valid_from=valid_from, valid_until=valid_until)
+        await store.follow_weekly_hours(conn, schedule_id=schedule_id, from_date=valid_from)
+    return schedule_id
+
+
+async def _schedule(conn: asyncpg.Connection, facility: str, poli_code: str, poli_name: str | None,
+                    doctor_code: str, doctor_name: str) -> str:
+    poli_code, doctor_code = poli_code.strip().upper(), doctor_code.strip()
+    if not poli_code or len(poli_code) > 8:
+        raise rules.invalid("poli_code", "the poli's code (1–8 characters)")
+    if not doctor_code or len(doctor_code) > 16 or not doctor_name.strip():
+        raise rules.invalid("doctor_code", "the doctor's code and name")
+    if not await store.ensure_poli(conn, facility_code=facility, code=poli_code, name=(poli_name or "").strip()):
+        raise rules.invalid("poli_name", "needed the first time a poli appears")
+    await store.upsert_doctor(conn, facility_code=facility, code=doctor_code, name=doctor_name.strip()[:120])
+    return await store.upsert_schedule(conn, facility_code=facility, poli_code=poli_code, doctor_code=doctor_code)
+
+
+async def queue_status(pool: asyncpg.Pool, facility: str, schedule_id: str, day: date) -> tuple[int, int, str]:
+    """Total bookings (not cancelled), those not yet served, and the number served most recently."""
+    await own_schedule(pool, facility, schedule_id)
+    queue = await store.queue_state(pool, schedule_id, day)
+    total = sum(1 for b in queue if b["status"] != "CANCELLED")
+    remaining = sum(1 for b in queue if b["status"] in ("BOOKED", "CHECKED_IN"))
+    started = [b for b in queue if b["service_at"] is not None]
+    latest = max(started, key=lambda b: b["service_at"]) if started else None
+    return total, remaining, rules.queue_number(latest["poli_code"], latest["seq"]) if latest else ""
+
+
+async def issue_referral(pool: asyncpg.Pool, membership: membership_pb2_grpc.MembershipServiceStub, facility: str,
+                         *, noka: str, to_facility: str, poli_code: str, visit_type: int,
+                         today: date) -> tuple[str, date]:
+    """Referral rules: only an FKTP refers, only its own registered AKTIF participants, to a
+    hospital's poli; the number is 19 characters and valid 90 days."""
+    caller = await store.facility(pool, facility)
+    if caller is None or caller["type"] != "FKTP":
+        raise PermissionDenied("only a first-level facility (FKTP) issues referrals")
+    hospital = await store.facility(pool, to_facility.strip().upper())
+    if hospital is None or hospital["type"] != "FKRTL":
+        raise NotFound("no such hospital")
+    polis = await store.polis_of(pool, [hospital["code"]])
+    poli_code = poli_code.strip().upper()
+    if poli_code not in {p["code"] for p in polis.get(hospital["code"], [])}:
+        raise NotFound("no such poli at that hospital")
+    try:
+        participant = (await membership.GetParticipant(membership_pb2.GetParticipantRequest(noka=noka))).participant
+    except grpc.aio.AioRpcError as error:
+        if error.code() == grpc.StatusCode.NOT_FOUND:
+            raise NotFound("no such participant") from None
+        raise
+    if participant.fktp.code != facility:
+        raise PermissionDenied("the participant is registered at another FKTP")
+    if participant.status != membership_pb2.PARTICIPANT_STATUS_AKTIF:
+        raise DomainError("the participant's membership is not active", code="PARTICIPANT_INACTIVE")
+    valid_until = rules.referral_valid_until(today)
+    async with pool.acquire() as conn, conn.transaction():
+        for _ in range(1000):
+            serial = await store.next_referral_serial(conn, facility_code=facility, period=f"{today:%m%y}")
+            number = rules.referral_number(facility_code=facility, issued_on=today, serial=serial)
+            if await store.insert_referral(conn, number=number, noka=noka, from_facility=facility,
+                                           to_facility=hospital["code"], poli_code=poli_code,
+                                           visit_type=visit_type or 1, issued_on=today, valid_until=valid_until):
+                log.info("referral_issued", extra={"facility": facility, "to": hospital["code"], "poli": poli_code})
+                return number, valid_until
+    raise DomainError("referral serials exhausted for this month")

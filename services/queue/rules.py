@@ -1,0 +1,225 @@
+"""The queue's rules (CONTRACT.md §3), as plain functions over plain values.
+
+Dates are Asia/Jakarta calendar dates; session times are Jakarta wall-clock times.
+"""
+
+from __future__ import annotations
+
+import secrets
+import string
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from statistics import median
+from zoneinfo import ZoneInfo
+
+from services.kit.errors import DomainError, ValidationFailed
+
+JAKARTA = ZoneInfo("Asia/Jakarta")
+SLOT = timedelta(minutes=10)
+FKRTL_DAYS_AHEAD = 30
+REFERRAL_VALID_DAYS = 90
+REFERRAL_LENGTH = 19
+#: Task ids hospitals report (BPJS Antrean): 1–7 in order, 99 = no-show / cancel.
+TASK_NO_SHOW = 99
+TASKS = (1, 2, 3, 4, 5, 6, 7, TASK_NO_SHOW)
+#: The first task of a visit: admission (1), or the poli wait (3) when there is no admission step.
+FIRST_TASKS = (1, 3)
+#: Booking states in which the participant still holds a place in the queue.
+ACTIVE = ("BOOKED", "CHECKED_IN", "SERVING")
+TURN_NEAR_AHEAD = 3
+_CODE_ALPHABET = "".join(c for c in string.ascii_uppercase + string.digits if c not in "O0I1")
+
+
+def invalid(field: str, message: str) -> ValidationFailed:
+    return ValidationFailed([{"field": field, "code": "invalid", "message": message}])
+
+
+def parse_date(value: str, field: str = "date") -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise invalid(field, "a date YYYY-MM-DD") from None
+
+
+def parse_hhmm(value: str, field: str) -> time:
+    """Session times are "HH:MM" (24 h)."""
+    try:
+        parsed = datetime.strptime(value, "%H:%M").time()
+    except ValueError:
+        raise invalid(field, "a time HH:MM") from None
+    return parsed
+
+
+def jakarta_now(offset_s: float = 0) -> datetime:
+    return datetime.now(JAKARTA) + timedelta(seconds=offset_s)
+
+
+def at_jakarta(day: date, clock: time) -> datetime:
+    return datetime.combine(day, clock, tzinfo=JAKARTA)
+
+
+def check_booking_window(*, facility_type: str, visit_date: date, now: datetime, session_end: time) -> None:
+    """Booking rule 1: at an FKTP, for today or tomorrow; at an FKRTL (hospital), from tomorrow
+    up to 30 days ahead. A session that has already ended cannot be booked."""
+    today = now.astimezone(JAKARTA).date()
+    if facility_type == "FKTP":
+        allowed = today <= visit_date <= today + timedelta(days=1)
+        window = "today or tomorrow"
+    else:
+        allowed = today + timedelta(days=1) <= visit_date <= today + timedelta(days=FKRTL_DAYS_AHEAD)
+        window = f"from tomorrow up to {FKRTL_DAYS_AHEAD} days ahead"
+    if not allowed:
+        raise DomainError(f"bookings at this facility are for {window}", code="BOOKING_WINDOW")
+    if at_jakarta(visit_date, session_end) <= now:
+        raise DomainError("this session has already ended", code="BOOKING_WINDOW")
+
+
+def check_own_fktp(*, facility_code: str, participant_fktp: str) -> None:
+    """Booking rule 2: an FKTP books only its own registered participants."""
+    if facility_code != participant_fktp:
+        raise DomainError("participants book only at their own FKTP", code="FACILITY_NOT_REGISTERED")
+
+
+def check_active(status: str) -> None:
+    """Booking rule 4: only an AKTIF participant may book."""
+    if status != "AKTIF":
+        raise DomainError("the participant's membership is not active", code="PARTICIPANT_INACTIVE")
+
+
+@dataclass(frozen=True)
+class Referral:
+    number: str
+    noka: str
+    to_facility: str
+    poli_code: str
+    issued_on: date
+    valid_until: date
+
+
+def referral_valid_until(issued_on: date) -> date:
+    """Referral rule 2: a referral is valid 90 days from its issue (the 90th day is the last)."""
+    return issued_on + timedelta(days=REFERRAL_VALID_DAYS - 1)
+
+
+def check_referral(referral: Referral | None, *, number: str | None, noka: str, facility_code: str,
+                   poli_code: str, visit_date: date, today: date) -> None:
+    """Referral rules 1–3: a hospital booking needs a referral of 19 characters, issued for this
+    participant, this hospital and this poli, still valid today and on the visit date."""
+    if not number:
+        raise DomainError("a hospital booking needs a referral from the FKTP", code="REFERRAL_REQUIRED")
+    if referral is None or len(number) != REFERRAL_LENGTH:
+        raise DomainError("no such referral", code="REFERRAL_INVALID")
+    if (referral.noka, referral.to_facility, referral.poli_code) != (noka, facility_code, poli_code):
+        raise DomainError("the referral is for another participant, hospital or poli", code="REFERRAL_INVALID")
+    if not referral.issued_on <= today <= referral.valid_until or visit_date > referral.valid_until:
+        raise DomainError(f"the referral was valid until {referral.valid_until.isoformat()}",
+                          code="REFERRAL_INVALID", valid_until=referral.valid_until.isoformat())
+
+
+def referral_number(*, facility_code: str, issued_on: date, serial: int) -> str:
+    """Referral rule 1: ``{FKTP code (8)}{MM}{YY}Y{serial (6)}``, 19 characters,
+    e.g. ``0114U0011126Y000001``."""
+    number = f"{facility_code}{issued_on:%m%y}Y{serial:06d}"
+    if len(number) != REFERRAL_LENGTH:
+        raise ValueError("referral number must be 19 characters")
+    return number
+
+
+def booking_code(visit_date: date, poli_code: str) -> str:
+    """A booking code: the visit date, the poli and 6 random characters (unguessable, and easy
+    to read out at a counter: no O/0/I/1), e.g. ``20261122INTK7QM2P``."""
+    return f"{visit_date:%Y%m%d}{poli_code}{''.join(secrets.choice(_CODE_ALPHABET) for _ in range(6))}"
+
+
+def queue_number(poli_code: str, seq: int) -> str:
+    """Booking rule 5: the number shown is ``{poli}-{seq}``, e.g. ``INT-1``."""
+    return f"{poli_code}-{seq}"
+
+
+def estimated_service_at(*, visit_date: date, start: time, seq: int) -> datetime:
+    """Estimate rule: schedule start + (queue seq − 1) × 10 min."""
+    return at_jakarta(visit_date, start) + (seq - 1) * SLOT
+
+
+def live_estimate(*, planned: datetime, service_starts: list[datetime], ahead: int, now: datetime) -> datetime:
+    """Live estimate: once patients are being served, the pace is the median gap between the
+    day's poli service starts (10 min until two are known); the next patient is due one pace
+    after the latest start, and each patient still ahead adds one pace. Never earlier than
+    now while the session runs, and never earlier than planned before anyone is served."""
+    if not service_starts:
+        return max(planned, now + ahead * SLOT) if now > planned else planned
+    starts = sorted(service_starts)
+    gaps = [b - a for a, b in zip(starts, starts[1:], strict=False) if b > a]
+    pace = median(gaps) if gaps else SLOT
+    return max(starts[-1] + pace, now) + ahead * pace
+
+
+def check_cancellable(*, status: str, visit_date: date, today: date) -> None:
+    """Cancellation rule: until check-in and not after the visit date."""
+    if status != "BOOKED" or visit_date < today:
+        raise DomainError("only a booking not yet checked in, on or before its date, can be cancelled",
+                          code="BOOKING_NOT_CANCELLABLE")
+
+
+def check_check_in(*, status: str, visit_date: date, at: datetime) -> None:
+    """Check-in rule: only a BOOKED booking, and only on its visit date (Asia/Jakarta)."""
+    if status != "BOOKED":
+        raise DomainError(f"a {status} booking cannot be checked in", code="CHECK_IN_NOT_ALLOWED")
+    if at.astimezone(JAKARTA).date() != visit_date:
+        raise DomainError("check-in is only possible on the visit date", code="CHECK_IN_NOT_ALLOWED")
+
+
+def check_task(*, task_id: int, recorded: dict[int, datetime], status: str, checked_in_at: datetime | None,
+               at: datetime) -> None:
+    """Task rule: ids 1–7 come one after another (1, 2, 3, …; a patient who needs no admission
+    starts at 3) with strictly increasing times after check-in; a repeated id is refused; 99
+    marks a no-show or cancellation of a booking not yet served."""
+    if task_id not in TASKS:
+        raise invalid("task_id", "1–7 or 99")
+    if task_id in recorded:
+        raise DomainError(f"task {task_id} is already recorded", code="TASK_ALREADY_RECORDED")
+    if task_id == TASK_NO_SHOW:
+        if status not in ("BOOKED", "CHECKED_IN"):
+            raise DomainError(f"a {status} booking cannot become a no-show", code="TASK_OUT_OF_ORDER")
+        return
+    if status in ("BOOKED", "CANCELLED", "NO_SHOW") or checked_in_at is None:
+        raise DomainError("the patient must be checked in first", code="TASK_OUT_OF_ORDER")
+    expected = (max(recorded) + 1,) if recorded else FIRST_TASKS
+    if task_id not in expected:
+        raise DomainError(f"task {task_id} is out of order (expected {' or '.join(map(str, expected))})",
+                          code="TASK_OUT_OF_ORDER", expected=list(expected))
+    previous = max(recorded.values(), default=checked_in_at)
+    if at <= previous:
+        raise DomainError("each task must be later than the previous step", code="TASK_OUT_OF_ORDER")
+
+
+def status_after_task(status: str, task_id: int) -> str:
+    """Task 4 (poli service starts) means SERVING; task 5 (poli service done) means DONE
+    (the pharmacy steps may follow); 99 means NO_SHOW."""
+    if task_id == TASK_NO_SHOW:
+        return "NO_SHOW"
+    if task_id == 4:
+        return "SERVING"
+    if task_id >= 5:
+        return "DONE"
+    return status
+
+
+def check_quota_change(*, quota_jkn: int, taken_jkn: int) -> None:
+    """Schedule rule: a facility cannot cut a session's JKN quota below the seats already taken."""
+    if quota_jkn < taken_jkn:
+        raise ValidationFailed([{"field": "quota_jkn", "code": "below_taken",
+                                 "message": f"{taken_jkn} seats are already taken"}])
+
+
+def check_hours(start: time, end: time, quota_jkn: int, quota_non_jkn: int) -> None:
+    if end <= start:
+        raise invalid("end", "after start")
+    if quota_jkn < 0 or quota_non_jkn < 0 or quota_jkn > 1000 or quota_non_jkn > 1000:
+        raise invalid("quota_jkn", "0–1000")
+
+
+def reminder_due(*, visit_date: date, now: datetime, evening: time = time(18, 0)) -> bool:
+    """Reminder rule: participants are reminded from 18:00 the evening before their visit."""
+    local = now.astimezone(JAKARTA)
+    return visit_date == local.date() + timedelta(days=1) and local.time() >= evening

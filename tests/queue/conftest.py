@@ -1,0 +1,104 @@
+"""Queue with real membership behind it (demo data of CONTRACT.md §6), over gRPC on loopback."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+import asyncpg
+import grpc
+import pytest_asyncio
+
+from jkn.queue.v1 import partner_pb2_grpc, queue_pb2, queue_pb2_grpc
+from services.kit.errors import RemoteError, decode_rpc_error
+from services.kit.partner_auth import signed_metadata
+from services.membership import bulk
+from services.membership.app import build as build_membership
+from services.membership.settings import MembershipSettings
+from services.queue import rules
+from services.queue.app import build as build_queue
+from services.queue.settings import QueueSettings
+
+BUDI, SRI, ANDI = "0001234567801", "0001234567802", "0001234567803"
+SITI, AGUS, DEWI, RUDI = "0002345678904", "0003456789005", "0004567890006", "0005678900007"
+DAY_S = 86_400
+
+
+def today() -> date:
+    return rules.jakarta_now().date()
+
+
+@dataclass
+class QueueWorld:
+    queue: queue_pb2_grpc.QueueServiceStub
+    partner: partner_pb2_grpc.PartnerQueueServiceStub
+    #: The same queue service (same database) whose clock runs one day ahead: "tomorrow".
+    tomorrow_partner: partner_pb2_grpc.PartnerQueueServiceStub
+    queue_dsn: str
+    membership_dsn: str
+
+    @staticmethod
+    def caller(noka: str, account_id: str | None = None) -> queue_pb2.Caller:
+        return queue_pb2.Caller(account_id=account_id or str(uuid.uuid5(uuid.NAMESPACE_OID, noka)), noka=noka)
+
+    async def schedule_id(self, facility: str, poli: str, day: date) -> str:
+        reply = await self.queue.ListSchedules(queue_pb2.ListSchedulesRequest(
+            facility_code=facility, date=day.isoformat(), poli_code=poli))
+        (schedule,) = reply.schedules
+        return schedule.schedule_id
+
+    async def book(self, noka: str, facility: str, poli: str, day: date, **fields) -> queue_pb2.CreateBookingResponse:
+        caller = fields.pop("caller", None) or self.caller(noka)
+        schedule_id = fields.pop("schedule_id", None) or await self.schedule_id(facility, poli, day)
+        return await self.queue.CreateBooking(queue_pb2.CreateBookingRequest(
+            caller=caller, schedule_id=schedule_id, date=day.isoformat(), noka=noka, **fields))
+
+
+def signed(facility: str, secret: str | None = None) -> tuple[tuple[str, str], ...]:
+    return signed_metadata(secret or f"dev-secret-{facility}", facility)
+
+
+async def refused(call) -> RemoteError:
+    try:
+        await call
+    except grpc.aio.AioRpcError as error:
+        return decode_rpc_error(error)
+    raise AssertionError("the call was expected to fail")
+
+
+@pytest_asyncio.fixture
+async def world(service) -> AsyncIterator[QueueWorld]:
+    demo_day = today()
+    async with AsyncExitStack() as stack:
+        enter = stack.enter_async_context
+        membership = await enter(service(MembershipSettings, build_membership, seed_demo_data=True,
+                                         demo_today=demo_day))
+        queue = await enter(service(QueueSettings, build_queue, seed_demo_data=True, demo_today=demo_day,
+                                    membership_addr=membership.address))
+        later = await enter(service(QueueSettings, build_queue, membership_addr=membership.address,
+                                    database_url=queue.settings.database_url, clock_offset_s=DAY_S))
+        channel = await enter(grpc.aio.insecure_channel(queue.address))
+        later_channel = await enter(grpc.aio.insecure_channel(later.address))
+        yield QueueWorld(queue_pb2_grpc.QueueServiceStub(channel), partner_pb2_grpc.PartnerQueueServiceStub(channel),
+                         partner_pb2_grpc.PartnerQueueServiceStub(later_channel), queue.settings.database_url,
+                         membership.settings.database_url)
+
+
+async def active_participants_of(membership_dsn: str, fktp: str, count: int) -> list[str]:
+    """``count`` AKTIF participants registered at ``fktp``: synthetic families loaded by the
+    bulk loader (`make seed-bulk`) into the membership database."""
+    await bulk.load(membership_dsn, count * 8, batch=5_000)
+    conn = await asyncpg.connect(membership_dsn)
+    try:
+        rows = await conn.fetch("SELECT noka FROM participants WHERE status = 'AKTIF' AND fktp_code = $1"
+                                " AND noka NOT LIKE '000%' ORDER BY noka LIMIT $2", fktp, count)
+    finally:
+        await conn.close()
+    assert len(rows) == count, "the bulk loader made too few active participants at that FKTP"
+    return [r["noka"] for r in rows]
+
+
+TOMORROW = timedelta(days=1)
