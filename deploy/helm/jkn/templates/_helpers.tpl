@@ -1,0 +1,141 @@
+{{/*
+Names and labels. Every object is called <fullname>-<component> and carries the recommended
+app.kubernetes.io/* labels; selectors use name, instance and component only (never version).
+*/}}
+
+{{- define "jkn.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "jkn.fullname" -}}
+{{- if .Values.fullnameOverride -}}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- $name := default .Chart.Name .Values.nameOverride -}}
+{{- if contains $name .Release.Name -}}
+{{- .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/* <fullname>-<component>; call with (dict "root" $ "component" "auth") */}}
+{{- define "jkn.componentName" -}}
+{{- printf "%s-%s" (include "jkn.fullname" .root) .component | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "jkn.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "jkn.name" .root }}
+app.kubernetes.io/instance: {{ .root.Release.Name }}
+app.kubernetes.io/component: {{ .component }}
+{{- end -}}
+
+{{- define "jkn.labels" -}}
+{{ include "jkn.selectorLabels" . }}
+app.kubernetes.io/version: {{ .root.Chart.AppVersion | quote }}
+app.kubernetes.io/part-of: jkn
+app.kubernetes.io/managed-by: {{ .root.Release.Service }}
+helm.sh/chart: {{ printf "%s-%s" .root.Chart.Name .root.Chart.Version | replace "+" "_" }}
+{{- end -}}
+
+{{/* Labels of objects that belong to the release as a whole (no component). */}}
+{{- define "jkn.releaseLabels" -}}
+app.kubernetes.io/name: {{ include "jkn.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/part-of: jkn
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
+{{- end -}}
+
+{{/* A service's settings: its own block over `defaults`. Returns YAML; use with fromYaml. */}}
+{{- define "jkn.serviceConfig" -}}
+{{- $own := index .root.Values.services .name -}}
+{{- toYaml (merge (deepCopy $own) (deepCopy .root.Values.defaults)) -}}
+{{- end -}}
+
+{{/* The image of a component: <registry>/<repository>/<component>:<tag> or @<digest>. */}}
+{{- define "jkn.image" -}}
+{{- $image := .root.Values.image -}}
+{{- $base := printf "%s/%s/%s" $image.registry $image.repository .component -}}
+{{- $digest := .digest | default "" -}}
+{{- if $digest -}}
+{{- printf "%s@%s" $base $digest -}}
+{{- else -}}
+{{- printf "%s:%s" $base (default .root.Chart.AppVersion $image.tag) -}}
+{{- end -}}
+{{- end -}}
+
+{{/* The gRPC address of a service inside the cluster. */}}
+{{- define "jkn.address" -}}
+{{- $svc := index .root.Values.services .name -}}
+{{- printf "%s:%v" (include "jkn.componentName" (dict "root" .root "component" .name)) $svc.grpcPort -}}
+{{- end -}}
+
+{{/*
+Environment shared by every container of the platform: JKN_ENV, logging, peers, Redis, Kafka,
+OpenTelemetry. Names are the fields of services/kit/settings.py (PlatformSettings).
+*/}}
+{{- define "jkn.platformEnv" -}}
+{{- $root := .root -}}
+{{- $uses := .uses -}}
+- name: JKN_ENV
+  value: {{ $root.Values.platform.env | quote }}
+- name: JKN_LOG_LEVEL
+  value: {{ $root.Values.platform.logLevel | quote }}
+- name: JKN_LOG_JSON
+  value: {{ $root.Values.platform.logJson | quote }}
+- name: JKN_CAPTCHA
+  value: {{ $root.Values.platform.captcha | quote }}
+- name: JKN_RPC_TIMEOUT_S
+  value: {{ $root.Values.platform.rpcTimeoutS | quote }}
+- name: JKN_DATA_DIR
+  value: /tmp/jkn
+{{- range $peer := list "auth" "notify" "membership" "queue" }}
+- name: JKN_{{ upper $peer }}_ADDR
+  value: {{ include "jkn.address" (dict "root" $root "name" $peer) | quote }}
+{{- end }}
+{{- if $uses.redis }}
+{{- if $root.Values.redis.existingSecret }}
+- name: JKN_REDIS_URL
+  valueFrom:
+    secretKeyRef:
+      name: {{ $root.Values.redis.existingSecret }}
+      key: {{ $root.Values.redis.urlKey }}
+{{- else }}
+- name: JKN_REDIS_URL
+  value: {{ $root.Values.redis.url | quote }}
+{{- end }}
+{{- end }}
+{{- if $uses.kafka }}
+- name: JKN_KAFKA_BOOTSTRAP
+  value: {{ $root.Values.kafka.bootstrap | quote }}
+{{- end }}
+{{- if $root.Values.otel.endpoint }}
+- name: OTEL_EXPORTER_OTLP_ENDPOINT
+  value: {{ $root.Values.otel.endpoint | quote }}
+{{- end }}
+{{- end -}}
+
+{{/* JKN_<SERVICE>_DATABASE_URL (no password in it) and PGPASSWORD from the Postgres secret. */}}
+{{- define "jkn.databaseEnv" -}}
+{{- $pg := .root.Values.postgres -}}
+{{- $db := index $pg.databases .name -}}
+- name: PGPASSWORD
+  valueFrom:
+    secretKeyRef:
+      name: {{ $pg.existingSecret }}
+      key: {{ $db.passwordKey }}
+- name: JKN_{{ upper .name }}_DATABASE_URL
+  value: {{ printf "postgresql://%s@%s:%v/%s?sslmode=%s" $db.user $pg.host $pg.port $db.name $pg.sslMode | quote }}
+{{- end -}}
+
+{{/* The pod and container security settings every pod of the chart uses. */}}
+{{- define "jkn.podSecurityContext" -}}
+{{- toYaml .Values.defaults.podSecurityContext -}}
+{{- end -}}
+
+{{- define "jkn.containerSecurityContext" -}}
+{{- toYaml .Values.defaults.securityContext -}}
+{{- end -}}
