@@ -12,6 +12,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 import grpc
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
+from fastapi.telemetry import TelemetryConfig
 from starlette.exceptions import HTTPException
 
 from services.gateway import problems
@@ -31,6 +32,9 @@ details follow `Accept-Language` (`id` by default, `en`).
 """
 
 
+NO_NATIVE_TELEMETRY: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False, "operation_spans": False}
+
+
 def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     settings = settings or GatewaySettings()
     setup_tracing("gateway")
@@ -42,8 +46,10 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             app.state.gateway = await GatewayState.open(settings, stack)
             yield
 
+    # FastAPI's own telemetry stays off: it records raw paths and query strings (personal data)
+    # and logs exception messages; `ObservabilityMiddleware` makes the request's span instead.
     app = FastAPI(title="JKN Mobile API", version="1.0.0", description=DESCRIPTION, lifespan=lifespan,
-                  docs_url="/docs", redoc_url=None, openapi_url="/openapi.json")
+                  docs_url="/docs", redoc_url=None, openapi_url="/openapi.json", telemetry=NO_NATIVE_TELEMETRY)
     app.add_exception_handler(RemoteError, problems.remote_error_handler)
     app.add_exception_handler(grpc.aio.AioRpcError, problems.remote_error_handler)
     app.add_exception_handler(DomainError, problems.domain_error_handler)

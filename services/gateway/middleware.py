@@ -1,4 +1,12 @@
-"""Request ids, RED metrics by route template, and access logs (pure ASGI, no buffering)."""
+"""Request ids, a SERVER span, RED metrics by route template, and access logs (pure ASGI, no buffering).
+
+The span is the root of the request's trace (or continues a caller's ``traceparent``) and is
+current while the route runs, so every gRPC call it makes is its child. It is named and
+labelled by the route template (``POST /v1/registrations``), never by the raw URL: paths and
+query strings can hold personal data (a phone number to look up, a position). Client
+addresses and user agents are not recorded either. Probes (``/healthz``, ``/readyz``),
+``/metrics`` and the dev-only routes are measured but not traced.
+"""
 
 from __future__ import annotations
 
@@ -6,14 +14,24 @@ import re
 import time
 import uuid
 
+from opentelemetry import propagate, trace
+from opentelemetry.trace import SpanKind, Status, StatusCode
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.kit import metrics
 from services.kit.logs import get_logger
+from services.kit.telemetry import untraced
 
 log = get_logger("jkn.gateway.access")
+tracer = trace.get_tracer("jkn.gateway")
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 _QUIET = {"/healthz", "/readyz", "/metrics"}
+_TRACE_HEADERS = (b"traceparent", b"tracestate")
+
+
+def traced(path: str) -> bool:
+    """Whether a request to ``path`` gets a span (probes, metrics and /dev/* do not)."""
+    return path.rstrip("/") not in _QUIET and not path.startswith("/dev/")
 
 
 class ObservabilityMiddleware:
@@ -24,9 +42,11 @@ class ObservabilityMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        incoming = dict(scope["headers"]).get(b"x-request-id", b"").decode(errors="ignore")
+        headers = dict(scope["headers"])
+        incoming = headers.get(b"x-request-id", b"").decode(errors="ignore")
         request_id = incoming if _VALID_REQUEST_ID.match(incoming) else uuid.uuid4().hex
         scope.setdefault("state", {})["request_id"] = request_id
+        method = scope["method"]
         started = time.perf_counter()
         status = 500
 
@@ -37,16 +57,40 @@ class ObservabilityMiddleware:
                 message.setdefault("headers", []).append((b"x-request-id", request_id.encode()))
             await send(message)
 
-        try:
-            await self.app(scope, receive, send_with_id)
-        finally:
-            elapsed = time.perf_counter() - started
-            route = scope.get("route")
-            template = getattr(route, "path", None) or "unmatched"
-            method = scope["method"]
-            metrics.HTTP_REQUESTS.labels(method, template, str(status)).inc()
-            metrics.HTTP_LATENCY.labels(method, template).observe(elapsed)
-            if template not in _QUIET:
-                log.info("http_request", extra={"method": method, "route": template, "status": status,
-                                                "duration_ms": round(elapsed * 1000, 2),
-                                                "request_id": request_id})
+        if not traced(scope["path"]):
+            try:
+                with untraced():  # nor the gRPC calls it makes (readiness, the dev outbox)
+                    await self.app(scope, receive, send_with_id)
+            finally:
+                self._record(scope, method, status, started, request_id)
+            return
+        caller = {k.decode("latin-1"): v.decode("latin-1") for k, v in headers.items() if k in _TRACE_HEADERS}
+        with tracer.start_as_current_span(
+            method, context=propagate.extract(caller), kind=SpanKind.SERVER, record_exception=False,
+            set_status_on_exception=False,
+            attributes={"http.request.method": method, "url.scheme": scope.get("scheme", "http")},
+        ) as span:
+            try:
+                await self.app(scope, receive, send_with_id)
+            finally:
+                template = self._record(scope, method, status, started, request_id)
+                if span.is_recording():
+                    span.update_name(f"{method} {template}")
+                    span.set_attribute("http.route", template)
+                    span.set_attribute("http.response.status_code", status)
+                    if status >= 500:
+                        span.set_status(Status(StatusCode.ERROR))
+                        span.set_attribute("error.type", str(status))
+
+    @staticmethod
+    def _record(scope: Scope, method: str, status: int, started: float, request_id: str) -> str:
+        """Metrics and the access log of one request; returns its route template."""
+        elapsed = time.perf_counter() - started
+        route = scope.get("route")
+        template = getattr(route, "path", None) or "unmatched"
+        metrics.HTTP_REQUESTS.labels(method, template, str(status)).inc()
+        metrics.HTTP_LATENCY.labels(method, template).observe(elapsed)
+        if template not in _QUIET:
+            log.info("http_request", extra={"method": method, "route": template, "status": status,
+                                            "duration_ms": round(elapsed * 1000, 2), "request_id": request_id})
+        return template

@@ -3,7 +3,8 @@
 One client interceptor gives every call a CLIENT span whose context travels in the
 metadata (``traceparent``), and the channel's default deadline when the call has none.
 (The service config's own ``timeout`` is not used: grpcio's aio channels apply it from
-the wrong start time and expire calls early.) Retries are transparent but
+the wrong start time and expire calls early.) Health checks get the deadline but no span:
+readiness probes would flood the traces. Retries are transparent but
 only for methods the proto marks ``option idempotency_level = NO_SIDE_EFFECTS`` (or
 ``IDEMPOTENT``), and only on ``UNAVAILABLE`` — a retried ``CreateBooking`` could book twice.
 """
@@ -18,6 +19,8 @@ from google.protobuf.descriptor import ServiceDescriptor
 from google.protobuf.descriptor_pb2 import MethodOptions
 from opentelemetry import propagate, trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
+
+from services.kit.telemetry import UNTRACED_GRPC_SERVICES
 
 _SAFE = (MethodOptions.NO_SIDE_EFFECTS, MethodOptions.IDEMPOTENT)
 tracer = trace.get_tracer("jkn.rpc.client")
@@ -55,6 +58,9 @@ class ClientInterceptor(grpc.aio.UnaryUnaryClientInterceptor):
         details = client_call_details
         method = details.method.decode() if isinstance(details.method, bytes) else details.method
         service, _, name = method.lstrip("/").rpartition("/")
+        timeout = self.timeout_s if details.timeout is None else details.timeout
+        if service in UNTRACED_GRPC_SERVICES:  # probes (readiness) are not traced
+            return await continuation(details._replace(timeout=timeout), request)
         with tracer.start_as_current_span(
             method.lstrip("/"), kind=SpanKind.CLIENT, record_exception=False, set_status_on_exception=False,
             attributes={"rpc.system": "grpc", "rpc.service": service, "rpc.method": name},
@@ -64,7 +70,6 @@ class ClientInterceptor(grpc.aio.UnaryUnaryClientInterceptor):
             propagate.inject(carrier)
             for key, value in carrier.items():
                 metadata.add(key, value)
-            timeout = self.timeout_s if details.timeout is None else details.timeout
             call = await continuation(details._replace(timeout=timeout, metadata=metadata), request)
             code = await call.code()
             if span.is_recording():

@@ -21,11 +21,10 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 from services.kit import metrics
 from services.kit.errors import DomainError, dependency_failure
 from services.kit.logs import get_logger
+from services.kit.telemetry import UNTRACED_GRPC_SERVICES
 
 log = get_logger("jkn.rpc")
 tracer = trace.get_tracer("jkn.rpc")
-_QUIET_SERVICES = ("grpc.health.v1.Health", "grpc.reflection.v1alpha.ServerReflection",
-                   "grpc.reflection.v1.ServerReflection")
 
 
 def _split(full_method: str) -> tuple[str, str]:
@@ -38,7 +37,7 @@ class ObservedCall:
 
     def __init__(self, full_method: str):
         self.service, self.method = _split(full_method)
-        self.quiet = self.service in _QUIET_SERVICES
+        self.quiet = self.service in UNTRACED_GRPC_SERVICES
         self.started = time.perf_counter()
         self.code = grpc.StatusCode.OK
         self.reason: str | None = None

@@ -1,7 +1,10 @@
-"""Prometheus metrics: RED per RPC and per HTTP route, and the /metrics endpoint.
+"""Prometheus metrics: RED per RPC and per HTTP route, the outbox and Kafka consumers, and
+the /metrics endpoint. Services add their business metrics in their own ``metrics`` module.
 
-Labels name services, methods, routes and outcomes only: never personal data, never ids
-of people. Metric names follow Prometheus conventions (``_total``, ``_seconds``).
+Labels name services, methods, routes, topics, groups and outcomes only: never personal
+data, never ids of people. Names follow Prometheus conventions: counters end in
+``_total``, durations are ``_seconds``, fractions ``_ratio``, and other units are spelled
+out (``_messages``, ``_events``, ``_idr``).
 """
 
 from __future__ import annotations
@@ -37,6 +40,16 @@ EVENTS_CONSUMED = Counter(
 )
 EVENTS_DEAD_LETTERED = Counter("kafka_events_dead_lettered_total", "Events sent to a dead-letter topic.",
                                ["topic", "group"])
+EVENT_HANDLING = Histogram(
+    "kafka_event_handling_seconds", "Time a consumer took over one event, retries included.",
+    ["topic", "group"], buckets=LATENCY_BUCKETS,
+)
+CONSUMER_LAG = Gauge(
+    "kafka_consumer_lag_messages",
+    "Messages waiting for a consumer group: log-end offset minus the group's committed offset, over the "
+    "partitions assigned to this instance (sum over instances for the group's lag).",
+    ["topic", "group"],
+)
 
 
 def serve_metrics(port: int, host: str = "0.0.0.0") -> int:

@@ -2,10 +2,13 @@
 describes, and a relay publishes it to Kafka afterwards.
 
 - `add_event(conn, ...)` inserts into ``outbox`` inside the caller's transaction and
-  signals the relay (``NOTIFY``, delivered only on commit). The current trace context and
-  the event id travel as Kafka headers.
+  signals the relay (``NOTIFY``, delivered only on commit). The trace context current at
+  that moment (the span of the request that changed something) is stored with the event.
 - `OutboxRelay` publishes pending events in id order, waiting for the broker's ack, and
-  deletes them in the same database transaction. If the broker is away, events stay in the
+  deletes them in the same database transaction. Each event gets a PRODUCER span that
+  continues the stored context (not the relay's own, which belongs to no request); that
+  span's context and the event id travel as Kafka headers, so the consumer's span is its
+  child. If the broker is away, events stay in the
   table and go out when it is back; if the relay dies between ack and delete, an event may
   be published twice, which consumers absorb by deduplicating on ``event_id``.
 """
@@ -19,14 +22,17 @@ import uuid
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from services.kit import metrics
 from services.kit.consumer import raise_if_cancelling
 from services.kit.kafka import ensure_topics, start_producer
 from services.kit.logs import get_logger
-from services.kit.telemetry import inject_headers
+from services.kit.telemetry import extract_context, inject_headers, with_trace_headers
 
 log = get_logger("jkn.outbox")
+tracer = trace.get_tracer("jkn.outbox")
 NOTIFY_CHANNEL = "jkn_outbox"
 
 #: DDL of the outbox (version 1). Services' first migrations execute it; never edit it in
@@ -58,6 +64,15 @@ async def add_event(conn: asyncpg.Connection, *, topic: str, event_type: str, pa
         event_id, event_type, topic, key.encode() if key else None, payload, json.dumps(headers))
     await conn.execute(f"NOTIFY {NOTIFY_CHANNEL}")
     return event_id
+
+
+def _publish_span(row: asyncpg.Record, stored_headers: dict[str, str]) -> trace.Span:
+    """The PRODUCER span of one event, a child of the span that wrote it (ended by the caller)."""
+    return tracer.start_span(
+        f"{row['topic']} publish", context=extract_context(stored_headers), kind=SpanKind.PRODUCER,
+        attributes={"messaging.system": "kafka", "messaging.operation.type": "send",
+                    "messaging.operation.name": "publish", "messaging.destination.name": row["topic"],
+                    "messaging.message.id": str(row["event_id"]), "jkn.event.type": row["event_type"]})
 
 
 class OutboxRelay:
@@ -110,13 +125,28 @@ class OutboxRelay:
                 return 0
             producer = await self._ensure_producer()
             await self._ensure_topics_exist(producer, {row["topic"] for row in rows})
-            sends = []
-            for row in rows:
-                headers = [(k, v.encode()) for k, v in json.loads(row["headers"]).items()]
-                headers += [("event_id", str(row["event_id"]).encode()),
-                            ("event_type", row["event_type"].encode())]
-                sends.append(await producer.send(row["topic"], row["payload"], key=row["key"], headers=headers))
-            await asyncio.wait_for(asyncio.gather(*sends), self.send_timeout_s)
+            spans: list[trace.Span] = []
+            try:
+                sends = []
+                for row in rows:
+                    stored = json.loads(row["headers"])
+                    span = _publish_span(row, stored)
+                    spans.append(span)
+                    headers = with_trace_headers(((k, v.encode()) for k, v in stored.items()), span)
+                    headers += [("event_id", str(row["event_id"]).encode()),
+                                ("event_type", row["event_type"].encode())]
+                    sends.append(await producer.send(row["topic"], row["payload"], key=row["key"], headers=headers))
+                acks = await asyncio.wait_for(asyncio.gather(*sends), self.send_timeout_s)
+            except BaseException as error:
+                for span in spans:
+                    span.set_status(Status(StatusCode.ERROR))
+                    span.set_attribute("error.type", type(error).__name__)
+                    span.end()
+                raise
+            for span, ack in zip(spans, acks, strict=True):
+                span.set_attribute("messaging.destination.partition.id", str(ack.partition))
+                span.set_attribute("messaging.kafka.offset", ack.offset)
+                span.end()
             await conn.execute("DELETE FROM outbox WHERE id = ANY($1::bigint[])", [r["id"] for r in rows])
         for row in rows:
             metrics.OUTBOX_PUBLISHED.labels(row["topic"]).inc()

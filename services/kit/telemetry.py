@@ -1,21 +1,67 @@
 """OpenTelemetry tracing: one provider per process, context carried over gRPC and Kafka.
 
-Spans are exported over OTLP when ``OTEL_EXPORTER_OTLP_ENDPOINT`` is set; otherwise they
-still exist (so logs carry trace ids) but go nowhere. Span attributes never hold personal
-data: record identifiers only in masked form.
+One request is one trace, from the gateway's SERVER span through every gRPC hop (CLIENT
+span → SERVER span, W3C ``traceparent`` in the metadata), into the outbox (the context of
+the span that wrote the event is stored with it), out of the relay (a PRODUCER span, its
+context in the Kafka headers) and into the consumer (a CONSUMER span parented from those
+headers) and whatever the handler does, such as notify's delivery of an SMS.
+
+Spans are exported over OTLP/gRPC when ``OTEL_EXPORTER_OTLP_ENDPOINT`` (or
+``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT``) is set, e.g. ``http://otel-collector:4317``; the
+exporter reads the other standard ``OTEL_EXPORTER_OTLP_*`` variables itself (headers,
+certificate, timeout) and the SDK reads ``OTEL_TRACES_SAMPLER``. Without an endpoint spans
+still exist (so logs carry trace ids) but go nowhere.
+
+Health checks, readiness and ``/metrics`` are not traced. Span attributes never hold
+personal data (NIK, NOKA, phone, email, names) nor secrets (codes, tokens, passwords): they
+name services, methods, route templates, topics, channels, templates and outcomes only.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 from opentelemetry import context, propagate, trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
+from opentelemetry.sdk.trace.id_generator import RandomIdGenerator
+from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
+
+from services.kit.startup import StartupError
 
 _provider: TracerProvider | None = None
+_ids = RandomIdGenerator()
+
+#: gRPC services whose calls are neither traced by servers nor by clients (probes, tooling).
+UNTRACED_GRPC_SERVICES = frozenset({
+    "grpc.health.v1.Health", "grpc.reflection.v1alpha.ServerReflection", "grpc.reflection.v1.ServerReflection",
+})
+
+
+def otlp_endpoint() -> str | None:
+    """Where spans are exported, or None when tracing stays in-process."""
+    return os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") or os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") \
+        or None
+
+
+def otlp_exporter() -> SpanExporter:
+    """The OTLP span exporter for ``OTEL_EXPORTER_OTLP_(TRACES_)PROTOCOL`` (``grpc`` by default)."""
+    protocol = (os.environ.get("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL")
+                or os.environ.get("OTEL_EXPORTER_OTLP_PROTOCOL") or "grpc").strip().lower()
+    if protocol == "grpc":
+        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+
+        return OTLPSpanExporter()
+    if protocol == "http/protobuf":
+        try:
+            from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as HttpExporter
+        except ImportError:
+            raise StartupError("OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf needs the package "
+                               "opentelemetry-exporter-otlp-proto-http; this build exports over grpc") from None
+        return HttpExporter()
+    raise StartupError(f"OTEL_EXPORTER_OTLP_PROTOCOL={protocol!r} is not supported (use grpc)")
 
 
 def setup_tracing(service: str) -> TracerProvider:
@@ -23,13 +69,19 @@ def setup_tracing(service: str) -> TracerProvider:
     global _provider
     if _provider is not None:
         return _provider
-    _provider = TracerProvider(resource=Resource.create({"service.name": f"jkn-{service}"}))
-    if os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT"):
-        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+    provider = TracerProvider(resource=Resource.create({"service.name": f"jkn-{service}",
+                                                        "service.namespace": "jkn"}))
+    if otlp_endpoint():
+        provider.add_span_processor(BatchSpanProcessor(otlp_exporter()))
+    _provider = provider
+    trace.set_tracer_provider(provider)
+    return provider
 
-        _provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
-    trace.set_tracer_provider(_provider)
-    return _provider
+
+def flush_tracing(timeout_s: float = 5.0) -> None:
+    """Export what is buffered now (a process about to stop, a test about to read)."""
+    if _provider is not None:
+        _provider.force_flush(int(timeout_s * 1000))
 
 
 def shutdown_tracing() -> None:
@@ -37,13 +89,32 @@ def shutdown_tracing() -> None:
         _provider.shutdown()
 
 
-def inject_headers() -> list[tuple[str, bytes]]:
-    """The current trace context as Kafka message headers (W3C traceparent/tracestate)."""
+def untraced():
+    """Make what runs inside invisible to tracing: a probe, /metrics, a dev-only route.
+
+    The current span becomes a valid but unsampled one, so every span started below it
+    (a gRPC CLIENT span, the SERVER span on the other side) is dropped by the parent-based
+    sampler instead of becoming the root of a stray trace of its own.
+    """
+    unsampled = SpanContext(trace_id=_ids.generate_trace_id(), span_id=_ids.generate_span_id(), is_remote=False,
+                            trace_flags=TraceFlags(TraceFlags.DEFAULT))
+    return trace.use_span(NonRecordingSpan(unsampled))
+
+
+def inject_headers(ctx: context.Context | None = None) -> list[tuple[str, bytes]]:
+    """A trace context (the current one by default) as Kafka message headers (W3C traceparent/tracestate)."""
     carrier: dict[str, str] = {}
-    propagate.inject(carrier)
+    propagate.inject(carrier, context=ctx)
     return [(k, v.encode()) for k, v in carrier.items()]
 
 
 def extract_context(headers: Mapping[str, str]) -> context.Context:
     """The trace context a producer put into Kafka headers (empty context if none)."""
     return propagate.extract(dict(headers))
+
+
+def with_trace_headers(headers: Iterable[tuple[str, bytes]], span: trace.Span) -> list[tuple[str, bytes]]:
+    """``headers`` with the trace context replaced by ``span``'s (no duplicate ``traceparent``)."""
+    ours = inject_headers(trace.set_span_in_context(span))
+    replaced = {key for key, _ in ours} | ({"traceparent", "tracestate"} if ours else set())
+    return [(k, v) for k, v in headers if k not in replaced] + ours

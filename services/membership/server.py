@@ -21,7 +21,7 @@ from services.kit.ids import is_uuid
 from services.kit.outbox import add_event
 from services.kit.partner_auth import PartnerSecrets, authenticate
 from services.kit.signing import SigningKey, jwks_message_fields
-from services.membership import card, enrollment, fktp, identifiers, payments, premiums, store, views
+from services.membership import card, enrollment, fktp, identifiers, metrics, payments, premiums, store, views
 
 EVENTS_TOPIC = "membership.events"
 
@@ -112,6 +112,7 @@ class MembershipServicer(membership_pb2_grpc.MembershipServiceServicer):
                 expires_at=premiums.payment_expires_at(created))
             await add_event(conn, topic=EVENTS_TOPIC, event_type="family_enrolled", key=head["noka"],
                             payload=json.dumps({"nokas": [m["noka"] for m in members]}).encode())
+        metrics.PAYMENTS.labels("created").inc()
         return membership_pb2.CompleteEnrollmentResponse(participants=[views.participant(m) for m in members],
                                                          payment=_payment(payment))
 
@@ -224,17 +225,31 @@ class MembershipServicer(membership_pb2_grpc.MembershipServiceServicer):
                 conn, family_id=row["family_id"], account=payments.virtual_account(head["noka"]),
                 amount_idr=sum(b["amount_idr"] for b in bills), periods=sorted({b["period"] for b in bills}),
                 expires_at=premiums.payment_expires_at(created))
+        metrics.PAYMENTS.labels("created").inc()
         return membership_pb2.CreatePaymentResponse(payment=_payment(payment))
 
     async def HandlePaymentCallback(self, request, context):
-        """Payments rules 2–5: the provider's signed webhook, idempotent on provider_ref."""
+        """Payments rules 2–5: the provider's signed webhook, idempotent on provider_ref (counted
+        once committed: paid with its amount, duplicate, or rejected)."""
+        try:
+            reply, amount_idr = await self._settle(request)
+        except DomainError:
+            metrics.PAYMENTS.labels("rejected").inc()
+            raise
+        metrics.PAYMENTS.labels("duplicate" if reply.replayed else "paid").inc()
+        metrics.PAID_AMOUNT_IDR.inc(amount_idr)
+        return reply
+
+    async def _settle(self, request: membership_pb2.HandlePaymentCallbackRequest
+                      ) -> tuple[membership_pb2.HandlePaymentCallbackResponse, int]:
+        """The callback's answer and the rupiah it newly paid (0 for a replay)."""
         payments.verify_signature(self.payment_secret, request.raw_body, request.signature)
         callback = payments.parse_callback(request.raw_body)
         async with self.pool.acquire() as conn, conn.transaction():
             seen = await store.payment_by_provider_ref(conn, callback.provider_ref)
             if seen is not None:
                 return membership_pb2.HandlePaymentCallbackResponse(
-                    payment_id=str(seen["id"]), status=membership_pb2.PAYMENT_STATUS_PAID, replayed=True)
+                    payment_id=str(seen["id"]), status=membership_pb2.PAYMENT_STATUS_PAID, replayed=True), 0
             payment = await store.payment_for_update(conn, callback.payment_id) \
                 if is_uuid(callback.payment_id) else None
             if payment is None:
@@ -255,8 +270,9 @@ class MembershipServicer(membership_pb2_grpc.MembershipServiceServicer):
                 for noka in activated:
                     await add_event(conn, topic=EVENTS_TOPIC, event_type="status_changed", key=noka,
                                     payload=json.dumps({"noka": noka, "status": "AKTIF"}).encode())
-        return membership_pb2.HandlePaymentCallbackResponse(payment_id=str(payment["id"]),
-                                                            status=membership_pb2.PAYMENT_STATUS_PAID, replayed=False)
+        return membership_pb2.HandlePaymentCallbackResponse(
+            payment_id=str(payment["id"]), status=membership_pb2.PAYMENT_STATUS_PAID, replayed=False,
+        ), payment["amount_idr"]
 
 
 def _payment(row: asyncpg.Record) -> membership_pb2.Payment:

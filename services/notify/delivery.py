@@ -6,6 +6,10 @@ derives the code from the verification's state at send time: the code never trav
 message, a verification already approved, cancelled or expired is not sent, and a retry
 can only ever send the same code. After the consumer's attempts a request goes to
 ``notify.requests.dlq`` and is counted.
+
+Each delivery is a span (``notify deliver sms``) under the consumer's processing span, with
+one CLIENT span per provider; they name the channel, template, provider and result, never
+the destination, the text or the code.
 """
 
 from __future__ import annotations
@@ -13,6 +17,8 @@ from __future__ import annotations
 import time
 
 import asyncpg
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from jkn.common.v1 import common_pb2
 from jkn.notify.v1 import notify_pb2
@@ -24,6 +30,7 @@ from services.notify.otp_store import OtpStore
 from services.notify.providers import Outgoing, ProviderError
 
 log = get_logger("jkn.notify.delivery")
+tracer = trace.get_tracer("jkn.notify.delivery")
 _CHANNEL = {common_pb2.CHANNEL_SMS: "sms", common_pb2.CHANNEL_EMAIL: "email"}
 _TEMPLATE_PREFIX = "NOTIFICATION_TEMPLATE_"
 
@@ -37,24 +44,45 @@ class Delivery:
         channel = _CHANNEL.get(request.channel)
         if channel is None:
             raise ValueError("unsupported channel")
+        template = self._template(request)
+        with tracer.start_as_current_span(
+            f"notify deliver {channel}", record_exception=False, set_status_on_exception=False,
+            attributes={"notify.channel": channel, "notify.template": template, "notify.source": request.source},
+        ) as span:
+            try:
+                result = await self._deliver(request, channel, conn)
+            except Exception as error:
+                span.set_status(Status(StatusCode.ERROR))
+                span.set_attribute("error.type", type(error).__name__)
+                raise
+            span.set_attribute("notify.result", result)
+
+    async def _deliver(self, request: notify_pb2.NotificationRequest, channel: str, conn: asyncpg.Connection) -> str:
         message = await self.compose(request, channel)
         if message is None:
             metrics.DELIVERIES.labels(channel, "none", "skipped_stale").inc()
-            return
+            return "skipped_stale"
         for provider in self.providers[channel]:
-            try:
-                await provider.send(message, conn)
-            except Exception as error:
-                metrics.DELIVERIES.labels(channel, provider.name, "failed").inc()
-                if isinstance(error, ProviderError) and error.permanent and "verification_id" in request.params:
-                    await self.store.mark_failed(request.params["verification_id"])
-                raise
+            with tracer.start_as_current_span(
+                f"{provider.name} send", kind=SpanKind.CLIENT, record_exception=False,
+                set_status_on_exception=False, attributes={"notify.channel": channel, "notify.provider": provider.name},
+            ) as span:
+                try:
+                    await provider.send(message, conn)
+                except Exception as error:
+                    span.set_status(Status(StatusCode.ERROR))
+                    span.set_attribute("error.type", type(error).__name__)
+                    metrics.DELIVERIES.labels(channel, provider.name, "failed").inc()
+                    if isinstance(error, ProviderError) and error.permanent and "verification_id" in request.params:
+                        await self.store.mark_failed(request.params["verification_id"])
+                    raise
             metrics.DELIVERIES.labels(channel, provider.name, "delivered").inc()
         if request.HasField("requested_at"):
             metrics.DELIVERY_LATENCY.labels(channel).observe(max(0.0, time.time() - request.requested_at.ToSeconds()))
         log.info("notification_delivered", extra={
             "request_id": request.request_id, "channel": channel, "template": self._template(request),
             "to": mask_phone(message.to) if channel == "sms" else mask_email(message.to)})
+        return "delivered"
 
     async def compose(self, request: notify_pb2.NotificationRequest, channel: str) -> Outgoing | None:
         template = self._template(request)

@@ -58,6 +58,8 @@ async def test_grpc_call_continues_the_callers_trace(spans):
 
 
 async def test_kafka_consumer_span_is_parented_from_the_producers_trace(spans, fresh_database, broker):
+    """place_order → (outbox row) → PRODUCER span of the relay → CONSUMER span → the handler's span;
+    the relay's own context (here: a span around it) is not the producer's parent."""
     pool = await asyncpg.create_pool(fresh_database("tracing"), min_size=1, max_size=4)
     bootstrap = f"127.0.0.1:{broker.port}"
     await pool.execute(OUTBOX_DDL_V1 + PROCESSED_EVENTS_DDL_V1)
@@ -67,7 +69,8 @@ async def test_kafka_consumer_span_is_parented_from_the_producers_trace(spans, f
             async with pool.acquire() as conn, conn.transaction():
                 await add_event(conn, topic="kit.selftest", event_type="traced", key="trace-test", payload=b"{}")
         relay = OutboxRelay(pool, bootstrap)
-        assert await relay.relay_once() == 1
+        with tracer.start_as_current_span("relay_tick"):
+            assert await relay.relay_once() == 1
         await relay._drop_producer()
 
         reader = AIOKafkaConsumer("kit.selftest", bootstrap_servers=bootstrap, auto_offset_reset="earliest")
@@ -88,8 +91,15 @@ async def test_kafka_consumer_span_is_parented_from_the_producers_trace(spans, f
     finally:
         await pool.close()
     by_name = {s.name: s for s in spans.get_finished_spans()}
-    processing = by_name["kit.selftest process"]
-    assert processing.kind == SpanKind.CONSUMER
-    assert processing.context.trace_id == origin.get_span_context().trace_id
-    assert processing.parent.span_id == origin.get_span_context().span_id
+    producer, processing = by_name["kit.selftest publish"], by_name["kit.selftest process"]
+    assert producer.kind == SpanKind.PRODUCER and processing.kind == SpanKind.CONSUMER
+    trace_id = origin.get_span_context().trace_id
+    assert producer.context.trace_id == processing.context.trace_id == trace_id
+    assert producer.parent.span_id == origin.get_span_context().span_id
+    assert processing.parent.span_id == producer.context.span_id
     assert by_name["deliver"].parent.span_id == processing.context.span_id
+    assert by_name["relay_tick"].context.trace_id != trace_id
+    assert processing.attributes["messaging.destination.name"] == "kit.selftest"
+    assert processing.attributes["messaging.consumer.group.name"] == "trace"
+    assert processing.attributes["jkn.consumer.result"] == "handled"
+    assert "messaging.kafka.message.key" not in processing.attributes  # keys may be card numbers
