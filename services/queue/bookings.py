@@ -101,19 +101,20 @@ async def create(pool: asyncpg.Pool, membership: membership_pb2_grpc.MembershipS
                 number=number, noka=patient.noka, facility_code=schedule["facility_code"],
                 poli_code=schedule["poli_code"], visit_date=visit_date, today=now.date())
         booking = await _take_seat(pool, request, schedule, visit_date, patient, referral)
-    except asyncpg.UniqueViolationError as error:
-        if error.constraint_name == "bookings_idempotency":
+    except (asyncpg.UniqueViolationError, DomainError) as error:
+        duplicate = isinstance(error, asyncpg.UniqueViolationError) or error.code == "DUPLICATE_BOOKING"
+        if duplicate and request.idempotency_key:  # a concurrent twin with the same key got there first
             replay = await _replay(pool, request)
             if replay is not None:
                 return replay, True
+        if isinstance(error, DomainError):
+            result = {"QUOTA_FULL": "quota_full", "DUPLICATE_BOOKING": "duplicate"}.get(error.code, "refused")
+            metrics.BOOKINGS.labels(facility_type, result).inc()
+            raise
         if error.constraint_name == "bookings_one_active":
             metrics.BOOKINGS.labels(facility_type, "duplicate").inc()
             raise DomainError("this participant already has a booking at this poli on that date",
                               code="DUPLICATE_BOOKING") from None
-        raise
-    except DomainError as error:
-        result = {"QUOTA_FULL": "quota_full", "DUPLICATE_BOOKING": "duplicate"}.get(error.code, "refused")
-        metrics.BOOKINGS.labels(facility_type, result).inc()
         raise
     metrics.BOOKINGS.labels(facility_type, "created").inc()
     if booking["quota_jkn"]:

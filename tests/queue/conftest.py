@@ -37,8 +37,10 @@ class QueueWorld:
     partner: partner_pb2_grpc.PartnerQueueServiceStub
     #: The same queue service (same database) whose clock runs one day ahead: "tomorrow".
     tomorrow_partner: partner_pb2_grpc.PartnerQueueServiceStub
+    tomorrow_queue: queue_pb2_grpc.QueueServiceStub
     queue_dsn: str
     membership_dsn: str
+    kafka_bootstrap: str
 
     @staticmethod
     def caller(noka: str, account_id: str | None = None) -> queue_pb2.Caller:
@@ -83,8 +85,9 @@ async def world(service) -> AsyncIterator[QueueWorld]:
         channel = await enter(grpc.aio.insecure_channel(queue.address))
         later_channel = await enter(grpc.aio.insecure_channel(later.address))
         yield QueueWorld(queue_pb2_grpc.QueueServiceStub(channel), partner_pb2_grpc.PartnerQueueServiceStub(channel),
-                         partner_pb2_grpc.PartnerQueueServiceStub(later_channel), queue.settings.database_url,
-                         membership.settings.database_url)
+                         partner_pb2_grpc.PartnerQueueServiceStub(later_channel),
+                         queue_pb2_grpc.QueueServiceStub(later_channel), queue.settings.database_url,
+                         membership.settings.database_url, queue.settings.kafka_bootstrap)
 
 
 async def active_participants_of(membership_dsn: str, fktp: str, count: int) -> list[str]:
