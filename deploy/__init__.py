@@ -1,0 +1,1 @@
+"""The chart's deployment assets (deploy/helm) and the code that generates part of them."""
