@@ -6,17 +6,21 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
+# checkov pins many packages that conflict with the project's (it would downgrade packaging), so it
+# lives in a virtualenv of its own inside .venv; tests/deploy calls $(TOOLS)/bin/checkov.
+TOOLS  := $(VENV)/tools
+CHECKOV_VERSION := 3.3.30
 PROTOS := $(shell find protos -name '*.proto' 2>/dev/null)
 GEN    := gen
 
-.PHONY: help setup system-deps proto run test test-unit lint bench chart-check clean seed-bulk
+.PHONY: help setup system-deps proto run test test-unit lint bench chart-check chart-generate clean seed-bulk
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
-setup: system-deps $(VENV)/.installed $(GEN)/.stamp ## virtualenv, packages, redis-server, generated gRPC code
+setup: system-deps $(VENV)/.installed $(GEN)/.stamp $(TOOLS)/.installed ## virtualenv, packages, redis-server, promtool, checkov, generated gRPC code
 
-system-deps: ## Debian's redis-server (and python3-venv) when missing (apt, as root)
+system-deps: ## Debian's redis-server, promtool (package prometheus) and python3-venv when missing (apt, as root)
 	@$(PYTHON) -c 'import ensurepip, venv' >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" != 0 ]; then echo "Python's venv is missing: run 'sudo apt-get install python3-venv'"; exit 1; fi; \
 	  echo "installing python3-venv (apt)"; \
@@ -26,6 +30,11 @@ system-deps: ## Debian's redis-server (and python3-venv) when missing (apt, as r
 	  echo "installing redis-server (apt)"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null; \
 	  systemctl disable --now redis-server >/dev/null 2>&1 || true; }
+	@command -v promtool >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" != 0 ]; then echo "promtool is missing: run 'sudo apt-get install prometheus' (or make setup as root)"; exit 1; fi; \
+	  echo "installing promtool (apt: prometheus)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null; \
+	  systemctl disable --now prometheus >/dev/null 2>&1 || true; }
 
 $(VENV)/.installed: pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -33,6 +42,13 @@ $(VENV)/.installed: pyproject.toml
 	@$(BIN)/python -m pip install --disable-pip-version-check --upgrade pip > $(VENV)/pip.log 2>&1 \
 	  && $(BIN)/python -m pip install --disable-pip-version-check -e '.[dev]' >> $(VENV)/pip.log 2>&1 \
 	  || { tail -n 30 $(VENV)/pip.log; echo "pip install failed (full log: $(VENV)/pip.log)"; exit 1; }
+	@touch $@
+
+$(TOOLS)/.installed: Makefile $(VENV)/.installed
+	@test -x $(TOOLS)/bin/python || $(PYTHON) -m venv $(TOOLS)
+	@echo "installing checkov $(CHECKOV_VERSION) into $(TOOLS) (log: $(TOOLS)/pip.log)"
+	@$(TOOLS)/bin/python -m pip install --disable-pip-version-check "checkov==$(CHECKOV_VERSION)" > $(TOOLS)/pip.log 2>&1 \
+	  || { tail -n 30 $(TOOLS)/pip.log; echo "checkov install failed (full log: $(TOOLS)/pip.log)"; exit 1; }
 	@touch $@
 
 proto: $(GEN)/.stamp ## generate Python code and .pyi stubs from protos/ into gen/ (the `jkn` package)
@@ -56,14 +72,17 @@ test-unit: setup ## only the tests that need no server
 	@$(BIN)/python -m pytest -m "not e2e" $(PYTEST_ARGS)
 
 lint: setup ## ruff and mypy
-	@$(BIN)/ruff check services tests bench
+	@$(BIN)/ruff check services tests bench deploy
 	@$(BIN)/mypy
 
 bench: setup ## benchmarks (ratios against a baseline measured in the same run)
 	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
-chart-check: setup ## render and lint the Helm chart offline
+chart-check: setup ## the chart's offline checks: lint, schema, kubernetes-validate, checkov, promtool, metrics
 	@$(BIN)/python -m pytest tests/deploy -q
+
+chart-generate: setup ## rewrite the chart's values schema, alert rules and dashboards from deploy/chartgen
+	@$(BIN)/python -m deploy.chartgen
 
 clean: ## remove generated code and local state (keeps .venv)
 	rm -rf $(GEN) var .pytest_cache

@@ -21,13 +21,16 @@ API_ROUTES = 'route!~"/healthz|/readyz|/metrics|unmatched"'
 SERVER_FAULTS = 'grpc_code=~"UNKNOWN|INTERNAL|UNAVAILABLE|DATA_LOSS|DEADLINE_EXCEEDED"'
 GRPC_APP = 'grpc_service!~"grpc\\\\.health\\\\..*|grpc\\\\.reflection\\\\..*"'
 
+GRPC_BY = "sum by (namespace, job, grpc_service)"
+
 WINDOWS = ("5m", "30m", "1h", "2h", "6h", "1d", "3d")
 AVAILABILITY_BUDGET = 0.001  # 99.9 %
 LATENCY_BUDGET = 0.01        # 99 % within LATENCY_THRESHOLD_S
 LATENCY_THRESHOLD_S = "0.5"  # a bucket boundary of services.kit.metrics.LATENCY_BUCKETS
 
+Windows = list[tuple[str, str, float]]
 #: (severity, [(long window, short window, burn factor)], for)
-BURN_ALERTS = (
+BURN_ALERTS: tuple[tuple[str, Windows, str], ...] = (
     ("critical", [("1h", "5m", 14.4), ("6h", "30m", 6)], "2m"),
     ("warning", [("1d", "2h", 3), ("3d", "6h", 1)], "15m"),
 )
@@ -45,17 +48,18 @@ def _recordings() -> list[Rule]:
             {"record": f"jkn:http_slow_ratio:rate{window}",
              "expr": f"1 - (\n  sum by (namespace, job) (rate(http_request_duration_seconds_bucket"
                      f'{{{API_ROUTES}, le="{LATENCY_THRESHOLD_S}"}}[{window}]))\n'
-                     f"  /\n  sum by (namespace, job) (rate(http_request_duration_seconds_count{{{API_ROUTES}}}[{window}]))\n)"},
+                     f"  /\n  sum by (namespace, job) (rate(http_request_duration_seconds_count"
+                     f"{{{API_ROUTES}}}[{window}]))\n)"},
             {"record": f"jkn:grpc_error_ratio:rate{window}",
-             "expr": f"sum by (namespace, job, grpc_service) (rate(grpc_server_handled_total{{{GRPC_APP}, {SERVER_FAULTS}}}"
-                     f"[{window}]))\n/\n"
-                     f"sum by (namespace, job, grpc_service) (rate(grpc_server_handled_total{{{GRPC_APP}}}[{window}]))"},
+             "expr": f"{GRPC_BY} (rate(grpc_server_handled_total{{{GRPC_APP}, {SERVER_FAULTS}}}[{window}]))\n/\n"
+                     f"{GRPC_BY} (rate(grpc_server_handled_total{{{GRPC_APP}}}[{window}]))"},
         ]
     return rules
 
 
-def _burn(metric: str, budget: float, windows: list[tuple[str, str, float]]) -> str:
-    parts = [f"(\n  {metric}:rate{long} > ({factor} * {budget})\n  and\n  {metric}:rate{short} > ({factor} * {budget})\n)"
+def _burn(metric: str, budget: float, windows: Windows) -> str:
+    parts = [f"(\n  {metric}:rate{long} > ({factor} * {budget})\n"
+             f"  and\n  {metric}:rate{short} > ({factor} * {budget})\n)"
              for long, short, factor in windows]
     return "\nor\n".join(parts)
 

@@ -110,7 +110,7 @@ def _tighten(node: Any, wanted: set[str]) -> Any:
 def kubernetes_defs(roots: set[str]) -> dict[str, Schema]:
     """The strict schemas of ``roots`` and everything they reference."""
     source = _k8s_definitions()
-    wanted, done = set(roots), {}
+    wanted, done = set(roots), dict[str, Schema]()
     while wanted - done.keys():
         name = sorted(wanted - done.keys())[0]
         done[name] = _tighten(source[name], wanted)

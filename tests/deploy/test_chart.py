@@ -116,9 +116,9 @@ def test_every_object_level_of_the_schema_is_closed():
 
     def walk(node: Any, path: str) -> None:
         if isinstance(node, dict):
-            if node.get("type") == "object" or "properties" in node or "patternProperties" in node:
-                if node.get("additionalProperties") is not False:
-                    open_objects.append(path)
+            is_object = node.get("type") == "object" or "properties" in node or "patternProperties" in node
+            if is_object and node.get("additionalProperties") is not False:
+                open_objects.append(path)
             for key, value in node.items():
                 walk(value, f"{path}/{key}")
         elif isinstance(node, list):

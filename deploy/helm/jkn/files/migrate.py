@@ -16,6 +16,6 @@ from services.kit.db import migrate
 
 service = sys.argv[1]
 package = importlib.import_module(f"services.{service}")
-migrations = Path(package.__file__).parent / "migrations"
+migrations = Path(str(package.__file__)).parent / "migrations"
 asyncio.run(migrate(os.environ[f"JKN_{service.upper()}_DATABASE_URL"], migrations))
 sys.stdout.write(f"{service}: database migrated to the newest revision\n")
