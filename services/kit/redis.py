@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from services.kit.startup import StartupError
 
 
-def open_redis(url: str, *, timeout_s: float = 1.0) -> Redis:
-    return Redis.from_url(
-        url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s,
-        retry=Retry(NoBackoff(), 0), health_check_interval=30, decode_responses=False,
-    )
+def open_redis(url: str, *, timeout_s: float = 1.0, max_connections: int = 64) -> Redis:
+    """A client whose pool holds at most ``max_connections``; a burst beyond that waits up to
+    ``timeout_s`` for a free connection (then fails like a Redis that does not answer) instead of
+    failing at once."""
+    pool = BlockingConnectionPool.from_url(
+        url, max_connections=max_connections, timeout=timeout_s, socket_timeout=timeout_s,
+        socket_connect_timeout=timeout_s, retry=Retry(NoBackoff(), 0), health_check_interval=30,
+        decode_responses=False)
+    return Redis(connection_pool=pool)
 
 
 async def check_redis(client: Redis, url: str) -> None:

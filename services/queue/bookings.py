@@ -66,7 +66,12 @@ async def patient_in_family(membership: membership_pb2_grpc.MembershipServiceStu
 
 async def create(pool: asyncpg.Pool, membership: membership_pb2_grpc.MembershipServiceStub, request: BookingRequest,
                  *, now: datetime) -> tuple[asyncpg.Record, bool]:
-    """Book a seat; returns the booking and whether it was an idempotent replay."""
+    """Book a seat; returns the booking and whether it was an idempotent replay.
+
+    The checks, in order: a replayed Idempotency-Key; the session (none that day, or closed:
+    BOOKING_WINDOW); a session already full (QUOTA_FULL at once: in a 06:00 rush most attempts
+    end here without a call to membership); the patient in the caller's family and AKTIF; the
+    window; own FKTP or referral; then the seat itself in one transaction."""
     if request.idempotency_key:
         replay = await _replay(pool, request)
         if replay is not None:
@@ -74,23 +79,21 @@ async def create(pool: asyncpg.Pool, membership: membership_pb2_grpc.MembershipS
     if not is_uuid(request.schedule_id):
         raise NotFound("no such schedule")
     visit_date = rules.parse_date(request.date)
-    schedule = await store.schedule(pool, request.schedule_id)
-    if schedule is None:
-        raise NotFound("no such schedule")
-    facility_type = schedule["facility_type"]
-    patient = await patient_in_family(membership, caller_noka=request.caller_noka,
-                                      noka=request.noka or request.caller_noka)
+    session = await _session(pool, request.schedule_id, visit_date)
+    facility_type = session["facility_type"]
     try:
-        rules.check_active(patient.status)
-        await store.ensure_sessions(pool, day=visit_date, schedule_ids=[request.schedule_id])
-        session = await store.session(pool, request.schedule_id, visit_date)
-        if session is None or session["closed"]:
+        if session["closed"]:
             raise DomainError("the doctor does not practise on that date", code="BOOKING_WINDOW")
+        if session["taken_jkn"] >= session["quota_jkn"]:  # the cheap early answer in a rush; the seat
+            raise DomainError("no JKN seats left for this session", code="QUOTA_FULL")  # UPDATE decides
+        patient = await patient_in_family(membership, caller_noka=request.caller_noka,
+                                          noka=request.noka or request.caller_noka)
+        rules.check_active(patient.status)
         rules.check_booking_window(facility_type=facility_type, visit_date=visit_date, now=now,
                                    session_end=session["end_time"])
         referral = None
         if facility_type == "FKTP":
-            rules.check_own_fktp(facility_code=schedule["facility_code"], participant_fktp=patient.fktp_code)
+            rules.check_own_fktp(facility_code=session["facility_code"], participant_fktp=patient.fktp_code)
         else:
             number = (request.referral_number or "").strip().upper()
             row = await store.referral(pool, number) if len(number) == rules.REFERRAL_LENGTH else None
@@ -98,9 +101,9 @@ async def create(pool: asyncpg.Pool, membership: membership_pb2_grpc.MembershipS
             rules.check_referral(
                 rules.Referral(row["number"], row["noka"], row["to_facility"], row["poli_code"], row["issued_on"],
                                row["valid_until"]) if row else None,
-                number=number, noka=patient.noka, facility_code=schedule["facility_code"],
-                poli_code=schedule["poli_code"], visit_date=visit_date, today=now.date())
-        booking = await _take_seat(pool, request, schedule, visit_date, patient, referral)
+                number=number, noka=patient.noka, facility_code=session["facility_code"],
+                poli_code=session["poli_code"], visit_date=visit_date, today=now.date())
+        booking = await _take_seat(pool, request, session, visit_date, patient, referral)
     except (asyncpg.UniqueViolationError, DomainError) as error:
         duplicate = isinstance(error, asyncpg.UniqueViolationError) or error.code == "DUPLICATE_BOOKING"
         if duplicate and request.idempotency_key:  # a concurrent twin with the same key got there first
@@ -119,9 +122,22 @@ async def create(pool: asyncpg.Pool, membership: membership_pb2_grpc.MembershipS
     metrics.BOOKINGS.labels(facility_type, "created").inc()
     if booking["quota_jkn"]:
         metrics.QUOTA_FILL.labels(facility_type).observe(booking["taken_jkn"] / booking["quota_jkn"])
-    log.info("booking_created", extra={"facility": schedule["facility_code"], "poli": schedule["poli_code"],
+    log.info("booking_created", extra={"facility": session["facility_code"], "poli": session["poli_code"],
                                        "date": visit_date.isoformat(), "seq": booking["seq"]})
     return booking, False
+
+
+async def _session(pool: asyncpg.Pool, schedule_id: str, visit_date) -> asyncpg.Record:
+    """The schedule's session on that date (made from the weekly hours on first use)."""
+    session = await store.session(pool, schedule_id, visit_date)
+    if session is None:
+        if await store.schedule(pool, schedule_id) is None:
+            raise NotFound("no such schedule")
+        await store.ensure_sessions(pool, day=visit_date, schedule_ids=[schedule_id])
+        session = await store.session(pool, schedule_id, visit_date)
+        if session is None:
+            raise DomainError("the doctor does not practise on that date", code="BOOKING_WINDOW")
+    return session
 
 
 async def _replay(pool: asyncpg.Pool, request: BookingRequest) -> asyncpg.Record | None:
@@ -138,11 +154,11 @@ async def _replay(pool: asyncpg.Pool, request: BookingRequest) -> asyncpg.Record
     return existing
 
 
-async def _take_seat(pool: asyncpg.Pool, request: BookingRequest, schedule: asyncpg.Record, visit_date,
+async def _take_seat(pool: asyncpg.Pool, request: BookingRequest, session: asyncpg.Record, visit_date,
                      patient: Patient, referral: str | None) -> asyncpg.Record:
     """Booking rules 3, 5 and 6 in one transaction: no active booking at this poli that day, one
     seat taken by a conditional UPDATE (never past the quota), the next sequence number."""
-    facility, poli = schedule["facility_code"], schedule["poli_code"]
+    facility, poli = session["facility_code"], session["poli_code"]
     async with pool.acquire() as conn, conn.transaction():
         if await store.has_active_booking(conn, noka=patient.noka, facility_code=facility, poli_code=poli,
                                           day=visit_date):
