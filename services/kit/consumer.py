@@ -158,8 +158,7 @@ class IdempotentConsumer:
             finally:
                 if lag_reporter is not None:
                     lag_reporter.cancel()
-                    with contextlib.suppress(BaseException):
-                        await lag_reporter
+                    await asyncio.wait({lag_reporter}, timeout=1)  # never swallows our own cancellation
                     lag_reporter = None
                 if consumer is not None:
                     with contextlib.suppress(Exception):
@@ -170,6 +169,7 @@ class IdempotentConsumer:
         while True:
             try:
                 await self.measure_lag(consumer)
+                raise_if_cancelling()
             except asyncio.CancelledError:
                 raise
             except Exception as error:  # noqa: BLE001 - the consumer loop notices a lost broker itself
