@@ -152,8 +152,10 @@ def _alerts() -> list[Rule]:
 
 
 def rule_file() -> dict[str, Any]:
-    sms_sends = ('sum by (namespace) (rate(otp_codes_issued_total{{channel="sms"}}[{w}]))\n+\n'
-                 'sum by (namespace) (rate(otp_codes_resent_total{{channel="sms"}}[{w}]))')
+    # codes issued plus codes resent; a namespace without any resend yet still counts its issues
+    issued = 'sum by (namespace) (rate(otp_codes_issued_total{{channel="sms"}}[{w}]))'
+    resent = 'sum by (namespace) (rate(otp_codes_resent_total{{channel="sms"}}[{w}]))'
+    sms_sends = f"{issued}\n+\n(\n  {resent}\n  or\n  0 * {issued}\n)"
     alerts = _alerts()
     for rule in alerts:
         rule["annotations"]["runbook_url"] = f"{RUNBOOK_BASE}/{rule['alert']}.md"
