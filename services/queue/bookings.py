@@ -79,6 +79,10 @@ async def create(pool: asyncpg.Pool, membership: membership_pb2_grpc.MembershipS
     if not is_uuid(request.schedule_id):
         raise NotFound("no such schedule")
     visit_date = rules.parse_date(request.date)
+    rules.check_request_sizes(medical_record_number=request.medical_record_number,
+                              idempotency_key=request.idempotency_key)
+    if not rules.bookable_at_all(visit_date, now=now):  # no session is made for such a date
+        raise DomainError("bookings are for today up to 30 days ahead", code="BOOKING_WINDOW")
     session = await _session(pool, request.schedule_id, visit_date)
     facility_type = session["facility_type"]
     try:

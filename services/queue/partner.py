@@ -4,7 +4,7 @@ acts only on that facility's own data."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 
 import asyncpg
 import grpc
@@ -110,8 +110,8 @@ async def upsert_session(pool: asyncpg.Pool, facility: str, *, poli_code: str, p
     """Schedule rule: a per-date session replaces the weekly hours on that date; a closed date
     (holiday, leave) cancels the bookings already made, and the patients are told."""
     rules.check_hours(start, end, quota_jkn, quota_non_jkn)
-    if day < today:
-        raise rules.invalid("date", "today or later")
+    if not today <= day <= today + timedelta(days=366):
+        raise rules.invalid("date", "today up to a year ahead")
     async with pool.acquire() as conn, conn.transaction():
         schedule_id = await _schedule(conn, facility, poli_code, poli_name, doctor_code, doctor_name)
         await store.ensure_sessions(conn, day=day, schedule_ids=[schedule_id])

@@ -74,6 +74,26 @@ def check_booking_window(*, facility_type: str, visit_date: date, now: datetime,
         raise DomainError("this session has already ended", code="BOOKING_WINDOW")
 
 
+def bookable_at_all(visit_date: date, *, now: datetime) -> bool:
+    """The widest window of rule 1 (today up to 30 days ahead), checked before anything else."""
+    today = now.astimezone(JAKARTA).date()
+    return today <= visit_date <= today + timedelta(days=FKRTL_DAYS_AHEAD)
+
+
+def published_dates(day: date, *, now: datetime) -> bool:
+    """Sessions are made from the weekly hours for today up to 31 days ahead (older or later
+    dates show only what exists)."""
+    today = now.astimezone(JAKARTA).date()
+    return today <= day <= today + timedelta(days=FKRTL_DAYS_AHEAD + 1)
+
+
+def check_request_sizes(*, medical_record_number: str | None, idempotency_key: str | None) -> None:
+    if medical_record_number is not None and len(medical_record_number) > 32:
+        raise invalid("medical_record_number", "at most 32 characters")
+    if idempotency_key is not None and not 1 <= len(idempotency_key) <= 128:
+        raise invalid("Idempotency-Key", "1–128 characters")
+
+
 def check_own_fktp(*, facility_code: str, participant_fktp: str) -> None:
     """Booking rule 2: an FKTP books only its own registered participants."""
     if facility_code != participant_fktp:

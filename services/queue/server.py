@@ -70,7 +70,8 @@ class QueueServicer(queue_pb2_grpc.QueueServiceServicer):
         facility = await store.facility(self.pool, request.facility_code.strip().upper())
         if facility is None:
             raise NotFound("no such facility")
-        await store.ensure_sessions(self.pool, day=day, facility_code=facility["code"])
+        if rules.published_dates(day, now=self.now()):
+            await store.ensure_sessions(self.pool, day=day, facility_code=facility["code"])
         rows = await store.sessions_on(self.pool, facility_code=facility["code"], day=day,
                                        poli_code=request.poli_code.strip().upper() if request.HasField("poli_code")
                                        else None)
