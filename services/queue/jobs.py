@@ -7,11 +7,13 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 import asyncpg
+from opentelemetry import trace
 
 from services.kit.logs import get_logger
 from services.queue import events, metrics, rules, store
 
 log = get_logger("jkn.queue.jobs")
+tracer = trace.get_tracer("jkn.queue.jobs")  # one trace per job run, its events inside
 
 
 async def mark_no_shows(pool: asyncpg.Pool, now: datetime) -> int:
@@ -54,7 +56,8 @@ async def run_periodically(pool: asyncpg.Pool, now: Callable[[], datetime], *, e
     while True:
         for job in (mark_no_shows, send_reminders):
             try:
-                await job(pool, now())
+                with tracer.start_as_current_span(f"{job.__name__} run", attributes={"jkn.job": job.__name__}):
+                    await job(pool, now())
             except Exception as error:  # noqa: BLE001 - the next round tries again
                 log.warning("queue_job_failed", extra={"job": job.__name__, "error": type(error).__name__})
         await asyncio.sleep(every_s)
