@@ -194,3 +194,10 @@ def test_the_hospital_sees_its_own_bookings_only_and_a_bad_signature_is_refused(
             partner.ListBookings(partner_pb2.PartnerQueueServiceListBookingsRequest(date=tomorrow.isoformat()),
                                  metadata=signed_metadata("not-the-secret", "0114R001"))
         assert decode_rpc_error(forged.value).code == "UNAUTHENTICATED"
+
+        # The hospital cancels Budi's visit: the seat is free again and Budi is told by SMS.
+        budi_visit = next(b for b in listed.bookings if b.noka == BUDI["identifier"])
+        partner.CancelBooking(partner_pb2.PartnerQueueServiceCancelBookingRequest(
+            booking_code=budi_visit.booking_code, reason="Dokter cuti"), metadata=hospital)
+    told = _wait_for_sms(stack, "+6281234500001", "dibatalkan")
+    assert budi_visit.queue_number in told["body"] and "Dokter cuti" in told["body"]
