@@ -65,6 +65,21 @@ async def migrate(dsn: str, migrations_dir: Path) -> None:
         raise StartupError(f"migrations in {migrations_dir} failed: {_reason(error)}") from error
 
 
+async def require_head(pool: asyncpg.Pool, migrations_dir: Path) -> None:
+    """When a service does not migrate at start (a separate migration job did), its database
+    must already be at the newest revision: otherwise stop start-up with one line."""
+    from alembic.script import ScriptDirectory
+
+    heads = set(ScriptDirectory(str(migrations_dir)).get_heads())
+    try:
+        current = {r["version_num"] for r in await pool.fetch("SELECT version_num FROM alembic_version")}
+    except asyncpg.UndefinedTableError:
+        current = set()
+    if current != heads:
+        raise StartupError(f"database at revision {sorted(current) or 'none'}, code needs {sorted(heads)}:"
+                           " run the migrations first (python -m services.kit.migrate <service>)")
+
+
 def run_alembic_env() -> None:
     """The body of every service's ``migrations/env.py`` (online mode, under an advisory lock)."""
     from alembic import context

@@ -52,7 +52,10 @@ class Runtime:
         pool = await db.connect_pool(settings.database_url, min_size=settings.db_pool_min,
                                      max_size=settings.db_pool_max)
         self.stack.push_async_callback(db.close_pool, pool)
-        await db.migrate(settings.database_url, migrations)
+        if settings.migrate_on_start:
+            await db.migrate(settings.database_url, migrations)
+        else:
+            await db.require_head(pool, migrations)
         return pool
 
     async def redis(self) -> Redis:

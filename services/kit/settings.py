@@ -93,6 +93,8 @@ class ServiceSettings(PlatformSettings):
     db_pool_min: int = 1
     db_pool_max: int = 10
     seed_demo_data: bool = Field(False, description="seed the demo data on first start (make run sets it)")
+    migrate_on_start: bool = Field(True, description="apply the database migrations at start (false: a migration "
+                                                     "job does, e.g. the chart's hook, and the service only checks)")
 
 
 class PartnerFacingSettings(ServiceSettings):

@@ -356,8 +356,7 @@ def test_migrations_run_as_a_pre_install_and_pre_upgrade_hook_per_database(relea
         job = jobs[f"jkn-migrations-{service}"]
         assert job["metadata"]["annotations"]["helm.sh/hook"] == "pre-install,pre-upgrade"
         migrate = job["spec"]["template"]["spec"]["containers"][0]
-        assert migrate["command"][:2] == ["python", "-c"] and migrate["command"][3] == service
-        assert migrate["command"][2] == (CHART / "files" / "migrate.py").read_text()
+        assert migrate["command"] == ["python", "-m", "services.kit.migrate", service]
         assert migrate["image"] == f"registry.example.id/jkn/{service}:0.1.0"
         assert {v["name"] for v in migrate["env"]} == {"JKN_ENV", "PGPASSWORD", f"JKN_{service.upper()}_DATABASE_URL"}
     account = releases["default"].named("ServiceAccount", "jkn-migrations")
