@@ -222,7 +222,21 @@ def values_schema() -> Schema:
             "urlKey": string(pattern=SECRET_KEY),
             "port": PORT,
         }),
-        "kafka": obj({"bootstrap": string(minLength=1), "ports": array(PORT)}, required=("bootstrap",)),
+        "kafka": obj({
+            "bootstrap": string(minLength=1),
+            "ports": array(PORT),
+            "securityProtocol": {"enum": ["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]},
+            "sasl": obj({
+                "mechanism": {"enum": ["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]},
+                "existingSecret": string("Secret with the SASL user and password (needed with SASL_*)"),
+                "usernameKey": string(pattern=SECRET_KEY),
+                "passwordKey": string(pattern=SECRET_KEY),
+            }),
+            "tls": obj({
+                "caSecret": string("Secret with the brokers' CA bundle; empty: the system CAs"),
+                "caKey": string(pattern=SECRET_KEY),
+            }),
+        }, required=("bootstrap",)),
         "otel": obj({"endpoint": string("OTEL_EXPORTER_OTLP_ENDPOINT; empty: no export"), "port": PORT}),
         "defaults": obj(workload_properties()),
         "services": obj({name: service_schema(name) for name in ALL}, required=ALL),

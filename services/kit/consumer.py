@@ -29,7 +29,7 @@ from opentelemetry import trace
 from opentelemetry.trace import Status, StatusCode
 
 from services.kit import metrics
-from services.kit.kafka import dead_letter_topic, ensure_topics, start_producer
+from services.kit.kafka import client_options, dead_letter_topic, ensure_topics, start_producer
 from services.kit.logs import get_logger
 from services.kit.telemetry import extract_context, with_trace_headers
 
@@ -129,7 +129,8 @@ class IdempotentConsumer:
                 consumer = AIOKafkaConsumer(
                     self.topic, bootstrap_servers=self.bootstrap, group_id=self.group,
                     enable_auto_commit=False, auto_offset_reset="earliest",
-                    session_timeout_ms=10_000, heartbeat_interval_ms=1_000, metadata_max_age_ms=5_000)
+                    session_timeout_ms=10_000, heartbeat_interval_ms=1_000, metadata_max_age_ms=5_000,
+                    **client_options())
                 await asyncio.wait_for(consumer.start(), 30)  # includes joining the group
                 self._committed.clear()
                 backoff = 0.2

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from dataclasses import dataclass
+from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -28,6 +30,43 @@ TOPICS = (
 )
 
 
+@dataclass(frozen=True)
+class KafkaSecurity:
+    """How this process authenticates to the brokers (``JKN_KAFKA_SECURITY_PROTOCOL`` and
+    friends): PLAINTEXT locally; SSL / SASL_SSL (SCRAM or PLAIN) against a production cluster."""
+
+    protocol: str = "PLAINTEXT"
+    sasl_mechanism: str = "SCRAM-SHA-512"
+    sasl_username: str = ""
+    sasl_password: str = ""
+    ssl_cafile: str = ""
+
+    def client_options(self) -> dict[str, Any]:
+        """Keyword arguments for every aiokafka client (producer, consumer, admin)."""
+        options: dict[str, Any] = {"security_protocol": self.protocol}
+        if self.protocol in ("SSL", "SASL_SSL"):
+            from aiokafka.helpers import create_ssl_context
+
+            options["ssl_context"] = create_ssl_context(cafile=self.ssl_cafile or None)
+        if self.protocol.startswith("SASL_"):
+            options.update(sasl_mechanism=self.sasl_mechanism, sasl_plain_username=self.sasl_username,
+                           sasl_plain_password=self.sasl_password)
+        return options
+
+
+_security = KafkaSecurity()
+
+
+def configure_security(security: KafkaSecurity) -> None:
+    """Set once at start-up (`runtime.run_service`); every client made afterwards uses it."""
+    global _security
+    _security = security
+
+
+def client_options() -> dict[str, Any]:
+    return _security.client_options()
+
+
 def dead_letter_topic(topic: str) -> str:
     return f"{topic}.dlq"
 
@@ -38,7 +77,8 @@ ALL_TOPICS = TOPICS + tuple(dead_letter_topic(t) for t in TOPICS)
 async def ensure_topics(bootstrap: str, topics: tuple[str, ...] = ALL_TOPICS, *, partitions: int = 3,
                         timeout_s: float = 5.0) -> None:
     """Create any missing topic (idempotent)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=int(timeout_s * 1000))
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=int(timeout_s * 1000),
+                                **client_options())
     await asyncio.wait_for(admin.start(), timeout_s)
     try:
         existing = set(await admin.list_topics())
@@ -56,7 +96,7 @@ async def start_producer(bootstrap: str, *, timeout_s: float = 5.0) -> AIOKafkaP
     await ensure_topics(bootstrap, timeout_s=timeout_s)
     producer = AIOKafkaProducer(
         bootstrap_servers=bootstrap, acks="all", linger_ms=2,
-        request_timeout_ms=int(timeout_s * 1000), client_id="jkn",
+        request_timeout_ms=int(timeout_s * 1000), client_id="jkn", **client_options(),
     )
     try:
         await asyncio.wait_for(producer.start(), timeout_s)

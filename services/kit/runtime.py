@@ -25,7 +25,7 @@ from google.protobuf.descriptor import ServiceDescriptor
 from pydantic import ValidationError
 from redis.asyncio import Redis
 
-from services.kit import db
+from services.kit import db, kafka
 from services.kit.channels import open_channel
 from services.kit.grpc_server import GrpcServer, Servicer
 from services.kit.logs import configure_logging, get_logger
@@ -125,6 +125,7 @@ async def run_service(settings: ServiceSettings, build: Build, *, serve_metrics_
                       ) -> AsyncIterator[RunningService]:
     """Start the service (dependencies, gRPC server, /metrics); on exit stop it gracefully."""
     setup_tracing(settings.service_name)
+    kafka.configure_security(settings.kafka_security())
     async with AsyncExitStack() as stack:
         runtime = Runtime(settings, stack)
         servicers = await build(runtime)

@@ -16,6 +16,8 @@ from typing import Literal
 from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from services.kit.kafka import KafkaSecurity
+
 Env = Literal["dev", "test", "prod"]
 
 #: Ports of the local run; the gateway and the partner ports are fixed by CONTRACT.md §1.
@@ -48,6 +50,15 @@ class PlatformSettings(BaseSettings):
     log_json: bool = shared("JKN_LOG_JSON", True, description="JSON log lines (false: plain text)")
     redis_url: str = shared("JKN_REDIS_URL", f"redis://127.0.0.1:{DEFAULT_REDIS_PORT}/0")
     kafka_bootstrap: str = shared("JKN_KAFKA_BOOTSTRAP", f"127.0.0.1:{DEFAULT_KAFKA_PORT}")
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = shared(
+        "JKN_KAFKA_SECURITY_PROTOCOL", "PLAINTEXT", description="SASL_SSL for a production cluster")
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = shared(
+        "JKN_KAFKA_SASL_MECHANISM", "SCRAM-SHA-512")
+    kafka_sasl_username: str = shared("JKN_KAFKA_SASL_USERNAME", "")
+    kafka_sasl_password: SecretStr | None = shared("JKN_KAFKA_SASL_PASSWORD", None,
+                                                   description="needed with SASL_PLAINTEXT / SASL_SSL")
+    kafka_ssl_cafile: str = shared("JKN_KAFKA_SSL_CAFILE", "", description="CA bundle of the brokers (empty: "
+                                                                            "the system's)")
     auth_addr: str = shared("JKN_AUTH_ADDR", f"127.0.0.1:{DEFAULT_PORTS['auth'][0]}")
     notify_addr: str = shared("JKN_NOTIFY_ADDR", f"127.0.0.1:{DEFAULT_PORTS['notify'][0]}")
     membership_addr: str = shared("JKN_MEMBERSHIP_ADDR", f"127.0.0.1:{DEFAULT_PORTS['membership'][0]}")
@@ -61,6 +72,21 @@ class PlatformSettings(BaseSettings):
     @property
     def is_prod(self) -> bool:
         return self.env == "prod"
+
+    def kafka_security(self) -> KafkaSecurity:
+        return KafkaSecurity(
+            protocol=self.kafka_security_protocol, sasl_mechanism=self.kafka_sasl_mechanism,
+            sasl_username=self.kafka_sasl_username,
+            sasl_password=self.kafka_sasl_password.get_secret_value() if self.kafka_sasl_password else "",
+            ssl_cafile=self.kafka_ssl_cafile)
+
+    @model_validator(mode="after")
+    def _sasl_needs_credentials(self):
+        if self.kafka_security_protocol.startswith("SASL_") and not (
+                self.kafka_sasl_username and self.kafka_sasl_password):
+            raise ValueError("JKN_KAFKA_SECURITY_PROTOCOL=SASL_* needs JKN_KAFKA_SASL_USERNAME and "
+                             "JKN_KAFKA_SASL_PASSWORD")
+        return self
 
     @model_validator(mode="after")
     def _refuse_dev_secrets_in_prod(self):

@@ -170,6 +170,24 @@ def test_every_secret_comes_from_a_secret_and_the_dsn_holds_no_password(releases
     assert production["OTEL_EXPORTER_OTLP_ENDPOINT"]["value"] == "http://otel-collector.observability:4317"
 
 
+def test_kafka_sasl_credentials_come_from_a_secret_and_the_brokers_ca_is_mounted(releases: dict[str, Release]):
+    for service in ("auth", "notify", "membership", "queue"):
+        spec = releases["production"].named("Deployment", f"jkn-{service}")["spec"]["template"]["spec"]
+        env = {v["name"]: v for v in spec["containers"][0]["env"]}
+        assert env["JKN_KAFKA_SECURITY_PROTOCOL"]["value"] == "SASL_SSL"
+        for name, key in (("JKN_KAFKA_SASL_USERNAME", "username"), ("JKN_KAFKA_SASL_PASSWORD", "password")):
+            assert env[name]["valueFrom"]["secretKeyRef"] == {"name": "jkn-kafka-user", "key": key}
+        assert env["JKN_KAFKA_SSL_CAFILE"]["value"] == "/etc/jkn/kafka-ca/ca.crt"
+        mounts = {m["name"]: m for m in spec["containers"][0]["volumeMounts"]}
+        assert mounts["kafka-ca"]["mountPath"] == "/etc/jkn/kafka-ca" and mounts["kafka-ca"]["readOnly"]
+        volumes = {v["name"]: v for v in spec["volumes"]}
+        assert volumes["kafka-ca"]["secret"]["secretName"] == "jkn-kafka-cluster-ca-cert"
+    gateway = {v["name"] for v in container(releases["production"], "gateway")["env"]}
+    assert not any(name.startswith("JKN_KAFKA") for name in gateway)  # the gateway does not use Kafka
+    default = {v["name"]: v for v in container(releases["default"], "queue")["env"]}
+    assert default["JKN_KAFKA_SECURITY_PROTOCOL"]["value"] == "PLAINTEXT" and "JKN_KAFKA_SASL_USERNAME" not in default
+
+
 def test_the_default_secrets_cover_what_prod_refuses_to_start_without(releases: dict[str, Release]):
     for service in ALL:
         names = {v["name"] for v in container(releases["default"], service)["env"]}

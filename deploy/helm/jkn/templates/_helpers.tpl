@@ -109,8 +109,29 @@ OpenTelemetry. Names are the fields of services/kit/settings.py (PlatformSetting
 {{- end }}
 {{- end }}
 {{- if $uses.kafka }}
+{{- $kafka := $root.Values.kafka }}
 - name: JKN_KAFKA_BOOTSTRAP
-  value: {{ $root.Values.kafka.bootstrap | quote }}
+  value: {{ $kafka.bootstrap | quote }}
+- name: JKN_KAFKA_SECURITY_PROTOCOL
+  value: {{ $kafka.securityProtocol | quote }}
+{{- if hasPrefix "SASL_" $kafka.securityProtocol }}
+- name: JKN_KAFKA_SASL_MECHANISM
+  value: {{ $kafka.sasl.mechanism | quote }}
+- name: JKN_KAFKA_SASL_USERNAME
+  valueFrom:
+    secretKeyRef:
+      name: {{ required "kafka.sasl.existingSecret names the Secret with the SASL user" $kafka.sasl.existingSecret }}
+      key: {{ $kafka.sasl.usernameKey }}
+- name: JKN_KAFKA_SASL_PASSWORD
+  valueFrom:
+    secretKeyRef:
+      name: {{ $kafka.sasl.existingSecret }}
+      key: {{ $kafka.sasl.passwordKey }}
+{{- end }}
+{{- if $kafka.tls.caSecret }}
+- name: JKN_KAFKA_SSL_CAFILE
+  value: /etc/jkn/kafka-ca/{{ $kafka.tls.caKey }}
+{{- end }}
 {{- end }}
 {{- if $root.Values.otel.endpoint }}
 - name: OTEL_EXPORTER_OTLP_ENDPOINT
