@@ -31,6 +31,7 @@ from services.kit.errors import DependencyUnavailable
 from services.kit.telemetry import UNTRACED_GRPC_SERVICES
 
 _SAFE = (MethodOptions.NO_SIDE_EFFECTS, MethodOptions.IDEMPOTENT)
+_SCHEMES = ("dns:", "ipv4:", "ipv6:", "unix:")  # a plain "host:port" goes through DNS
 tracer = trace.get_tracer("jkn.rpc.client")
 
 
@@ -44,7 +45,9 @@ def idempotent_methods(services: Iterable[ServiceDescriptor]) -> list[dict[str, 
 
 
 def service_config(services: Iterable[ServiceDescriptor]) -> str:
-    """gRPC service config: retries on UNAVAILABLE for the side-effect-free methods only."""
+    """gRPC service config: round robin over every address the name resolves to (in Kubernetes,
+    a headless Service: every ready pod), retries on UNAVAILABLE for the side-effect-free
+    methods only."""
     configs: list[dict] = []
     safe = idempotent_methods(services)
     if safe:
@@ -53,7 +56,7 @@ def service_config(services: Iterable[ServiceDescriptor]) -> str:
             "retryPolicy": {"maxAttempts": 3, "initialBackoff": "0.05s", "maxBackoff": "0.5s",
                             "backoffMultiplier": 2, "retryableStatusCodes": ["UNAVAILABLE"]},
         })
-    return json.dumps({"methodConfig": configs})
+    return json.dumps({"loadBalancingConfig": [{"round_robin": {}}], "methodConfig": configs})
 
 
 class ClientInterceptor(grpc.aio.UnaryUnaryClientInterceptor):
@@ -107,7 +110,7 @@ def open_channel(address: str, services: Iterable[ServiceDescriptor] = (), *, ti
                  max_in_flight: int = 512) -> grpc.aio.Channel:
     """An insecure (in-cluster, mesh-encrypted) channel with tracing, deadlines and safe retries."""
     return grpc.aio.insecure_channel(
-        address,
+        address if address.startswith(_SCHEMES) else f"dns:///{address}",
         options=[
             ("grpc.service_config", service_config(services)),
             ("grpc.enable_retries", 1),

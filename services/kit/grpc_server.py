@@ -53,6 +53,9 @@ class GrpcServer:
                 ("grpc.max_receive_message_length", 4 * 1024 * 1024),
                 ("grpc.keepalive_permit_without_calls", 1),
                 ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
+                # Clients reconnect (and re-resolve DNS) every 5 minutes, so new replicas get traffic.
+                ("grpc.max_connection_age_ms", 300_000),
+                ("grpc.max_connection_age_grace_ms", 30_000),
             ],
         )
 

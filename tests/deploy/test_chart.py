@@ -252,6 +252,12 @@ def test_every_object_carries_the_recommended_labels(value_set: str, releases: d
         assert release.named("Service", f"jkn-{service}")["spec"]["selector"] == selector
 
 
+def test_grpc_services_are_headless_so_callers_balance_over_every_pod(releases: dict[str, Release]):
+    for service in ("auth", "notify", "membership", "queue"):
+        assert releases["default"].named("Service", f"jkn-{service}")["spec"]["clusterIP"] == "None"
+    assert "clusterIP" not in releases["default"].named("Service", "jkn-gateway")["spec"]  # behind the ingress
+
+
 def test_pdb_for_every_service_and_hpa_only_when_asked(releases: dict[str, Release], everything: Release):
     assert releases["default"].of_kind("HorizontalPodAutoscaler") == []
     assert len(releases["default"].of_kind("PodDisruptionBudget")) == 5

@@ -88,3 +88,32 @@ async def test_call_without_deadline_gets_the_channel_default(flaky):
         await stub.CancelOtp(notify_pb2.CancelOtpRequest())
     assert caught.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
     assert time.monotonic() - started < 2
+
+
+
+class CountingServicer(notify_pb2_grpc.NotifyServiceServicer):
+    def __init__(self) -> None:
+        self.calls = 0
+
+    async def GetOtp(self, request, context):
+        self.calls += 1
+        return notify_pb2.GetOtpResponse()
+
+
+async def test_calls_are_spread_round_robin_over_every_address_of_the_name():
+    servicers = [CountingServicer(), CountingServicer()]
+    servers = [GrpcServer([Servicer(s, notify_pb2_grpc.add_NotifyServiceServicer_to_server, SERVICE.full_name)],
+                          host="127.0.0.1", port=0) for s in servicers]
+    for server in servers:
+        await server.start()
+    # Two addresses behind one target, as a headless Service's DNS name gives two pods.
+    channel = open_channel(f"ipv4:127.0.0.1:{servers[0].port},127.0.0.1:{servers[1].port}", [SERVICE])
+    try:
+        stub = notify_pb2_grpc.NotifyServiceStub(channel)
+        for _ in range(40):
+            await stub.GetOtp(notify_pb2.GetOtpRequest())
+    finally:
+        await channel.close()
+        for server in servers:
+            await server.stop(grace_s=0)
+    assert sorted(s.calls for s in servicers)[0] >= 10, [s.calls for s in servicers]  # pick_first: 0 and 40
