@@ -13,6 +13,7 @@ import grpc
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from fastapi.telemetry import TelemetryConfig
+from redis.exceptions import RedisError
 from starlette.exceptions import HTTPException
 
 from services.gateway import problems
@@ -55,6 +56,9 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.add_exception_handler(DomainError, problems.domain_error_handler)
     app.add_exception_handler(RequestValidationError, problems.validation_error_handler)
     app.add_exception_handler(HTTPException, problems.http_error_handler)
+    # A Redis that fails is answered here (503) rather than by the catch-all, which Starlette
+    # re-raises to the server after answering (a stack trace in the logs for an expected outage).
+    app.add_exception_handler(RedisError, problems.unexpected_error_handler)
     app.add_exception_handler(Exception, problems.unexpected_error_handler)
     app.include_router(health.router)
     app.include_router(public.router)

@@ -9,12 +9,13 @@ from redis.retry import Retry
 from services.kit.startup import StartupError
 
 
-def open_redis(url: str, *, timeout_s: float = 1.0, max_connections: int = 64) -> Redis:
+def open_redis(url: str, *, timeout_s: float = 1.0, max_connections: int = 128, pool_wait_s: float = 3.0
+               ) -> Redis:
     """A client whose pool holds at most ``max_connections``; a burst beyond that waits up to
-    ``timeout_s`` for a free connection (then fails like a Redis that does not answer) instead of
-    failing at once."""
+    ``pool_wait_s`` for a free connection (then fails like a Redis that does not answer) instead
+    of failing at once. A Redis that does not answer fails after ``timeout_s``."""
     pool = BlockingConnectionPool.from_url(
-        url, max_connections=max_connections, timeout=timeout_s, socket_timeout=timeout_s,
+        url, max_connections=max_connections, timeout=pool_wait_s, socket_timeout=timeout_s,
         socket_connect_timeout=timeout_s, retry=Retry(NoBackoff(), 0), health_check_interval=30,
         decode_responses=False)
     return Redis(connection_pool=pool)
