@@ -156,7 +156,8 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
                                             "at": datetime.now(UTC).astimezone(JAKARTA).strftime("%d-%m-%Y %H:%M WIB")},
                                 ).SerializeToString())
         log.info("login_succeeded", extra={"account_id": str(account["id"]), "session_id": session_id})
-        return auth_pb2.LoginResponse(tokens=self._pair(str(account["id"]), session_id, refresh))
+        return auth_pb2.LoginResponse(tokens=self._pair(str(account["id"]), session_id, refresh,
+                                                                         account["noka"]))
 
     async def RefreshSession(self, request, context):
         """Tokens rules 2–3: rotate on every use; an old token replayed after the grace kills the session."""
@@ -177,7 +178,7 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
                 log.warning("refresh_token_reused", extra={"session_id": str(row["session_id"])})
             raise Unauthenticated("refresh token already used")
         return auth_pb2.RefreshSessionResponse(tokens=self._pair(str(row["account_id"]), str(row["session_id"]),
-                                                                 refresh))
+                                                                 refresh, row["noka"]))
 
     async def Logout(self, request, context):
         """The session ends and its access tokens stop working at once."""
@@ -222,8 +223,9 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
         except (jwt.PyJWTError, StopIteration) as error:
             raise Unauthenticated("invalid access token") from error
 
-    def _pair(self, account_id: str, session_id: str, refresh: str) -> auth_pb2.TokenPair:
-        access, _jti, _exp = tokens.access_token(self.signing_keys[0], account_id=account_id, session_id=session_id)
+    def _pair(self, account_id: str, session_id: str, refresh: str, noka: str) -> auth_pb2.TokenPair:
+        access, _jti, _exp = tokens.access_token(self.signing_keys[0], account_id=account_id, session_id=session_id,
+                                                 noka=noka)
         return auth_pb2.TokenPair(access_token=access, refresh_token=refresh, token_type="Bearer",
                                   expires_in_s=tokens.ACCESS_TTL_S, session_id=session_id, account_id=account_id)
 

@@ -59,8 +59,9 @@ async def open_session(conn: asyncpg.Connection, *, account_id, device: str, tok
 
 async def refresh_token_for_update(conn: asyncpg.Connection, token_hash: str) -> asyncpg.Record | None:
     return await conn.fetchrow(
-        "SELECT t.token_hash, t.session_id, t.rotated_at, t.expires_at, s.account_id, s.revoked_at"
-        " FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id WHERE t.token_hash = $1 FOR UPDATE OF t",
+        "SELECT t.token_hash, t.session_id, t.rotated_at, t.expires_at, s.account_id, s.revoked_at, a.noka"
+        " FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id JOIN accounts a ON a.id = s.account_id"
+        " WHERE t.token_hash = $1 FOR UPDATE OF t",
         token_hash)
 
 

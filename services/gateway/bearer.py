@@ -32,6 +32,8 @@ class Principal:
     session_id: str
     token_id: str
     expires_at: int
+    #: The participant's NOKA when the token carries it (tokens from before it did, do not).
+    noka: str | None = None
 
 
 class JwksCache:
@@ -71,4 +73,5 @@ class JwksCache:
         except jwt.PyJWTError as error:
             raise Unauthenticated("invalid or expired access token") from error
         return Principal(account_id=str(claims["sub"]), session_id=str(claims["sid"]),
-                         token_id=str(claims["jti"]), expires_at=int(claims["exp"]))
+                         token_id=str(claims["jti"]), expires_at=int(claims["exp"]),
+                         noka=str(claims["noka"]) if claims.get("noka") else None)

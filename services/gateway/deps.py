@@ -40,7 +40,9 @@ CurrentPrincipal = Annotated[Principal, Depends(_principal)]
 
 
 async def _caller_noka(state: State, principal: CurrentPrincipal) -> str:
-    """The NOKA of the logged-in participant (asked of auth once per account)."""
+    """The NOKA of the logged-in participant: from the token, else asked of auth once per account."""
+    if principal.noka:
+        return principal.noka
     noka = state.nokas.get(principal.account_id)
     if noka is None:
         reply = await state.auth.GetAccount(auth_pb2.GetAccountRequest(account_id=principal.account_id))

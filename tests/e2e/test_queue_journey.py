@@ -11,6 +11,7 @@ from datetime import timedelta
 
 import grpc
 import httpx
+import jwt
 import pytest
 
 from jkn.queue.v1 import partner_pb2, partner_pb2_grpc
@@ -70,6 +71,8 @@ def book(stack: Stack, who: dict[str, str], item: dict, day, **fields) -> httpx.
 
 def test_budi_books_internal_medicine_on_his_referral_and_every_rule_answers_with_its_code(stack, people):
     tomorrow = rules.jakarta_now().date() + timedelta(days=1)
+    claims = jwt.decode(people["budi"]["Authorization"].split()[1], options={"verify_signature": False})
+    assert claims["noka"] == BUDI["identifier"]  # the gateway reads whose data it is from the token
     internist = schedule(stack, "0114R001", "INT", tomorrow)
     assert internist["doctor"]["name"] == "dr. Andi Wijaya, Sp.PD" and internist["remaining_jkn"] == 30
     assert (internist["start"], internist["end"], internist["quota_jkn"]) == ("08:00", "12:00", 30)

@@ -10,7 +10,7 @@ import jwt
 import pytest
 from prometheus_client import REGISTRY
 
-from services.gateway.deps import CurrentPrincipal
+from services.gateway.deps import CallerNoka, CurrentPrincipal
 from services.kit.signing import load_signing_keys
 
 PROBLEM = "application/problem+json"
@@ -205,3 +205,24 @@ async def test_every_request_body_in_openapi_comes_with_examples(gateway_client)
     missing = [name for name in bodies
                if not any("examples" in prop for prop in schemas[name].get("properties", {}).values())]
     assert missing == []
+
+
+
+async def test_the_card_number_in_the_token_spares_the_call_to_auth(platform, gateway_client, signing_key):
+    def get_account_calls() -> float:
+        return sum(REGISTRY.get_sample_value("grpc_server_handled_total", {
+            "grpc_service": "jkn.auth.v1.AuthService", "grpc_method": "GetAccount", "grpc_code": code}) or 0.0
+            for code in ("OK", "NOT_FOUND"))
+
+    async with gateway_client(addresses(platform)) as (app, client):
+        @app.get("/probe-noka")
+        async def probe(noka: CallerNoka) -> dict:
+            return {"noka": noka}
+
+        before = get_account_calls()
+        carried = await client.get("/probe-noka", headers={
+            "Authorization": f"Bearer {token(signing_key, sub=str(uuid.uuid4()), noka='0004567890006')}"})
+        assert carried.json() == {"noka": "0004567890006"} and get_account_calls() == before
+        older = await client.get("/probe-noka", headers={  # a token from before the claim: auth is asked
+            "Authorization": f"Bearer {token(signing_key, sub=str(uuid.uuid4()))}"})
+        assert older.status_code == 404 and get_account_calls() == before + 1
