@@ -190,8 +190,8 @@ async def main(attempts: int, seats: int) -> None:
             for client in clients:
                 await opened.enter_async_context(client)
 
-            bearer = {account: tokens.access_token(key, account_id=account, session_id=str(uuid.uuid4()))[0]
-                      for account, _ in people}  # minted before the clock starts
+            bearer = {account: tokens.access_token(key, account_id=account, session_id=str(uuid.uuid4()), noka=noka)[0]
+                      for account, noka in people}  # minted (as auth does) before the clock starts
 
             async def book(i: int, account: str, noka: str) -> bool:
                 token = bearer[account]
