@@ -76,7 +76,7 @@ lint: setup ## ruff and mypy
 	@$(BIN)/mypy
 
 bench: setup ## benchmarks (ratios against a baseline measured in the same run)
-	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+	@for b in kit_rpc_overhead otp membership queue; do echo "== bench.$$b"; $(BIN)/python -m bench.$$b || exit 1; done
 
 chart-check: setup ## the chart's offline checks: lint, schema, kubernetes-validate, checkov, promtool, metrics
 	@$(BIN)/python -m pytest tests/deploy -q

@@ -6,7 +6,7 @@ twice in the same run on this machine: by a bare ``grpc.aio`` server, and by the
 called through the kit's client channel (deadline and tracing interceptors). Prints
 throughput and p50/p99 latency of each and the kit/bare ratios.
 
-    .venv/bin/python bench/kit_rpc_overhead.py [--calls 4000] [--concurrency 32]
+    .venv/bin/python -m bench.kit_rpc_overhead [--calls 4000] [--concurrency 32]
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ import tempfile
 import time
 
 import grpc
-from common import report
 
+from bench.common import report
 from jkn.notify.v1 import notify_pb2, notify_pb2_grpc
 from services.kit.channels import open_channel
 from services.kit.grpc_server import GrpcServer, Servicer

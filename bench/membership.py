@@ -10,7 +10,7 @@ verified locally, revocation checked in Redis, gRPC to membership) against a bar
 endpoint returning the same body, both served by uvicorn in this process. Prints load time,
 throughput, p50/p99 and the ratios.
 
-    .venv/bin/python bench/membership.py [--participants 1000000] [--calls 4000] [--concurrency 16]
+    .venv/bin/python -m bench.membership [--participants 1000000] [--calls 4000] [--concurrency 16]
 """
 
 from __future__ import annotations
@@ -26,8 +26,8 @@ from pathlib import Path
 
 import asyncpg
 import grpc
-from common import report
 
+from bench.common import report
 from jkn.membership.v1 import partner_pb2, partner_pb2_grpc
 from services.devstack import infra
 from services.kit import db

@@ -6,7 +6,7 @@ server whose IssueOtp/CheckOtp return empty answers. Each iteration issues a cod
 fresh number and checks it with the right code (the client derives it from the dev key,
 outside the timed calls). Prints throughput and p50/p99 of each and the ratios.
 
-    .venv/bin/python bench/otp.py [--flows 1500] [--concurrency 16]
+    .venv/bin/python -m bench.otp [--flows 1500] [--concurrency 16]
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ import time
 from pathlib import Path
 
 import grpc
-from common import report
 
+from bench.common import report
 from jkn.common.v1 import common_pb2
 from jkn.notify.v1 import notify_pb2, notify_pb2_grpc
 from services.devstack import infra

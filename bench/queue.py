@@ -1,4 +1,3 @@
-# ruff: noqa: E402 - the imports follow the sys.path fix below
 """The 06:00 rush: 2,000 concurrent booking attempts for 100 seats.
 
 Starts the whole local stack as `make run` does (every service its own process, on free ports,
@@ -16,18 +15,10 @@ The clinic publishes two 100-seat sessions (today and tomorrow). Then, all at on
 Each run must sell exactly 100 seats with sequence numbers 1..100 (checked). Prints attempts/s,
 the time until the last seat was sold, p50/p99 of the attempts and the ratios to the baseline.
 
-    .venv/bin/python bench/queue.py [--attempts 2000] [--seats 100]
+    .venv/bin/python -m bench.queue [--attempts 2000] [--seats 100]
 """
 
 from __future__ import annotations
-
-import sys
-from pathlib import Path
-
-# This file's name would shadow the standard library's ``queue`` (redis imports it): look in
-# bench/ only after the standard library.
-_HERE = str(Path(__file__).resolve().parent)
-sys.path[:] = [p for p in sys.path if p != _HERE] + [_HERE]
 
 import argparse
 import asyncio
@@ -36,12 +27,13 @@ import tempfile
 import time
 import uuid
 from datetime import timedelta
+from pathlib import Path
 
 import asyncpg
 import grpc
 import httpx
-from common import report
 
+from bench.common import report
 from jkn.queue.v1 import partner_pb2, partner_pb2_grpc, queue_pb2, queue_pb2_grpc
 from services.auth import tokens
 from services.auth.settings import AuthSettings
