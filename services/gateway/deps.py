@@ -56,18 +56,34 @@ async def _caller_noka(state: State, principal: CurrentPrincipal) -> str:
 CallerNoka = Annotated[str, Depends(_caller_noka)]
 
 
-async def _limit_account_routes(state: State, request: Request) -> None:
-    """Per client IP, a fixed one-minute window on the account routes (registration, login,
-    refresh, password reset, enrolment): 429 RATE_LIMITED with Retry-After beyond it."""
-    ip = request.client.host if request.client else "unknown"
+async def _fixed_window(state: GatewayState, key: str, limit: int) -> None:
+    """At most ``limit`` requests per one-minute window for ``key``: 429 RATE_LIMITED with
+    Retry-After beyond it."""
     window = int(time.time()) // 60
-    key = f"gw:rl:account:{ip}:{window}"
-    count = await state.redis.incr(key)
+    counter = f"gw:rl:{key}:{window}"
+    count = await state.redis.incr(counter)
     if count == 1:
-        await state.redis.expire(key, 61)
-    if count > state.settings.auth_rate_per_min:
+        await state.redis.expire(counter, 61)
+    if count > limit:
         raise RateLimited("too many requests", retry_after=60 - int(time.time()) % 60)
+
+
+async def _limit_account_routes(state: State, request: Request) -> None:
+    """Per client IP, on the account routes (registration, login, refresh, password reset,
+    enrolment)."""
+    ip = request.client.host if request.client else "unknown"
+    await _fixed_window(state, f"account:{ip}", state.settings.auth_rate_per_min)
 
 
 #: Apply to every account route: ``dependencies=[AccountRateLimit]``.
 AccountRateLimit = Depends(_limit_account_routes)
+
+
+async def _limit_bookings(state: State, principal: CurrentPrincipal) -> None:
+    """Per account, on booking and cancelling: a script hammering the button at 06:00 gets
+    429s, and the seats go to people."""
+    await _fixed_window(state, f"booking:{principal.account_id}", state.settings.booking_rate_per_min)
+
+
+#: Apply to the booking routes that change something: ``dependencies=[BookingRateLimit]``.
+BookingRateLimit = Depends(_limit_bookings)

@@ -19,3 +19,4 @@ class GatewaySettings(PlatformSettings):
     readiness_timeout_s: float = Field(1.0, description="deadline of each health check behind /readyz")
     shutdown_grace_s: float = 8.0
     auth_rate_per_min: int = Field(60, description="requests a client IP may make to the account routes a minute")
+    booking_rate_per_min: int = Field(20, description="bookings and cancellations one account may make a minute")

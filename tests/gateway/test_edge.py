@@ -226,3 +226,16 @@ async def test_the_card_number_in_the_token_spares_the_call_to_auth(platform, ga
         older = await client.get("/probe-noka", headers={  # a token from before the claim: auth is asked
             "Authorization": f"Bearer {token(signing_key, sub=str(uuid.uuid4()))}"})
         assert older.status_code == 404 and get_account_calls() == before + 1
+
+
+async def test_one_account_may_book_only_so_often_a_minute(platform, gateway_client, signing_key):
+    account = str(uuid.uuid4())
+    headers = {"Authorization": f"Bearer {token(signing_key, sub=account, noka='0004567890006')}"}
+    body = {"schedule_id": str(uuid.uuid4()), "date": "2026-11-22"}
+    async with gateway_client(addresses(platform), booking_rate_per_min=2) as (_, client):
+        answers = [await client.post("/v1/bookings", headers=headers, json=body) for _ in range(3)]
+        other = await client.post("/v1/bookings", json=body, headers={
+            "Authorization": f"Bearer {token(signing_key, sub=str(uuid.uuid4()), noka='0005678900007')}"})
+    assert [a.status_code for a in answers] == [404, 404, 429]  # no such schedule, twice; then the limit
+    assert answers[2].json()["code"] == "RATE_LIMITED" and int(answers[2].headers["Retry-After"]) > 0
+    assert other.status_code == 404  # another account has its own allowance

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Header, Path, Query
 from pydantic import BaseModel, Field
 
 from jkn.queue.v1 import queue_pb2
-from services.gateway.deps import CallerNoka, CurrentPrincipal, State
+from services.gateway.deps import BookingRateLimit, CallerNoka, CurrentPrincipal, State
 
 router = APIRouter(prefix="/v1", tags=["queue"])
 _JAKARTA = ZoneInfo("Asia/Jakarta")
@@ -65,7 +65,8 @@ class BookingRequest(BaseModel):
     medical_record_number: str | None = Field(None, min_length=1, max_length=32, examples=["RM-000123"])
 
 
-@router.post("/bookings", status_code=201, summary="Take a queue number (the same Idempotency-Key: the same booking)")
+@router.post("/bookings", status_code=201, dependencies=[BookingRateLimit],
+             summary="Take a queue number (the same Idempotency-Key: the same booking)")
 async def create_booking(body: BookingRequest, principal: CurrentPrincipal, noka: CallerNoka, state: State,
                          idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", min_length=1,
                                                                        max_length=128)] = None,
@@ -105,7 +106,8 @@ class CancelRequest(BaseModel):
     reason: str = Field("", max_length=200, examples=["Sudah sembuh"])
 
 
-@router.post("/bookings/{booking_code}/cancel", summary="Cancel (until check-in); the seat is freed at once")
+@router.post("/bookings/{booking_code}/cancel", dependencies=[BookingRateLimit],
+             summary="Cancel (until check-in); the seat is freed at once")
 async def cancel_booking(booking_code: BookingCode, body: CancelRequest, principal: CurrentPrincipal,
                          noka: CallerNoka, state: State) -> dict[str, object]:
     reply = await state.queue.CancelBooking(queue_pb2.CancelBookingRequest(
