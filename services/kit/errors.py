@@ -206,7 +206,9 @@ def dependency_failure(error: BaseException) -> DependencyUnavailable | None:
 
     kinds: list[tuple[tuple[type[BaseException], ...], str]] = [
         ((asyncpg.PostgresConnectionError, asyncpg.InterfaceError,
-          asyncpg.exceptions.QueryCanceledError, asyncpg.exceptions.CannotConnectNowError), "database"),
+          asyncpg.exceptions.QueryCanceledError, asyncpg.exceptions.CannotConnectNowError,
+          # a lock conflict the database broke: the transaction rolled back whole, a retry succeeds
+          asyncpg.exceptions.DeadlockDetectedError, asyncpg.exceptions.SerializationError), "database"),
         ((redis_errors.ConnectionError, redis_errors.TimeoutError), "redis"),
         ((KafkaConnectionError, KafkaTimeoutError), "kafka"),
         ((ConnectionError, TimeoutError), "dependency"),

@@ -22,6 +22,7 @@ from services.kit import metrics
 from services.kit.errors import DomainError, dependency_failure
 from services.kit.logs import get_logger
 from services.kit.telemetry import UNTRACED_GRPC_SERVICES
+from services.kit.validation import check_text
 
 log = get_logger("jkn.rpc")
 tracer = trace.get_tracer("jkn.rpc")
@@ -119,6 +120,7 @@ def _unary(behavior: Callable[..., Awaitable[Any]], method: str):
         metrics.RPC_IN_FLIGHT.labels(call.service).inc()
         with call.span(context):
             try:
+                check_text(request)
                 return await behavior(request, context)
             except grpc.aio.AbortError:
                 call.code = context.code() or grpc.StatusCode.UNKNOWN

@@ -12,10 +12,11 @@ import asyncpg
 import grpc
 
 from jkn.membership.v1 import membership_pb2, membership_pb2_grpc
+from jkn.queue.v1 import queue_pb2
 from services.kit.errors import DomainError, NotFound
 from services.kit.ids import is_uuid
 from services.kit.logs import get_logger
-from services.queue import events, metrics, rules, store
+from services.queue import events, metrics, rules, store, views
 
 log = get_logger("jkn.queue.bookings")
 _STATUS_NAMES = {membership_pb2.PARTICIPANT_STATUS_AKTIF: "AKTIF"}
@@ -65,7 +66,7 @@ async def patient_in_family(membership: membership_pb2_grpc.MembershipServiceStu
 
 
 async def create(pool: asyncpg.Pool, membership: membership_pb2_grpc.MembershipServiceStub, request: BookingRequest,
-                 *, now: datetime) -> tuple[asyncpg.Record, bool]:
+                 *, now: datetime) -> tuple[queue_pb2.Booking, bool]:
     """Book a seat; returns the booking and whether it was an idempotent replay.
 
     The checks, in order: a replayed Idempotency-Key; the session (none that day, or closed:
@@ -124,10 +125,10 @@ async def create(pool: asyncpg.Pool, membership: membership_pb2_grpc.MembershipS
                               code="DUPLICATE_BOOKING") from None
         raise
     metrics.BOOKINGS.labels(facility_type, "created").inc()
-    if booking["quota_jkn"]:
-        metrics.QUOTA_FILL.labels(facility_type).observe(booking["taken_jkn"] / booking["quota_jkn"])
+    if session["quota_jkn"]:
+        metrics.QUOTA_FILL.labels(facility_type).observe(1 - booking.remaining_jkn / session["quota_jkn"])
     log.info("booking_created", extra={"facility": session["facility_code"], "poli": session["poli_code"],
-                                       "date": visit_date.isoformat(), "seq": booking["seq"]})
+                                       "date": visit_date.isoformat(), "seq": booking.queue_seq})
     return booking, False
 
 
@@ -144,9 +145,9 @@ async def _session(pool: asyncpg.Pool, schedule_id: str, visit_date) -> asyncpg.
     return session
 
 
-async def _replay(pool: asyncpg.Pool, request: BookingRequest) -> asyncpg.Record | None:
-    """Booking rule 8: the same Idempotency-Key returns the first booking (and takes no seat);
-    the same key with a different request is an error."""
+async def _replay(pool: asyncpg.Pool, request: BookingRequest) -> queue_pb2.Booking | None:
+    """Booking rule 8: the same Idempotency-Key returns the first answer, byte for byte (and takes
+    no seat); the same key with a different request is an error."""
     assert request.idempotency_key
     existing = await store.booking_by_idempotency_key(pool, booked_by=request.account_id,
                                                       key=request.idempotency_key)
@@ -155,11 +156,11 @@ async def _replay(pool: asyncpg.Pool, request: BookingRequest) -> asyncpg.Record
     if existing["request_fingerprint"] != request.fingerprint():
         raise rules.invalid("Idempotency-Key", "already used for a different booking request")
     metrics.BOOKINGS.labels(existing["facility_type"], "replayed").inc()
-    return existing
+    return queue_pb2.Booking.FromString(existing["first_response"])
 
 
 async def _take_seat(pool: asyncpg.Pool, request: BookingRequest, session: asyncpg.Record, visit_date,
-                     patient: Patient, referral: str | None) -> asyncpg.Record:
+                     patient: Patient, referral: str | None) -> queue_pb2.Booking:
     """Booking rules 3, 5 and 6 in one transaction: no active booking at this poli that day, one
     seat taken by a conditional UPDATE (never past the quota), the next sequence number."""
     facility, poli = session["facility_code"], session["poli_code"]
@@ -185,8 +186,10 @@ async def _take_seat(pool: asyncpg.Pool, request: BookingRequest, session: async
             request_fingerprint=request.fingerprint())
         booking = await store.booking(conn, code)
         assert booking is not None
+        answer = views.booking(booking)
+        await store.set_first_response(conn, code, answer.SerializeToString())
         await events.publish(conn, "booking_created", booking)
-        return booking
+        return answer
 
 
 async def owned(pool: asyncpg.Pool | asyncpg.Connection, *, account_id: str, noka: str, code: str) -> asyncpg.Record:
@@ -224,7 +227,11 @@ async def cancel(pool: asyncpg.Pool, *, account_id: str, noka: str, code: str, r
 
 
 async def cancel_in(conn: asyncpg.Connection, code: str, *, by: str, reason: str, today) -> asyncpg.Record:
-    """Cancel ``code`` inside the caller's transaction (participant or facility)."""
+    """Cancel ``code`` inside the caller's transaction (participant or facility). Locks the
+    session, then the booking (`store.lock_session`: one lock order everywhere)."""
+    current = await store.booking_row(conn, code)
+    assert current is not None
+    await store.lock_session(conn, current["schedule_id"], current["date"])
     locked = await store.booking_for_update(conn, code)
     assert locked is not None
     rules.check_cancellable(status=locked["status"], visit_date=locked["date"], today=today)

@@ -10,7 +10,7 @@ BOOKINGS = Counter("queue_bookings_total", "Booking attempts, by facility type a
 QUOTA_FILL = Histogram("queue_quota_fill_ratio", "Share of a schedule's JKN quota taken, observed at each booking.",
                        ["facility_type"], buckets=(0.1, 0.25, 0.5, 0.75, 0.9, 1.0))
 CANCELLATIONS = Counter("queue_booking_cancellations_total", "Bookings cancelled or lapsed, by who ended them "
-                        "(participant, hospital, no_show).", ["by"])
+                        "(participant, facility, no_show).", ["by"])
 CHECK_INS = Counter("queue_check_ins_total", "Patients checked in by their facility.")
 TASKS = Counter("queue_tasks_recorded_total", "Task times recorded by facilities, by task id.", ["task"])
 TASK_WAIT = Histogram("queue_task_wait_seconds", "Time from the previous task (or check-in) to this task, by task id.",

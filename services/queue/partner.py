@@ -25,9 +25,9 @@ def from_epoch_ms(at_ms: int, field: str = "at") -> datetime:
     return datetime.fromtimestamp(at_ms / 1000, tz=UTC)
 
 
-async def own_booking(conn: asyncpg.Connection, facility: str, code: str) -> asyncpg.Record:
-    """The booking, locked, if it belongs to ``facility`` (another facility's: PERMISSION_DENIED)."""
-    row = await store.booking_for_update(conn, code.strip().upper()) if code else None
+async def own_booking(conn: asyncpg.Pool | asyncpg.Connection, facility: str, code: str) -> asyncpg.Record:
+    """The booking (not locked) if it belongs to ``facility`` (another facility's: PERMISSION_DENIED)."""
+    row = await store.booking_row(conn, code.strip().upper()) if code and len(code) <= 40 else None
     if row is None:
         raise NotFound("no such booking")
     if row["facility_code"] != facility:
@@ -44,12 +44,14 @@ async def own_schedule(pool: asyncpg.Pool | asyncpg.Connection, facility: str, s
     return row
 
 
-async def check_in(pool: asyncpg.Pool, facility: str, code: str, at_ms: int) -> asyncpg.Record:
+async def check_in(pool: asyncpg.Pool, facility: str, code: str, at_ms: int, *, now: datetime) -> asyncpg.Record:
     """Check-in rule (`rules.check_check_in`)."""
     at = from_epoch_ms(at_ms)
     async with pool.acquire() as conn, conn.transaction():
         row = await own_booking(conn, facility, code)
-        rules.check_check_in(status=row["status"], visit_date=row["date"], at=at)
+        locked = await store.booking_for_update(conn, row["code"])
+        assert locked is not None
+        rules.check_check_in(status=locked["status"], visit_date=locked["date"], at=at, now=now)
         await store.set_status(conn, row["code"], "CHECKED_IN", checked_in_at=at)
         view = await store.booking(conn, row["code"])
         assert view is not None
@@ -58,24 +60,42 @@ async def check_in(pool: asyncpg.Pool, facility: str, code: str, at_ms: int) -> 
     return view
 
 
-async def record_task(pool: asyncpg.Pool, facility: str, code: str, task_id: int, at_ms: int) -> asyncpg.Record:
-    """Task rule (`rules.check_task`); a poli service start (task 4) may bring others' turn near."""
+async def record_task(pool: asyncpg.Pool, facility: str, code: str, task_id: int, at_ms: int, *,
+                      now: datetime) -> asyncpg.Record:
+    """Task rule (`rules.check_task`). A poli service start (task 4) may bring others' turn near;
+    task 99 before the visit date is the facility cancelling (the seat is freed, the patient
+    told), on or after it a no-show (the seat is freed)."""
     at = from_epoch_ms(at_ms)
+    today = now.astimezone(rules.JAKARTA).date()
     async with pool.acquire() as conn, conn.transaction():
         row = await own_booking(conn, facility, code)
+        await store.lock_session(conn, row["schedule_id"], row["date"])
+        locked = await store.booking_for_update(conn, row["code"])
+        assert locked is not None
         recorded = await store.tasks_of(conn, row["code"])
-        rules.check_task(task_id=task_id, recorded=recorded, status=row["status"],  # type: ignore[arg-type]
-                         checked_in_at=row["checked_in_at"], at=at)
+        rules.check_task(task_id=task_id, recorded=recorded, status=locked["status"],  # type: ignore[arg-type]
+                         checked_in_at=locked["checked_in_at"], at=at, now=now)
+        if task_id == rules.TASK_NO_SHOW and locked["date"] > today:
+            await bookings.cancel_in(conn, row["code"], by="facility", reason="Dibatalkan oleh fasilitas kesehatan",
+                                     today=today)
+        elif task_id == rules.TASK_NO_SHOW:
+            await store.set_status(conn, row["code"], "NO_SHOW")
+            await store.free_seat(conn, row["schedule_id"], row["date"])
+            no_show = await store.booking(conn, row["code"])
+            assert no_show is not None
+            await events.publish(conn, "booking_no_show", no_show)
+            metrics.CANCELLATIONS.labels("no_show").inc()
+        else:
+            status = rules.status_after_task(locked["status"], task_id)
+            if status != locked["status"]:
+                await store.set_status(conn, row["code"], status)
         await store.add_task(conn, row["code"], task_id, at)
-        status = rules.status_after_task(row["status"], task_id)
-        if status != row["status"]:
-            await store.set_status(conn, row["code"], status)
         view = await store.booking(conn, row["code"])
         assert view is not None
         await events.publish(conn, "task_recorded", view, task_id=task_id)
         if task_id == 4:
             await _announce_turn_near(conn, row["schedule_id"], row["date"])
-    previous = max((t for i, t in recorded.items() if i < task_id), default=row["checked_in_at"])
+    previous = max((t for i, t in recorded.items() if i < task_id), default=locked["checked_in_at"])
     metrics.TASKS.labels(str(task_id)).inc()
     if previous is not None and task_id != rules.TASK_NO_SHOW:
         metrics.TASK_WAIT.labels(str(task_id)).observe((at - previous).total_seconds())  # type: ignore[operator]
@@ -83,7 +103,8 @@ async def record_task(pool: asyncpg.Pool, facility: str, code: str, task_id: int
 
 
 async def _announce_turn_near(conn: asyncpg.Connection, schedule_id, day) -> None:
-    """Turn-near rule: a patient still waiting with three or fewer ahead is told once."""
+    """Turn-near rule: a patient still waiting with three or fewer ahead is told once (the
+    caller holds the session's lock, so two service starts never race here)."""
     waiting = [b for b in await store.queue_state(conn, schedule_id, day) if b["status"] in ("BOOKED", "CHECKED_IN")]
     due = [(b, ahead) for ahead, b in enumerate(waiting[:rules.TURN_NEAR_AHEAD + 1]) if not b["turn_near_sent"]]
     if not due:
@@ -129,23 +150,33 @@ async def upsert_session(pool: asyncpg.Pool, facility: str, *, poli_code: str, p
 
 async def upsert_weekly(pool: asyncpg.Pool, facility: str, *, poli_code: str, poli_name: str | None,
                         doctor_code: str, doctor_name: str, weekdays: list[int], start: time, end: time,
-                        quota_jkn: int, quota_non_jkn: int, valid_from: date, valid_until: date | None) -> str:
-    """Schedule rule: weekly hours per weekday; sessions already made from them follow the new
-    hours (the quota never below the seats already taken)."""
+                        quota_jkn: int, quota_non_jkn: int, valid_from: date, valid_until: date | None,
+                        today: date) -> str:
+    """Schedule rule: new weekly hours on some weekdays from ``valid_from`` (today at the
+    earliest) to ``valid_until``; the hours before stay as they were. Sessions already made from
+    weekly hours follow at once (the quota never below the seats taken); a date left without
+    hours is closed and its bookings cancelled, the patients told."""
     rules.check_hours(start, end, quota_jkn, quota_non_jkn)
     if not weekdays or any(not 1 <= d <= 7 for d in weekdays):
         raise rules.invalid("weekdays", "one or more weekdays")
+    valid_from = max(valid_from, today)
     if valid_until is not None and valid_until < valid_from:
-        raise rules.invalid("valid_until", "on or after valid_from")
+        raise rules.invalid("valid_until", "on or after valid_from (and today)")
+    days = sorted(set(weekdays))
     async with pool.acquire() as conn, conn.transaction():
         schedule_id = await _schedule(conn, facility, poli_code, poli_name, doctor_code, doctor_name)
-        taken = await store.max_taken_in_weekly_sessions(conn, schedule_id=schedule_id, weekdays=weekdays,
-                                                         from_date=valid_from)
-        rules.check_quota_change(quota_jkn=quota_jkn, taken_jkn=taken)
-        await store.set_weekly_hours(conn, schedule_id=schedule_id, weekdays=sorted(set(weekdays)), start=start,
-                                     end=end, quota_jkn=quota_jkn, quota_non_jkn=quota_non_jkn,
-                                     valid_from=valid_from, valid_until=valid_until)
-        await store.follow_weekly_hours(conn, schedule_id=schedule_id, from_date=valid_from)
+        for session in await store.lock_weekly_sessions(conn, schedule_id=schedule_id, weekdays=days,
+                                                        from_date=valid_from):
+            if valid_until is None or session["date"] <= valid_until:
+                rules.check_quota_change(quota_jkn=quota_jkn, taken_jkn=session["taken_jkn"])
+        await store.replace_weekly_hours(conn, schedule_id=schedule_id, weekdays=days, start=start, end=end,
+                                         quota_jkn=quota_jkn, quota_non_jkn=quota_non_jkn, valid_from=valid_from,
+                                         valid_until=valid_until)
+        for day in await store.follow_weekly_hours(conn, schedule_id=schedule_id, from_date=valid_from):
+            await store.close_session(conn, schedule_id, day)
+            for code in await store.active_bookings_of_session(conn, schedule_id, day):
+                await bookings.cancel_in(conn, code, by="facility", reason="Dokter tidak praktik / doctor not "
+                                         "practising", today=today)
     return schedule_id
 
 
@@ -178,6 +209,8 @@ async def issue_referral(pool: asyncpg.Pool, membership: membership_pb2_grpc.Mem
                          today: date) -> tuple[str, date]:
     """Referral rules: only an FKTP refers, only its own registered AKTIF participants, to a
     hospital's poli; the number is 19 characters and valid 90 days."""
+    if not rules.is_noka(noka):
+        raise rules.invalid("noka", "13 digits")
     caller = await store.facility(pool, facility)
     if caller is None or caller["type"] != "FKTP":
         raise PermissionDenied("only a first-level facility (FKTP) issues referrals")

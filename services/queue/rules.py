@@ -16,6 +16,7 @@ from services.kit.errors import DomainError, ValidationFailed
 
 JAKARTA = ZoneInfo("Asia/Jakarta")
 SLOT = timedelta(minutes=10)
+CLOCK_SKEW = timedelta(minutes=5)
 FKRTL_DAYS_AHEAD = 30
 REFERRAL_VALID_DAYS = 90
 REFERRAL_LENGTH = 19
@@ -32,6 +33,11 @@ _CODE_ALPHABET = "".join(c for c in string.ascii_uppercase + string.digits if c 
 
 def invalid(field: str, message: str) -> ValidationFailed:
     return ValidationFailed([{"field": field, "code": "invalid", "message": message}])
+
+
+def is_noka(value: str) -> bool:
+    """A card number (NOKA) is 13 digits."""
+    return len(value) == 13 and value.isascii() and value.isdigit()
 
 
 def parse_date(value: str, field: str = "date") -> date:
@@ -181,21 +187,30 @@ def check_cancellable(*, status: str, visit_date: date, today: date) -> None:
                           code="BOOKING_NOT_CANCELLABLE")
 
 
-def check_check_in(*, status: str, visit_date: date, at: datetime) -> None:
-    """Check-in rule: only a BOOKED booking, and only on its visit date (Asia/Jakarta)."""
+def check_reported_time(at: datetime, *, now: datetime, field: str = "at") -> None:
+    """A time a facility reports has happened: not later than now (5 minutes of clock skew allowed)."""
+    if at > now + CLOCK_SKEW:
+        raise invalid(field, "a time that has already happened")
+
+
+def check_check_in(*, status: str, visit_date: date, at: datetime, now: datetime) -> None:
+    """Check-in rule: only a BOOKED booking, only on its visit date (Asia/Jakarta, by our clock
+    and by the reported time), and never in the future."""
+    check_reported_time(at, now=now)
     if status != "BOOKED":
         raise DomainError(f"a {status} booking cannot be checked in", code="CHECK_IN_NOT_ALLOWED")
-    if at.astimezone(JAKARTA).date() != visit_date:
+    if now.astimezone(JAKARTA).date() != visit_date or at.astimezone(JAKARTA).date() != visit_date:
         raise DomainError("check-in is only possible on the visit date", code="CHECK_IN_NOT_ALLOWED")
 
 
 def check_task(*, task_id: int, recorded: dict[int, datetime], status: str, checked_in_at: datetime | None,
-               at: datetime) -> None:
+               at: datetime, now: datetime) -> None:
     """Task rule: ids 1–7 come one after another (1, 2, 3, …; a patient who needs no admission
     starts at 3) with strictly increasing times after check-in; a repeated id is refused; 99
     marks a no-show or cancellation of a booking not yet served."""
     if task_id not in TASKS:
         raise invalid("task_id", "1–7 or 99")
+    check_reported_time(at, now=now)
     if task_id in recorded:
         raise DomainError(f"task {task_id} is already recorded", code="TASK_ALREADY_RECORDED")
     if task_id == TASK_NO_SHOW:

@@ -48,9 +48,9 @@ async def seed_demo(conn: asyncpg.Connection, today: date) -> None:
     for facility, poli, doctor, doctor_name, start, end, quota_jkn, quota_non_jkn in SCHEDULES:
         await store.upsert_doctor(conn, facility_code=facility, code=doctor, name=doctor_name)
         schedule_id = await store.upsert_schedule(conn, facility_code=facility, poli_code=poli, doctor_code=doctor)
-        await store.set_weekly_hours(conn, schedule_id=schedule_id, weekdays=list(range(1, 8)), start=start, end=end,
-                                     quota_jkn=quota_jkn, quota_non_jkn=quota_non_jkn,
-                                     valid_from=today - timedelta(days=365), valid_until=None)
+        await store.replace_weekly_hours(conn, schedule_id=schedule_id, weekdays=list(range(1, 8)), start=start,
+                                         end=end, quota_jkn=quota_jkn, quota_non_jkn=quota_non_jkn,
+                                         valid_from=today - timedelta(days=365), valid_until=None)
     for number, noka, poli, days_ago in REFERRALS:
         issued = today - timedelta(days=days_ago)
         await store.insert_referral(conn, number=number, noka=noka, from_facility="0114U001", to_facility="0114R001",

@@ -11,7 +11,8 @@ import grpc
 from jkn.common.v1 import common_pb2
 from jkn.membership.v1 import membership_pb2_grpc
 from jkn.queue.v1 import partner_pb2, partner_pb2_grpc, queue_pb2, queue_pb2_grpc
-from services.kit.errors import NotFound, ValidationFailed
+from services.kit.errors import NotFound, PermissionDenied, ValidationFailed
+from services.kit.ids import is_uuid
 from services.kit.partner_auth import PartnerSecrets, authenticate
 from services.queue import bookings, facilities, partner, rules, store, views
 
@@ -31,9 +32,19 @@ def _facility(row: asyncpg.Record, polis: list[asyncpg.Record]) -> queue_pb2.Fac
 
 def _caller(request) -> tuple[str, str]:
     """The gateway-verified account and NOKA (both required)."""
-    if not request.caller.account_id or not request.caller.noka:
+    if not is_uuid(request.caller.account_id) or not rules.is_noka(request.caller.noka):
         raise ValidationFailed([{"field": "caller", "code": "required", "message": "the signed-in participant"}])
     return request.caller.account_id, request.caller.noka
+
+
+def _page_size(page, *, default: int, maximum: int) -> int:
+    return min(page.page_size, maximum) if page.page_size > 0 else default
+
+
+def _visit_type(value: int) -> int:
+    if value not in queue_pb2.VisitType.values():
+        raise rules.invalid("visit_type", "one of the VisitType values")
+    return value
 
 
 class QueueServicer(queue_pb2_grpc.QueueServiceServicer):
@@ -55,7 +66,7 @@ class QueueServicer(queue_pb2_grpc.QueueServiceServicer):
         if request.HasField("lat") != request.HasField("lon") or (
                 has_point and not (-90 <= request.lat <= 90 and -180 <= request.lon <= 180)):
             raise ValidationFailed([{"field": "lat,lon", "code": "invalid", "message": "a valid point, both parts"}])
-        limit = min(request.page.page_size or 20, 100)
+        limit = _page_size(request.page, default=20, maximum=100)
         rows = await store.search(
             self.pool, type_=_TYPES.get(request.type), lat=request.lat if has_point else None,
             lon=request.lon if has_point else None,
@@ -83,16 +94,16 @@ class QueueServicer(queue_pb2_grpc.QueueServiceServicer):
             account_id=account_id, caller_noka=noka, schedule_id=request.schedule_id, date=request.date,
             noka=request.noka if request.HasField("noka") else None,
             referral_number=request.referral_number if request.HasField("referral_number") else None,
-            visit_type=request.visit_type,
+            visit_type=_visit_type(request.visit_type),
             medical_record_number=request.medical_record_number if request.HasField("medical_record_number") else None,
             idempotency_key=request.idempotency_key if request.HasField("idempotency_key") else None),
             now=self.now())
-        return queue_pb2.CreateBookingResponse(booking=views.booking(booking), replayed=replayed)
+        return queue_pb2.CreateBookingResponse(booking=booking, replayed=replayed)
 
     async def ListBookings(self, request, context):
         account_id, noka = _caller(request)
         rows = await store.bookings_of(self.pool, booked_by=account_id, noka=noka,
-                                       limit=min(request.page.page_size or 50, 100))
+                                       limit=_page_size(request.page, default=50, maximum=100))
         return queue_pb2.ListBookingsResponse(bookings=[views.booking(r) for r in rows])
 
     async def GetBooking(self, request, context):
@@ -119,14 +130,18 @@ class PartnerQueueServicer(partner_pb2_grpc.PartnerQueueServiceServicer):
                  secrets: PartnerSecrets, now: Clock):
         self.pool, self.membership, self.secrets, self.now = pool, membership, secrets, now
 
-    def _facility(self, context: grpc.aio.ServicerContext) -> str:
-        return authenticate(context, self.secrets)
+    async def _facility(self, context: grpc.aio.ServicerContext) -> str:
+        """The calling facility (signature checked); one the platform does not know is refused."""
+        facility = authenticate(context, self.secrets)
+        if await store.facility(self.pool, facility) is None:
+            raise PermissionDenied("unknown facility")
+        return facility
 
     def _today(self) -> date:
         return self.now().date()
 
     async def UpsertSchedule(self, request, context):
-        facility = self._facility(context)
+        facility = await self._facility(context)
         schedule_id = await partner.upsert_session(
             self.pool, facility, poli_code=request.poli_code, poli_name=request.poli_name or None,
             doctor_code=request.doctor_code, doctor_name=request.doctor_name, day=rules.parse_date(request.date),
@@ -136,7 +151,7 @@ class PartnerQueueServicer(partner_pb2_grpc.PartnerQueueServiceServicer):
         return partner_pb2.UpsertScheduleResponse(schedule_id=schedule_id)
 
     async def UpsertWeeklySchedule(self, request, context):
-        facility = self._facility(context)
+        facility = await self._facility(context)
         schedule_id = await partner.upsert_weekly(
             self.pool, facility, poli_code=request.poli_code, poli_name=request.poli_name or None,
             doctor_code=request.doctor_code, doctor_name=request.doctor_name, weekdays=list(request.weekdays),
@@ -145,41 +160,42 @@ class PartnerQueueServicer(partner_pb2_grpc.PartnerQueueServiceServicer):
             valid_from=rules.parse_date(request.valid_from, "valid_from") if request.HasField("valid_from")
             else self._today(),
             valid_until=rules.parse_date(request.valid_until, "valid_until") if request.HasField("valid_until")
-            else None)
+            else None, today=self._today())
         return partner_pb2.UpsertWeeklyScheduleResponse(schedule_id=schedule_id)
 
     async def ListBookings(self, request, context):
-        facility = self._facility(context)
+        facility = await self._facility(context)
         rows = await store.facility_bookings(
             self.pool, facility_code=facility, day=rules.parse_date(request.date),
             poli_code=request.poli_code.strip().upper() if request.HasField("poli_code") else None,
-            limit=min(request.page.page_size or 500, 1000))
+            limit=_page_size(request.page, default=500, maximum=1000))
         return partner_pb2.PartnerQueueServiceListBookingsResponse(bookings=[views.booking(r) for r in rows])
 
     async def CheckIn(self, request, context):
-        facility = self._facility(context)
-        row = await partner.check_in(self.pool, facility, request.booking_code, request.at)
+        facility = await self._facility(context)
+        row = await partner.check_in(self.pool, facility, request.booking_code, request.at, now=self.now())
         return partner_pb2.CheckInResponse(booking=views.booking(row))
 
     async def UpdateTask(self, request, context):
-        facility = self._facility(context)
-        row = await partner.record_task(self.pool, facility, request.booking_code, request.task_id, request.at)
+        facility = await self._facility(context)
+        row = await partner.record_task(self.pool, facility, request.booking_code, request.task_id, request.at,
+                                        now=self.now())
         return partner_pb2.UpdateTaskResponse(booking=views.booking(row))
 
     async def CancelBooking(self, request, context):
-        facility = self._facility(context)
+        facility = await self._facility(context)
         row = await partner.cancel(self.pool, facility, request.booking_code, request.reason, today=self._today())
         return partner_pb2.PartnerQueueServiceCancelBookingResponse(booking=views.booking(row))
 
     async def GetQueueStatus(self, request, context):
-        facility = self._facility(context)
+        facility = await self._facility(context)
         total, remaining, now_serving = await partner.queue_status(self.pool, facility, request.schedule_id,
                                                                    rules.parse_date(request.date))
         return partner_pb2.GetQueueStatusResponse(total=total, remaining=remaining, now_serving=now_serving)
 
     async def IssueReferral(self, request, context):
-        facility = self._facility(context)
+        facility = await self._facility(context)
         number, valid_until = await partner.issue_referral(
             self.pool, self.membership, facility, noka=request.noka, to_facility=request.to_facility_code,
-            poli_code=request.poli_code, visit_type=request.visit_type, today=self._today())
+            poli_code=request.poli_code, visit_type=_visit_type(request.visit_type), today=self._today())
         return partner_pb2.IssueReferralResponse(referral_number=number, valid_until=valid_until.isoformat())

@@ -76,32 +76,54 @@ async def upsert_schedule(conn: asyncpg.Connection, *, facility_code: str, poli_
         " RETURNING id", facility_code, poli_code, doctor_code))
 
 
-async def set_weekly_hours(conn: asyncpg.Connection, *, schedule_id: str, weekdays: list[int], start, end,
-                           quota_jkn: int, quota_non_jkn: int, valid_from, valid_until) -> None:
-    """Weekly hours per weekday; future sessions made from the old hours follow the new ones
-    (never below the seats already taken: the caller checks)."""
+async def replace_weekly_hours(conn: asyncpg.Connection, *, schedule_id: str, weekdays: list[int], start, end,
+                               quota_jkn: int, quota_non_jkn: int, valid_from, valid_until) -> None:
+    """A new version of the weekday hours from ``valid_from``: earlier versions end the day before,
+    later ones are replaced."""
+    await conn.execute("DELETE FROM schedule_hours WHERE schedule_id = $1 AND weekday = ANY($2) AND valid_from >= $3",
+                       schedule_id, weekdays, valid_from)
+    await conn.execute(
+        "UPDATE schedule_hours SET valid_until = $3::date - 1 WHERE schedule_id = $1 AND weekday = ANY($2)"
+        " AND valid_from < $3 AND (valid_until IS NULL OR valid_until >= $3)", schedule_id, weekdays, valid_from)
     await conn.executemany(
-        "INSERT INTO schedule_hours (schedule_id, weekday, start_time, end_time, quota_jkn, quota_non_jkn,"
-        " valid_from, valid_until) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
-        " ON CONFLICT (schedule_id, weekday) DO UPDATE SET start_time = EXCLUDED.start_time,"
-        " end_time = EXCLUDED.end_time, quota_jkn = EXCLUDED.quota_jkn, quota_non_jkn = EXCLUDED.quota_non_jkn,"
-        " valid_from = EXCLUDED.valid_from, valid_until = EXCLUDED.valid_until",
-        [(schedule_id, day, start, end, quota_jkn, quota_non_jkn, valid_from, valid_until) for day in weekdays])
+        "INSERT INTO schedule_hours (schedule_id, weekday, valid_from, valid_until, start_time, end_time, quota_jkn,"
+        " quota_non_jkn) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        [(schedule_id, day, valid_from, valid_until, start, end, quota_jkn, quota_non_jkn) for day in weekdays])
 
 
-async def max_taken_in_weekly_sessions(conn: asyncpg.Connection, *, schedule_id: str, weekdays: list[int],
-                                       from_date) -> int:
-    return await conn.fetchval(
-        "SELECT coalesce(max(taken_jkn), 0) FROM sessions WHERE schedule_id = $1 AND source = 'weekly'"
-        " AND date >= $2 AND extract(isodow FROM date)::int = ANY($3)", schedule_id, from_date, weekdays)
+async def lock_weekly_sessions(conn: asyncpg.Connection, *, schedule_id: str, weekdays: list[int],
+                               from_date) -> list[asyncpg.Record]:
+    """The sessions made from the weekly hours on those weekdays from ``from_date``, locked (in
+    date order, like every session lock)."""
+    return await conn.fetch(
+        "SELECT date, taken_jkn FROM sessions WHERE schedule_id = $1 AND source = 'weekly' AND date >= $2"
+        " AND extract(isodow FROM date)::int = ANY($3) ORDER BY date FOR UPDATE", schedule_id, from_date, weekdays)
 
 
-async def follow_weekly_hours(conn: asyncpg.Connection, *, schedule_id: str, from_date) -> None:
+async def follow_weekly_hours(conn: asyncpg.Connection, *, schedule_id: str, from_date) -> list:
+    """Sessions made from the weekly hours take the hours now in force on their date; returns the
+    dates that have none any more (the caller closes them)."""
     await conn.execute(
         "UPDATE sessions s SET start_time = h.start_time, end_time = h.end_time, quota_jkn = h.quota_jkn,"
         " quota_non_jkn = h.quota_non_jkn FROM schedule_hours h WHERE s.schedule_id = $1 AND s.source = 'weekly'"
-        " AND s.date >= $2 AND h.schedule_id = s.schedule_id AND h.weekday = extract(isodow FROM s.date)",
+        " AND s.date >= $2 AND h.schedule_id = s.schedule_id AND h.weekday = extract(isodow FROM s.date)"
+        " AND h.valid_from <= s.date AND (h.valid_until IS NULL OR h.valid_until >= s.date)",
         schedule_id, from_date)
+    return [r["date"] for r in await conn.fetch(
+        "SELECT s.date FROM sessions s WHERE s.schedule_id = $1 AND s.source = 'weekly' AND s.date >= $2"
+        " AND NOT s.closed AND NOT EXISTS (SELECT 1 FROM schedule_hours h WHERE h.schedule_id = s.schedule_id"
+        " AND h.weekday = extract(isodow FROM s.date) AND h.valid_from <= s.date"
+        " AND (h.valid_until IS NULL OR h.valid_until >= s.date))", schedule_id, from_date)]
+
+
+async def close_session(conn: asyncpg.Connection, schedule_id: str, day) -> None:
+    await conn.execute("UPDATE sessions SET closed = true WHERE schedule_id = $1 AND date = $2", schedule_id, day)
+
+
+async def lock_session(conn: asyncpg.Connection, schedule_id, day) -> None:
+    """Every change to a session and its bookings locks the session row first, then bookings:
+    one lock order, so closing a date, cancelling and recording tasks never deadlock."""
+    await conn.execute("SELECT 1 FROM sessions WHERE schedule_id = $1 AND date = $2 FOR UPDATE", schedule_id, day)
 
 
 async def ensure_sessions(conn: asyncpg.Pool | asyncpg.Connection, *, day, schedule_ids: list[str] | None = None,
@@ -208,6 +230,15 @@ async def booking(conn: asyncpg.Pool | asyncpg.Connection, code: str) -> asyncpg
     return await conn.fetchrow(f"{BOOKING_VIEW} WHERE b.code = $1", code)
 
 
+async def booking_row(conn: asyncpg.Pool | asyncpg.Connection, code: str) -> asyncpg.Record | None:
+    """The booking's own row, not locked (to learn its session before locking in order)."""
+    return await conn.fetchrow("SELECT * FROM bookings WHERE code = $1", code)
+
+
+async def set_first_response(conn: asyncpg.Connection, code: str, body: bytes) -> None:
+    await conn.execute("UPDATE bookings SET first_response = $2 WHERE code = $1", code, body)
+
+
 async def booking_for_update(conn: asyncpg.Connection, code: str) -> asyncpg.Record | None:
     return await conn.fetchrow("SELECT * FROM bookings WHERE code = $1 FOR UPDATE", code)
 
@@ -302,4 +333,4 @@ async def due_reminders(conn: asyncpg.Connection, *, day, limit: int = 500) -> l
 
 
 async def mark_turn_near(conn: asyncpg.Connection, codes: list[str]) -> None:
-    await conn.execute("UPDATE bookings SET turn_near_sent = true WHERE code = ANY($1)", codes)
+    await conn.execute("UPDATE bookings SET turn_near_sent = true WHERE code = ANY($1)", sorted(codes))

@@ -6,7 +6,7 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 
 import asyncpg
 import grpc
@@ -29,6 +29,14 @@ DAY_S = 86_400
 
 def today() -> date:
     return rules.jakarta_now().date()
+
+
+def visit_moment() -> datetime:
+    """A moment of tomorrow (the visit date) that the "tomorrow" service already sees as past:
+    an hour before its clock, but never before the visit date began. Tests add at most a few
+    minutes to it (facilities may not report times later than now + 5 min)."""
+    later_now = rules.jakarta_now(DAY_S)
+    return max(rules.at_jakarta(later_now.date(), time(0, 0, 1)), later_now - timedelta(hours=1))
 
 
 @dataclass

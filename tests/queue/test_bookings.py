@@ -47,7 +47,7 @@ async def test_budi_books_int_with_his_referral_and_gets_int_1_at_0800(world: Qu
     (BUDI, "0114R001", "ANA", 1, {"referral_number": REFERRAL_INT}, "REFERRAL_INVALID"),  # another poli
     (BUDI, "0114R001", "INT", 0, {"referral_number": REFERRAL_INT}, "BOOKING_WINDOW"),  # today
     (BUDI, "0114R001", "INT", 31, {"referral_number": REFERRAL_INT}, "BOOKING_WINDOW"),
-    (SITI, "0114U001", "001", 1, {}, "PARTICIPANT_INACTIVE"),  # checked before anything else
+    (SITI, "0114U001", "001", 1, {}, "PARTICIPANT_INACTIVE"),  # before the window, FKTP and referral rules
     (BUDI, "0114U002", "001", 1, {}, "FACILITY_NOT_REGISTERED"),  # not his FKTP
     (BUDI, "0114U001", "001", 2, {}, "BOOKING_WINDOW"),  # FKTP: today or tomorrow only
 ])
@@ -149,3 +149,9 @@ async def test_the_same_idempotency_key_returns_the_same_booking_and_takes_one_s
     assert [s.remaining_jkn for s in listing.schedules] == [39]
     other = await refused(world.book(RUDI, "0114U001", "002", day, idempotency_key=key))
     assert other.code == "VALIDATION_ERROR"  # the same key for a different request
+
+    await world.book(DEWI, "0114U001", "001", day)  # the session changes; the replay does not
+    await world.queue.CancelBooking(queue_pb2.CancelBookingRequest(caller=world.caller(RUDI),
+                                                                   booking_code=first.booking.booking_code))
+    later = await world.book(RUDI, "0114U001", "001", day, idempotency_key=key)
+    assert later.replayed and later.booking == first.booking  # the first 201 body, byte for byte

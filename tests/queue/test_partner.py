@@ -3,13 +3,27 @@ times in order. "Tomorrow" is the same queue service with its clock one day ahea
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime, time, timedelta
 
+import grpc
 import pytest
 
+from jkn.common.v1 import common_pb2
 from jkn.queue.v1 import partner_pb2, queue_pb2
+from services.kit.errors import decode_rpc_error
 from services.queue import rules
-from tests.queue.conftest import ANDI, BUDI, TOMORROW, QueueWorld, refused, signed, today
+from tests.queue.conftest import (
+    ANDI,
+    BUDI,
+    TOMORROW,
+    QueueWorld,
+    active_participants_of,
+    refused,
+    signed,
+    today,
+    visit_moment,
+)
 
 REFERRAL_INT = "0114U0011126Y000001"
 
@@ -25,7 +39,7 @@ async def _budi_at_int_tomorrow(world: QueueWorld) -> queue_pb2.Booking:
 async def test_the_hospital_checks_budi_in_and_records_tasks_3_4_5_in_order(world: QueueWorld):
     booking = await _budi_at_int_tomorrow(world)
     hospital = signed("0114R001")
-    visit_day = rules.at_jakarta(today() + TOMORROW, time(7, 30))
+    visit_day = visit_moment()
 
     too_early = await refused(world.partner.CheckIn(partner_pb2.CheckInRequest(
         booking_code=booking.booking_code, at=ms(rules.jakarta_now())), metadata=hospital))
@@ -37,7 +51,7 @@ async def test_the_hospital_checks_budi_in_and_records_tasks_3_4_5_in_order(worl
 
     async def task(task_id: int, minutes: int):
         return await world.tomorrow_partner.UpdateTask(partner_pb2.UpdateTaskRequest(
-            booking_code=booking.booking_code, task_id=task_id, at=ms(visit_day + timedelta(minutes=minutes))),
+            booking_code=booking.booking_code, task_id=task_id, at=ms(visit_day + timedelta(seconds=minutes))),
             metadata=hospital)
 
     assert (await task(3, 5)).booking.status == queue_pb2.BOOKING_STATUS_CHECKED_IN
@@ -130,3 +144,104 @@ async def test_the_clinic_issues_a_referral_that_budi_can_book_with(world: Queue
     other_clinic = await refused(world.partner.IssueReferral(partner_pb2.IssueReferralRequest(
         noka=BUDI, to_facility_code="0114R001", poli_code="ANA"), metadata=signed("0114U002")))
     assert other_clinic.code == "PERMISSION_DENIED"  # Budi is registered at 0114U001
+
+
+async def test_a_check_in_or_task_time_in_the_future_is_refused(world: QueueWorld):
+    booking = await _budi_at_int_tomorrow(world)
+    hospital, tomorrow_morning = signed("0114R001"), rules.at_jakarta(today() + TOMORROW, time(7, 30))
+    early = await refused(world.partner.CheckIn(partner_pb2.CheckInRequest(  # sent today, dated tomorrow
+        booking_code=booking.booking_code, at=ms(tomorrow_morning)), metadata=hospital))
+    assert early.code in ("VALIDATION_ERROR", "CHECK_IN_NOT_ALLOWED")
+    visit = visit_moment()
+    await world.tomorrow_partner.CheckIn(partner_pb2.CheckInRequest(booking_code=booking.booking_code,
+                                                                    at=ms(visit)), metadata=hospital)
+    far = await refused(world.tomorrow_partner.UpdateTask(partner_pb2.UpdateTaskRequest(
+        booking_code=booking.booking_code, task_id=3, at=ms(visit + timedelta(days=365))), metadata=hospital))
+    assert far.code == "VALIDATION_ERROR"
+    other = await refused(world.tomorrow_partner.UpdateTask(partner_pb2.UpdateTaskRequest(
+        booking_code=booking.booking_code, task_id=3, at=ms(visit)), metadata=signed("0114U001")))
+    assert other.code == "PERMISSION_DENIED"
+
+
+async def test_task_99_before_the_visit_cancels_and_on_the_day_marks_a_no_show_both_freeing_the_seat(
+        world: QueueWorld):
+    day = today() + TOMORROW
+    clinic = signed("0114U001")
+    ahead_of_time = (await world.book(BUDI, "0114U001", "002", day)).booking
+    cancelled = (await world.partner.UpdateTask(partner_pb2.UpdateTaskRequest(
+        booking_code=ahead_of_time.booking_code, task_id=99, at=ms(rules.jakarta_now())), metadata=clinic)).booking
+    assert cancelled.status == queue_pb2.BOOKING_STATUS_CANCELLED and cancelled.remaining_jkn == 2
+
+    on_the_day = (await world.book(ANDI, "0114U001", "002", day, caller=world.caller(BUDI))).booking
+    absent = (await world.tomorrow_partner.UpdateTask(partner_pb2.UpdateTaskRequest(
+        booking_code=on_the_day.booking_code, task_id=99, at=ms(visit_moment())), metadata=clinic)).booking
+    assert absent.status == queue_pb2.BOOKING_STATUS_NO_SHOW and absent.remaining_jkn == 2
+    assert [t.task_id for t in absent.tasks] == [99]
+
+
+async def test_new_weekly_hours_from_a_later_date_keep_the_days_before_and_an_end_date_closes_the_days_after(
+        world: QueueWorld):
+    clinic = signed("0114U001")
+    weekly = {"poli_code": "001", "doctor_code": "D0114U01", "doctor_name": "dr. Sari", "weekdays": list(range(1, 8))}
+    day1, day5, day10 = (today() + timedelta(days=n) for n in (1, 5, 10))
+    viewed = await world.schedule_id("0114U001", "001", day5)  # a session made before the change
+    booked = (await world.book(BUDI, "0114U001", "001", day1)).booking
+    await world.partner.UpsertWeeklySchedule(partner_pb2.UpsertWeeklyScheduleRequest(
+        **weekly, start="13:00", end="17:00", quota_jkn=25, valid_from=day10.isoformat()), metadata=clinic)
+
+    async def session(day):
+        reply = await world.queue.ListSchedules(queue_pb2.ListSchedulesRequest(
+            facility_code="0114U001", date=day.isoformat(), poli_code="001"))
+        return [(s.start, s.end, s.quota_jkn) for s in reply.schedules if s.doctor.code == "D0114U01"]
+
+    assert await session(today() + timedelta(days=4)) == [("08:00", "14:00", 40)]  # never made before
+    assert await session(day1) == await session(day5) == [("08:00", "14:00", 40)] and viewed  # made before
+    assert await session(day10) == [("13:00", "17:00", 25)]
+
+    await world.partner.UpsertWeeklySchedule(partner_pb2.UpsertWeeklyScheduleRequest(  # the doctor leaves
+        **weekly, start="08:00", end="14:00", quota_jkn=40, valid_until=today().isoformat()), metadata=clinic)
+    assert await session(day1) == [] and await session(day5) == []
+    mine = await world.queue.GetBooking(queue_pb2.GetBookingRequest(caller=world.caller(BUDI),
+                                                                     booking_code=booked.booking_code))
+    assert mine.booking.status == queue_pb2.BOOKING_STATUS_CANCELLED  # and Budi is told by the facility
+
+
+async def test_unknown_facilities_malformed_input_and_odd_page_sizes_are_clear_errors(world: QueueWorld):
+    unknown = await refused(world.partner.ListBookings(partner_pb2.PartnerQueueServiceListBookingsRequest(
+        date=today().isoformat()), metadata=signed("9999X999")))
+    assert unknown.code == "PERMISSION_DENIED"
+    listed = await world.partner.ListBookings(partner_pb2.PartnerQueueServiceListBookingsRequest(
+        date=today().isoformat(), page=common_pb2.PageRequest(page_size=-5)), metadata=signed("0114R001"))
+    assert listed.bookings is not None
+    for call in (
+        world.partner.CancelBooking(partner_pb2.PartnerQueueServiceCancelBookingRequest(
+            booking_code="2026\x00", reason="x"), metadata=signed("0114R001")),
+        world.partner.IssueReferral(partner_pb2.IssueReferralRequest(
+            noka="abc", to_facility_code="0114R001", poli_code="INT"), metadata=signed("0114U001")),
+        world.partner.IssueReferral(partner_pb2.IssueReferralRequest(
+            noka=BUDI, to_facility_code="0114R001", poli_code="INT", visit_type=40000), metadata=signed("0114U001")),
+        world.queue.CancelBooking(queue_pb2.CancelBookingRequest(
+            caller=world.caller(BUDI), booking_code="X", reason="sakit\x00")),
+    ):
+        assert (await refused(call)).code == "VALIDATION_ERROR"
+
+
+async def test_closing_a_date_while_patients_cancel_never_deadlocks(world: QueueWorld):
+    """Closing locks the session and then its bookings; cancelling does the same (one lock order)."""
+    day = today() + TOMORROW
+    nokas = await active_participants_of(world.membership_dsn, "0114U001", 12)
+    schedule_id = await world.schedule_id("0114U001", "001", day)
+    booked = [(await world.book(n, "0114U001", "001", day, schedule_id=schedule_id)).booking for n in nokas]
+    close = world.partner.UpsertSchedule(partner_pb2.UpsertScheduleRequest(
+        poli_code="001", doctor_code="D0114U01", doctor_name="dr. Sari", date=day.isoformat(), start="08:00",
+        end="14:00", quota_jkn=40, closed=True), metadata=signed("0114U001"))
+    cancels = [world.queue.CancelBooking(queue_pb2.CancelBookingRequest(caller=world.caller(n),
+                                                                         booking_code=b.booking_code))
+               for n, b in zip(nokas, booked, strict=True)]
+    results = await asyncio.gather(close, *cancels, return_exceptions=True)
+    errors = [decode_rpc_error(r).code for r in results if isinstance(r, grpc.aio.AioRpcError)]
+    assert set(errors) <= {"BOOKING_NOT_CANCELLABLE"}, errors  # never INTERNAL or DEPENDENCY_UNAVAILABLE
+    statuses = {(await world.queue.GetBooking(queue_pb2.GetBookingRequest(
+        caller=world.caller(n), booking_code=b.booking_code))).booking.status
+        for n, b in zip(nokas, booked, strict=True)}
+    assert statuses == {queue_pb2.BOOKING_STATUS_CANCELLED}

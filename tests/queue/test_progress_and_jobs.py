@@ -12,7 +12,7 @@ from aiokafka import AIOKafkaConsumer
 from jkn.queue.v1 import partner_pb2, queue_pb2
 from services.queue import jobs, rules
 from services.queue.events import TOPIC
-from tests.queue.conftest import TOMORROW, QueueWorld, active_participants_of, signed, today
+from tests.queue.conftest import DAY_S, TOMORROW, QueueWorld, active_participants_of, signed, today, visit_moment
 
 
 def ms(at: datetime) -> int:
@@ -48,21 +48,23 @@ async def test_progress_follows_the_days_pace_and_the_turn_near_is_announced_onc
     schedule_id = await world.schedule_id("0114U001", "001", day)
     booked = [(await world.book(n, "0114U001", "001", day, schedule_id=schedule_id)).booking for n in nokas]
     assert [b.queue_seq for b in booked] == [1, 2, 3, 4, 5, 6]
-    clinic, start = signed("0114U001"), rules.at_jakarta(day, time(8))
+    clinic, start = signed("0114U001"), visit_moment()
     for booking in booked[:2]:
         await world.tomorrow_partner.CheckIn(partner_pb2.CheckInRequest(
-            booking_code=booking.booking_code, at=ms(start - timedelta(minutes=30))), metadata=clinic)
-    # The first two patients start with the doctor 20 minutes apart: the pace is 20 min, not 10.
+            booking_code=booking.booking_code, at=ms(start)), metadata=clinic)
+    # The first two patients start with the doctor 2 minutes apart: the pace is 2 min, not 10.
     for i, booking in enumerate(booked[:2]):
-        for task_id, minutes in ((3, 1), (4, 20 * i + 2)):
+        for task_id, seconds in ((3, 30 + 10 * i), (4, 60 + 120 * i)):
             await world.tomorrow_partner.UpdateTask(partner_pb2.UpdateTaskRequest(
-                booking_code=booking.booking_code, task_id=task_id, at=ms(start + timedelta(minutes=minutes))),
+                booking_code=booking.booking_code, task_id=task_id, at=ms(start + timedelta(seconds=seconds))),
                 metadata=clinic)
     last = await world.tomorrow_queue.GetBooking(queue_pb2.GetBookingRequest(
         caller=world.caller(nokas[5]), booking_code=booked[5].booking_code))
+    asked_at = rules.jakarta_now(DAY_S)
     assert last.progress.now_serving == "001-2" and last.progress.ahead == 3
     estimate = last.progress.estimated_service_at.ToDatetime(tzinfo=UTC)
-    assert estimate >= start + timedelta(minutes=22 + 20 + 3 * 20) - timedelta(seconds=1)
+    second_start, pace = start + timedelta(seconds=180), timedelta(minutes=2)
+    assert second_start + 4 * pace - timedelta(seconds=1) <= estimate <= asked_at + 4 * pace + timedelta(seconds=1)
 
     codes = {b.booking_code for b in booked}
     near = [e["queue_number"] for e in await _events(world, "turn_near", codes, 5)]

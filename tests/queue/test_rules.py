@@ -80,7 +80,7 @@ def test_tasks_come_one_after_another_with_increasing_times():
 
     def task(task_id, recorded, when=at, status="CHECKED_IN"):
         return lambda: rules.check_task(task_id=task_id, recorded=recorded, status=status,
-                                        checked_in_at=checked_in, at=when)
+                                        checked_in_at=checked_in, at=when, now=checked_in + timedelta(hours=1))
     task(1, {})()
     task(3, {})()  # no admission step
     assert code_of(task(4, {})) == "TASK_OUT_OF_ORDER"
@@ -91,6 +91,7 @@ def test_tasks_come_one_after_another_with_increasing_times():
     task(99, {}, status="BOOKED")()
     assert code_of(task(99, {}, status="DONE")) == "TASK_OUT_OF_ORDER"
     assert code_of(task(8, {})) == "VALIDATION_ERROR"
+    assert code_of(task(3, {}, when=checked_in + timedelta(hours=2))) == "VALIDATION_ERROR"  # in the future
     assert [rules.status_after_task("CHECKED_IN", t) for t in (3, 4, 5, 99)] == \
         ["CHECKED_IN", "SERVING", "DONE", "NO_SHOW"]
 
@@ -108,3 +109,19 @@ def test_reminders_go_from_six_in_the_evening_before():
     assert not rules.reminder_due(visit_date=tomorrow, now=rules.at_jakarta(TODAY, time(17, 59)))
     assert rules.reminder_due(visit_date=tomorrow, now=rules.at_jakarta(TODAY, time(18, 0)))
     assert not rules.reminder_due(visit_date=tomorrow + timedelta(days=1), now=rules.at_jakarta(TODAY, time(20)))
+
+
+def test_check_in_only_on_the_visit_date_by_our_clock_and_never_in_the_future():
+    visit = TODAY + timedelta(days=1)
+    morning = rules.at_jakarta(visit, time(7, 30))
+
+    def check_in(at, now):
+        return lambda: rules.check_check_in(status="BOOKED", visit_date=visit, at=at, now=now)
+    check_in(morning, morning + timedelta(minutes=1))()
+    assert code_of(check_in(morning, NOW)) == "VALIDATION_ERROR"  # a visit-day time sent today: the future
+    assert code_of(check_in(NOW, NOW)) == "CHECK_IN_NOT_ALLOWED"  # today is not the visit date
+    late_evening = rules.at_jakarta(visit, time(23, 59))
+    assert code_of(check_in(late_evening - timedelta(days=1), late_evening)) == "CHECK_IN_NOT_ALLOWED"
+    # 00:05 on the visit day in Jakarta is still the previous day in UTC: the Jakarta date decides.
+    just_after_midnight = rules.at_jakarta(visit, time(0, 5))
+    check_in(just_after_midnight, just_after_midnight)()

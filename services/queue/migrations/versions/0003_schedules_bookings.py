@@ -31,17 +31,18 @@ def upgrade() -> None:
             FOREIGN KEY (facility_code, doctor_code) REFERENCES doctors,
             UNIQUE (facility_code, poli_code, doctor_code)
         );
-        -- Weekly practice hours (ISO weekday 1 = Monday).
+        -- Weekly practice hours (ISO weekday 1 = Monday), versioned: each version holds from
+        -- valid_from to valid_until (open-ended when NULL); versions of a weekday never overlap.
         CREATE TABLE schedule_hours (
             schedule_id    uuid     NOT NULL REFERENCES schedules,
             weekday        smallint NOT NULL CHECK (weekday BETWEEN 1 AND 7),
+            valid_from     date     NOT NULL,
+            valid_until    date     CHECK (valid_until >= valid_from),
             start_time     time     NOT NULL,
             end_time       time     NOT NULL CHECK (end_time > start_time),
             quota_jkn      integer  NOT NULL CHECK (quota_jkn >= 0),
             quota_non_jkn  integer  NOT NULL CHECK (quota_non_jkn >= 0),
-            valid_from     date     NOT NULL,
-            valid_until    date,
-            PRIMARY KEY (schedule_id, weekday)
+            PRIMARY KEY (schedule_id, weekday, valid_from)
         );
         -- One session: a schedule on one date. Created from the weekly hours on first use
         -- (source 'weekly') or by the facility for that date (source 'override'). It holds
@@ -94,6 +95,7 @@ def upgrade() -> None:
             new_patient            boolean     NOT NULL,
             idempotency_key        text,
             request_fingerprint    text,
+            first_response         bytea,      -- the 201 body an Idempotency-Key replay returns
             created_at             timestamptz NOT NULL DEFAULT now(),
             checked_in_at          timestamptz,
             cancelled_at           timestamptz,

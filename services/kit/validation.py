@@ -1,0 +1,48 @@
+"""Input hygiene every RPC gets before its handler runs: text with control characters (a NUL
+byte, which Postgres cannot store, or terminal escapes) is a 422, never a 500 or a log line that
+lies."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from google.protobuf.descriptor import FieldDescriptor
+from google.protobuf.message import Message
+
+from services.kit.errors import ValidationFailed
+
+#: C0 controls and DEL, except tab, newline and carriage return.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _bad_text(value: Any) -> bool:
+    return isinstance(value, str) and _CONTROL.search(value) is not None
+
+
+def field_with_control_characters(message: Message, prefix: str = "") -> str | None:
+    """The path of the first text field (nested messages and maps included) holding a control
+    character, or None."""
+    for field, value in message.ListFields():
+        path = f"{prefix}{field.name}"
+        if field.message_type is not None and field.message_type.GetOptions().map_entry:
+            for key, item in value.items():
+                if _bad_text(key) or _bad_text(item):
+                    return path
+                if isinstance(item, Message) and (found := field_with_control_characters(item, f"{path}.")):
+                    return found
+            continue
+        items = value if field.is_repeated else [value]
+        for item in items:
+            if field.type == FieldDescriptor.TYPE_STRING and _bad_text(item):
+                return path
+            if field.type == FieldDescriptor.TYPE_MESSAGE and (
+                    found := field_with_control_characters(item, f"{path}.")):
+                return found
+    return None
+
+
+def check_text(message: Any) -> None:
+    if isinstance(message, Message) and (field := field_with_control_characters(message)):
+        raise ValidationFailed([{"field": field, "code": "control_character",
+                                 "message": "text without control characters"}])
