@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
 
@@ -125,3 +125,13 @@ def test_check_in_only_on_the_visit_date_by_our_clock_and_never_in_the_future():
     # 00:05 on the visit day in Jakarta is still the previous day in UTC: the Jakarta date decides.
     just_after_midnight = rules.at_jakarta(visit, time(0, 5))
     check_in(just_after_midnight, just_after_midnight)()
+
+
+def test_the_window_follows_the_jakarta_calendar_even_when_the_clock_is_in_utc():
+    half_past_midnight = rules.at_jakarta(TODAY, time(0, 30)).astimezone(UTC)  # still yesterday in UTC
+    assert half_past_midnight.date() == TODAY - timedelta(days=1)
+    rules.check_booking_window(facility_type="FKTP", visit_date=TODAY + timedelta(days=1), now=half_past_midnight,
+                               session_end=time(12))
+    assert code_of(lambda: rules.check_booking_window(
+        facility_type="FKTP", visit_date=TODAY - timedelta(days=1), now=half_past_midnight,
+        session_end=time(23, 59))) == "BOOKING_WINDOW"
