@@ -61,9 +61,8 @@ async def _fixed_window(state: GatewayState, key: str, limit: int) -> None:
     Retry-After beyond it."""
     window = int(time.time()) // 60
     counter = f"gw:rl:{key}:{window}"
-    count = await state.redis.incr(counter)
-    if count == 1:
-        await state.redis.expire(counter, 61)
+    async with state.redis.pipeline(transaction=False) as pipe:  # one round trip
+        count, _ = await pipe.incr(counter).expire(counter, 61, nx=True).execute()
     if count > limit:
         raise RateLimited("too many requests", retry_after=60 - int(time.time()) % 60)
 
