@@ -10,12 +10,13 @@ from pydantic import ValidationError
 from services.gateway.app import create_app
 from services.gateway.settings import GatewaySettings
 from services.kit.logs import configure_logging
+from services.kit.settings import load as load_settings
 from services.kit.startup import configuration_error, port_in_use
 
 
 def main() -> None:
     try:
-        settings = GatewaySettings()
+        settings = load_settings(GatewaySettings)
     except ValidationError as error:
         sys.stderr.write(f"gateway: {configuration_error(GatewaySettings, error)}\n")
         raise SystemExit(2) from None

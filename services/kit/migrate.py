@@ -2,10 +2,11 @@
 
     python -m services.kit.migrate <auth|notify|membership|queue>
 
-The DSN is the service's own setting (``JKN_<SERVICE>_DATABASE_URL``; the password may come
-from ``PGPASSWORD``). It runs the same `db.migrate` (same advisory lock) the services run at
-start, so the chart's pre-upgrade Job and starting replicas never migrate twice at once; with
-the Job in place the services run with ``JKN_<SERVICE>_MIGRATE_ON_START=false`` and only check.
+The DSN is the service's own setting (``JKN_<SERVICE>_DATABASE_URL``, its password
+``JKN_<SERVICE>_DATABASE_PASSWORD``), from the environment or a file in ``JKN_SECRETS_DIR``.
+It runs the same `db.migrate` (same advisory lock) the services run at start, so the chart's
+pre-upgrade Job and starting replicas never migrate twice at once; with the Job in place the
+services run with ``JKN_<SERVICE>_MIGRATE_ON_START=false`` and only check.
 """
 
 from __future__ import annotations
@@ -17,10 +18,20 @@ import sys
 from pathlib import Path
 
 from services.kit.db import migrate
+from services.kit.settings import with_password
 from services.kit.startup import StartupError
 
 SERVICES = {"auth": "AuthSettings", "notify": "NotifySettings", "membership": "MembershipSettings",
             "queue": "QueueSettings"}
+
+
+def _setting(name: str) -> str | None:
+    """From the environment, else from the file of that name in ``JKN_SECRETS_DIR``."""
+    if value := os.environ.get(name):
+        return value
+    secrets_dir = os.environ.get("JKN_SECRETS_DIR")
+    path = Path(secrets_dir) / name if secrets_dir else None
+    return path.read_text().strip() if path and path.is_file() else None
 
 
 def main(argv: list[str]) -> int:
@@ -29,8 +40,10 @@ def main(argv: list[str]) -> int:
         return 2
     service = argv[0]
     settings_class = getattr(importlib.import_module(f"services.{service}.settings"), SERVICES[service])
-    # Only the DSN is read (not the whole settings: the Job holds no other secret).
-    dsn = os.environ.get(f"JKN_{service.upper()}_DATABASE_URL") or settings_class.model_fields["database_url"].default
+    # Only the DSN and its password are read (not the whole settings: the Job holds no other secret).
+    prefix = f"JKN_{service.upper()}_"
+    dsn = with_password(_setting(f"{prefix}DATABASE_URL") or settings_class.model_fields["database_url"].default,
+                        _setting(f"{prefix}DATABASE_PASSWORD"))
     migrations = Path(str(importlib.import_module(f"services.{service}").__file__)).parent / "migrations"
     try:
         asyncio.run(migrate(dsn, migrations))

@@ -33,6 +33,7 @@ from services.kit.metrics import serve_metrics
 from services.kit.outbox import OutboxRelay
 from services.kit.redis import check_redis, open_redis
 from services.kit.settings import ServiceSettings
+from services.kit.settings import load as load_settings
 from services.kit.startup import StartupError, configuration_error
 from services.kit.telemetry import setup_tracing, shutdown_tracing
 
@@ -49,11 +50,11 @@ class Runtime:
     async def database(self, migrations: Path) -> asyncpg.Pool:
         """The service's own database, migrated to the newest revision."""
         settings = self.settings
-        pool = await db.connect_pool(settings.database_url, min_size=settings.db_pool_min,
+        pool = await db.connect_pool(settings.database_dsn, min_size=settings.db_pool_min,
                                      max_size=settings.db_pool_max)
         self.stack.push_async_callback(db.close_pool, pool)
         if settings.migrate_on_start:
-            await db.migrate(settings.database_url, migrations)
+            await db.migrate(settings.database_dsn, migrations)
         else:
             await db.require_head(pool, migrations)
         return pool
@@ -162,7 +163,7 @@ async def serve(settings: ServiceSettings, build: Build) -> None:
 def main(settings_class: type[ServiceSettings], build: Build) -> None:
     """Process entry point: settings, logging, serve; start-up problems are one clear line."""
     try:
-        settings = settings_class()
+        settings = load_settings(settings_class)
     except ValidationError as error:
         name = settings_class.model_fields["service_name"].default
         sys.stderr.write(f"{name}: {configuration_error(settings_class, error)}\n")

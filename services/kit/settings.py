@@ -9,9 +9,11 @@ stack. Defaults work for the local run (`make run`); secrets have ``dev-`` defau
 
 from __future__ import annotations
 
+import os
 from datetime import date
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeVar
+from urllib.parse import quote
 
 from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -115,12 +117,43 @@ class ServiceSettings(PlatformSettings):
     shutdown_grace_s: float = Field(8.0, description="how long in-flight RPCs may finish on SIGTERM")
     drain_delay_s: float = Field(0.0, description="pause between NOT_SERVING and closing the port "
                                                   "(give load balancers time to notice; ~5 s in Kubernetes)")
-    database_url: str = ""
+    database_url: str = Field("", description="the service's own database, without a password")
+    database_password: SecretStr | None = Field(None, description="its password (from a Secret; joined into the "
+                                                                  "DSN, never logged)")
     db_pool_min: int = 1
     db_pool_max: int = 10
     seed_demo_data: bool = Field(False, description="seed the demo data on first start (make run sets it)")
     migrate_on_start: bool = Field(True, description="apply the database migrations at start (false: a migration "
                                                      "job does, e.g. the chart's hook, and the service only checks)")
+
+
+    @property
+    def database_dsn(self) -> str:
+        """The DSN to connect with: the URL, with the password when one is set."""
+        return with_password(self.database_url, self.database_password.get_secret_value()
+                             if self.database_password else None)
+
+
+def with_password(dsn: str, password: str | None) -> str:
+    """``postgresql://user@host/db`` with ``password`` joined in (URL-quoted)."""
+    if not password:
+        return dsn
+    scheme, _, rest = dsn.partition("://")
+    userinfo, at, host = rest.partition("@")
+    if not at:
+        raise ValueError("the database URL needs a user to join a password to")
+    return f"{scheme}://{userinfo.split(':', 1)[0]}:{quote(password, safe='')}@{host}"
+
+
+SettingsT = TypeVar("SettingsT", bound=BaseSettings)
+
+
+def load(settings_class: type[SettingsT]) -> SettingsT:
+    """The process's settings: the environment, plus one file per secret in ``JKN_SECRETS_DIR``
+    when set (a Kubernetes Secret mounted as files: ``/etc/jkn/secrets/JKN_AUTH_JWT_PRIVATE_KEYS``
+    …), so secrets need not sit in environment variables."""
+    secrets_dir = os.environ.get("JKN_SECRETS_DIR") or None
+    return settings_class(_secrets_dir=secrets_dir)  # type: ignore[call-arg]
 
 
 class PartnerFacingSettings(ServiceSettings):
