@@ -28,7 +28,8 @@ SETTINGS: dict[str, type[PlatformSettings]] = {
     "gateway": GatewaySettings,
 }
 #: Variables read by libraries rather than by our settings classes.
-LIBRARY_ENV = {"PGPASSWORD", "OTEL_EXPORTER_OTLP_ENDPOINT", "FORWARDED_ALLOW_IPS"}
+#: Read by libraries or by the kit itself (services.kit.settings.load reads JKN_SECRETS_DIR).
+LIBRARY_ENV = {"OTEL_EXPORTER_OTLP_ENDPOINT", "FORWARDED_ALLOW_IPS", "JKN_SECRETS_DIR"}
 #: Who calls whom over gRPC (issue 7), and who comes through an ingress.
 CALLS = {("gateway", "auth"), ("gateway", "notify"), ("gateway", "membership"), ("gateway", "queue"),
          ("auth", "membership"), ("auth", "notify"), ("membership", "queue"), ("membership", "notify"),
@@ -54,6 +55,16 @@ def secret_env_names(settings: type[PlatformSettings]) -> set[str]:
     prefix = settings.model_config.get("env_prefix", "")
     return {f"{prefix}{name}".upper() for name, field in settings.model_fields.items()
             if field.annotation is SecretStr}
+
+
+def secret_files(release: Release, service: str) -> dict[str, tuple[str, str]]:
+    """The files of the service's projected secrets volume: variable → (Secret, key)."""
+    spec = release.named("Deployment", f"jkn-{service}")["spec"]["template"]["spec"]
+    volumes = {v["name"]: v for v in spec["volumes"]}
+    if "secrets" not in volumes:
+        return {}
+    return {item["path"]: (source["secret"]["name"], item["key"])
+            for source in volumes["secrets"]["projected"]["sources"] for item in source["secret"]["items"]}
 
 
 def container(release: Release, service: str) -> dict[str, Any]:
@@ -145,6 +156,7 @@ def test_every_variable_is_one_the_service_reads(value_set: str, releases: dict[
         known = env_names(SETTINGS[service]) | LIBRARY_ENV
         names = {variable["name"] for variable in container(release, service)["env"]}
         assert names - known == set(), f"{service} gets variables no settings field reads"
+        assert set(secret_files(release, service)) - known == set(), f"{service} gets secret files nobody reads"
 
 
 def test_services_listen_on_all_interfaces_in_production_mode(releases: dict[str, Release]):
@@ -155,19 +167,30 @@ def test_services_listen_on_all_interfaces_in_production_mode(releases: dict[str
         assert env[host] == "0.0.0.0"  # the settings' default, 127.0.0.1, is unreachable from a Service
 
 
-def test_every_secret_comes_from_a_secret_and_the_dsn_holds_no_password(releases: dict[str, Release]):
+def test_no_secret_is_an_environment_variable_they_are_files_from_secrets(releases: dict[str, Release],
+                                                                         everything: Release):
+    for release in (*releases.values(), everything):
+        for obj, pod in release.pod_specs():
+            for c in pod.get("containers", []) + pod.get("initContainers", []):
+                refs = [e["name"] for e in c.get("env", []) if "secretKeyRef" in e.get("valueFrom", {})]
+                assert refs == [], f"{obj['kind']} {obj['metadata']['name']}: secrets in the environment {refs}"
     for value_set in ("default", "production"):
         for service in ALL:
             env = {v["name"]: v for v in container(releases[value_set], service)["env"]}
-            for name in secret_env_names(SETTINGS[service]) & env.keys():
-                assert "secretKeyRef" in env[name].get("valueFrom", {}), name
+            files = secret_files(releases[value_set], service)
+            if files:
+                assert env["JKN_SECRETS_DIR"]["value"] == "/etc/jkn/secrets"
+                mount = {m["name"]: m for m in container(releases[value_set], service)["volumeMounts"]}["secrets"]
+                assert mount["mountPath"] == "/etc/jkn/secrets" and mount["readOnly"]
             if service in SERVICES:
                 dsn = env[f"JKN_{service.upper()}_DATABASE_URL"]["value"]
                 assert dsn.startswith("postgresql://") and ":" not in dsn.split("//")[1].split("@")[0]
-                assert env["PGPASSWORD"]["valueFrom"]["secretKeyRef"]["name"] == "jkn-postgres"
-    production = {v["name"]: v for v in container(releases["production"], "auth")["env"]}
-    assert production["JKN_REDIS_URL"]["valueFrom"]["secretKeyRef"] == {"name": "jkn-redis", "key": "url"}
-    assert production["OTEL_EXPORTER_OTLP_ENDPOINT"]["value"] == "http://otel-collector.observability:4317"
+                assert files[f"JKN_{service.upper()}_DATABASE_PASSWORD"][0] == "jkn-postgres"
+    production = secret_files(releases["production"], "auth")
+    assert production["JKN_REDIS_URL"] == ("jkn-redis", "url")
+    env = {v["name"]: v for v in container(releases["production"], "auth")["env"]}
+    assert "JKN_REDIS_URL" not in env
+    assert env["OTEL_EXPORTER_OTLP_ENDPOINT"]["value"] == "http://otel-collector.observability:4317"
 
 
 def test_kafka_sasl_credentials_come_from_a_secret_and_the_brokers_ca_is_mounted(releases: dict[str, Release]):
@@ -175,8 +198,9 @@ def test_kafka_sasl_credentials_come_from_a_secret_and_the_brokers_ca_is_mounted
         spec = releases["production"].named("Deployment", f"jkn-{service}")["spec"]["template"]["spec"]
         env = {v["name"]: v for v in spec["containers"][0]["env"]}
         assert env["JKN_KAFKA_SECURITY_PROTOCOL"]["value"] == "SASL_SSL"
-        for name, key in (("JKN_KAFKA_SASL_USERNAME", "username"), ("JKN_KAFKA_SASL_PASSWORD", "password")):
-            assert env[name]["valueFrom"]["secretKeyRef"] == {"name": "jkn-kafka-user", "key": key}
+        files = secret_files(releases["production"], service)
+        assert files["JKN_KAFKA_SASL_USERNAME"] == ("jkn-kafka-user", "username")
+        assert files["JKN_KAFKA_SASL_PASSWORD"] == ("jkn-kafka-user", "password")
         assert env["JKN_KAFKA_SSL_CAFILE"]["value"] == "/etc/jkn/kafka-ca/ca.crt"
         mounts = {m["name"]: m for m in spec["containers"][0]["volumeMounts"]}
         assert mounts["kafka-ca"]["mountPath"] == "/etc/jkn/kafka-ca" and mounts["kafka-ca"]["readOnly"]
@@ -185,12 +209,13 @@ def test_kafka_sasl_credentials_come_from_a_secret_and_the_brokers_ca_is_mounted
     gateway = {v["name"] for v in container(releases["production"], "gateway")["env"]}
     assert not any(name.startswith("JKN_KAFKA") for name in gateway)  # the gateway does not use Kafka
     default = {v["name"]: v for v in container(releases["default"], "queue")["env"]}
-    assert default["JKN_KAFKA_SECURITY_PROTOCOL"]["value"] == "PLAINTEXT" and "JKN_KAFKA_SASL_USERNAME" not in default
+    assert default["JKN_KAFKA_SECURITY_PROTOCOL"]["value"] == "PLAINTEXT"
+    assert "JKN_KAFKA_SASL_USERNAME" not in secret_files(releases["default"], "queue")
 
 
 def test_the_default_secrets_cover_what_prod_refuses_to_start_without(releases: dict[str, Release]):
     for service in ALL:
-        names = {v["name"] for v in container(releases["default"], service)["env"]}
+        names = set(secret_files(releases["default"], service))
         missing = secret_env_names(SETTINGS[service]) - names
         assert missing == set(), f"{service} would refuse to start with JKN_ENV=prod"
 
@@ -382,7 +407,11 @@ def test_migrations_run_as_a_pre_install_and_pre_upgrade_hook_per_database(relea
         migrate = job["spec"]["template"]["spec"]["containers"][0]
         assert migrate["command"] == ["python", "-m", "services.kit.migrate", service]
         assert migrate["image"] == f"registry.example.id/jkn/{service}:0.1.0"
-        assert {v["name"] for v in migrate["env"]} == {"JKN_ENV", "PGPASSWORD", f"JKN_{service.upper()}_DATABASE_URL"}
+        assert {v["name"] for v in migrate["env"]} == {"JKN_ENV", "JKN_SECRETS_DIR",
+                                                       f"JKN_{service.upper()}_DATABASE_URL"}
+        volumes = {v["name"]: v for v in job["spec"]["template"]["spec"]["volumes"]}
+        (source,) = volumes["secrets"]["projected"]["sources"]  # the database password, nothing else
+        assert source["secret"]["items"][0]["path"] == f"JKN_{service.upper()}_DATABASE_PASSWORD"
     account = releases["default"].named("ServiceAccount", "jkn-migrations")
     assert account["metadata"]["annotations"]["helm.sh/hook-weight"] == "-10"  # before the Jobs
     assert releases["minimal"].of_kind("Job") == []

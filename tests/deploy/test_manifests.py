@@ -104,7 +104,7 @@ def test_checkov_finds_nothing(value_set: str, checkov: str, tmp_path: Path):
     assert result["passed"] > 100
     assert describe(result["failed"]) == []
     # every skip is one of the documented ones (values.yaml / README: "checkov skips")
-    assert {c["check_id"] for c in result["skipped"]} <= {"CKV_K8S_35", "CKV_K8S_43", "CKV_K8S_8", "CKV_K8S_9"}
+    assert {c["check_id"] for c in result["skipped"]} <= {"CKV_K8S_43", "CKV_K8S_8", "CKV_K8S_9"}
 
 
 def test_checkov_catches_an_insecure_pod(checkov: str, tmp_path: Path, releases: dict[str, Release]):

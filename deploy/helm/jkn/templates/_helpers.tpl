@@ -96,17 +96,9 @@ OpenTelemetry. Names are the fields of services/kit/settings.py (PlatformSetting
 - name: JKN_{{ upper $peer }}_ADDR
   value: {{ include "jkn.address" (dict "root" $root "name" $peer) | quote }}
 {{- end }}
-{{- if $uses.redis }}
-{{- if $root.Values.redis.existingSecret }}
-- name: JKN_REDIS_URL
-  valueFrom:
-    secretKeyRef:
-      name: {{ $root.Values.redis.existingSecret }}
-      key: {{ $root.Values.redis.urlKey }}
-{{- else }}
+{{- if and $uses.redis (not $root.Values.redis.existingSecret) }}
 - name: JKN_REDIS_URL
   value: {{ $root.Values.redis.url | quote }}
-{{- end }}
 {{- end }}
 {{- if $uses.kafka }}
 {{- $kafka := $root.Values.kafka }}
@@ -117,16 +109,6 @@ OpenTelemetry. Names are the fields of services/kit/settings.py (PlatformSetting
 {{- if hasPrefix "SASL_" $kafka.securityProtocol }}
 - name: JKN_KAFKA_SASL_MECHANISM
   value: {{ $kafka.sasl.mechanism | quote }}
-- name: JKN_KAFKA_SASL_USERNAME
-  valueFrom:
-    secretKeyRef:
-      name: {{ required "kafka.sasl.existingSecret names the Secret with the SASL user" $kafka.sasl.existingSecret }}
-      key: {{ $kafka.sasl.usernameKey }}
-- name: JKN_KAFKA_SASL_PASSWORD
-  valueFrom:
-    secretKeyRef:
-      name: {{ $kafka.sasl.existingSecret }}
-      key: {{ $kafka.sasl.passwordKey }}
 {{- end }}
 {{- if $kafka.tls.caSecret }}
 - name: JKN_KAFKA_SSL_CAFILE
@@ -139,17 +121,59 @@ OpenTelemetry. Names are the fields of services/kit/settings.py (PlatformSetting
 {{- end }}
 {{- end -}}
 
-{{/* JKN_<SERVICE>_DATABASE_URL (no password in it) and PGPASSWORD from the Postgres secret. */}}
+{{/* JKN_<SERVICE>_DATABASE_URL, without its password (that comes as a file: jkn.secretFiles). */}}
 {{- define "jkn.databaseEnv" -}}
 {{- $pg := .root.Values.postgres -}}
 {{- $db := index $pg.databases .name -}}
-- name: PGPASSWORD
-  valueFrom:
-    secretKeyRef:
-      name: {{ $pg.existingSecret }}
-      key: {{ $db.passwordKey }}
 - name: JKN_{{ upper .name }}_DATABASE_URL
   value: {{ printf "postgresql://%s@%s:%v/%s?sslmode=%s" $db.user $pg.host $pg.port $db.name $pg.sslMode | quote }}
+{{- end -}}
+
+{{/*
+The secrets a service reads, as files named like their variables in one projected volume
+(mounted at /etc/jkn/secrets, JKN_SECRETS_DIR): the database password, the service's own
+Secret (services.<name>.secretEnv: VARIABLE: key), the Redis URL and the Kafka SASL user when
+they come from Secrets. Nothing secret is an environment variable. Empty when there is none.
+Arguments: root, name, svc (the service's config), database (true: only the database password).
+*/}}
+{{- define "jkn.secretFiles" -}}
+{{- $root := .root -}}
+{{- $svc := .svc -}}
+{{- $only := .databaseOnly -}}
+{{- if $svc.uses.postgres }}
+{{- $pg := $root.Values.postgres }}
+- secret:
+    name: {{ $pg.existingSecret }}
+    items:
+      - key: {{ (index $pg.databases .name).passwordKey }}
+        path: JKN_{{ upper .name }}_DATABASE_PASSWORD
+{{- end }}
+{{- if and (not $only) $svc.secretEnv }}
+- secret:
+    name: {{ required (printf "services.%s.existingSecret names the Secret with its secrets" .name) $svc.existingSecret }}
+    items:
+      {{- range $var, $key := $svc.secretEnv }}
+      - key: {{ $key }}
+        path: {{ $var }}
+      {{- end }}
+{{- end }}
+{{- if and (not $only) $svc.uses.redis $root.Values.redis.existingSecret }}
+- secret:
+    name: {{ $root.Values.redis.existingSecret }}
+    items:
+      - key: {{ $root.Values.redis.urlKey }}
+        path: JKN_REDIS_URL
+{{- end }}
+{{- if and (not $only) $svc.uses.kafka (hasPrefix "SASL_" $root.Values.kafka.securityProtocol) }}
+{{- $sasl := $root.Values.kafka.sasl }}
+- secret:
+    name: {{ required "kafka.sasl.existingSecret names the Secret with the SASL user" $sasl.existingSecret }}
+    items:
+      - key: {{ $sasl.usernameKey }}
+        path: JKN_KAFKA_SASL_USERNAME
+      - key: {{ $sasl.passwordKey }}
+        path: JKN_KAFKA_SASL_PASSWORD
+{{- end }}
 {{- end -}}
 
 {{/* The pod and container security settings every pod of the chart uses. */}}
