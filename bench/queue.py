@@ -122,13 +122,7 @@ async def check_sold(dsn: str, schedule_id: str, day, seats: int) -> None:
 
 async def accounts_for(auth_dsn: str, membership_dsn: str, count: int) -> list[tuple[str, str]]:
     """(account id, NOKA) of ``count`` active participants of the clinic, accounts made by COPY."""
-    conn = await asyncpg.connect(membership_dsn)
-    try:
-        rows = await conn.fetch("SELECT id, noka, nik, name, birth_date FROM participants WHERE status = 'AKTIF'"
-                                " AND fktp_code = $1 AND noka NOT LIKE '000%' ORDER BY noka LIMIT $2", CLINIC, count)
-    finally:
-        await conn.close()
-    assert len(rows) == count, f"only {len(rows)} active participants at {CLINIC}: load more"
+    rows = await bulk.active_at(membership_dsn, CLINIC, count)
     records = [(uuid.uuid4(), r["id"], r["noka"], r["nik"], r["name"], r["birth_date"], f"+62812{i:08d}", "-")
                for i, r in enumerate(rows)]
     conn = await asyncpg.connect(auth_dsn)

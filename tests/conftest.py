@@ -22,6 +22,7 @@ import pytest
 import pytest_asyncio
 
 from services.devstack import infra
+from services.devstack.launch import Stack, start_stack
 from services.kit.runtime import Build, RunningService, run_service
 from services.kit.settings import ServiceSettings
 
@@ -119,3 +120,15 @@ async def service(fresh_database: Callable[[str], str], redis_url: str, broker: 
             yield running
 
     yield start
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """The whole stack as `make run` starts it, one per test module (separate processes on free
+    ports, a fresh data dir)."""
+    running = start_stack(tmp_path_factory.mktemp("stack"))
+    try:
+        running.wait_ready()
+        yield running
+    finally:
+        running.stop()

@@ -142,6 +142,7 @@ def _streaming(behavior: Callable[..., AsyncIterator[Any]], method: str):
         call = ObservedCall(method)
         with call.span(context):
             try:
+                check_text(request_or_iterator)  # a single request; a request stream is not inspected
                 result = behavior(request_or_iterator, context)
                 if hasattr(result, "__aiter__"):
                     async for item in result:

@@ -10,6 +10,7 @@ from jkn.membership.v1 import membership_pb2, membership_pb2_grpc, partner_pb2, 
 from jkn.notify.v1 import notify_pb2, notify_pb2_grpc
 from jkn.queue.v1 import queue_pb2, queue_pb2_grpc
 from services.kit.grpc_server import Servicer
+from services.kit.jobs import run_periodically
 from services.kit.partner_auth import PartnerSecrets
 from services.kit.runtime import Runtime
 from services.kit.seed import seed_once
@@ -38,7 +39,8 @@ async def build(runtime: Runtime) -> list[Servicer]:
         runtime.channel(settings.queue_addr, queue_pb2.DESCRIPTOR.services_by_name["QueueService"]))
     notify = notify_pb2_grpc.NotifyServiceStub(
         runtime.channel(settings.notify_addr, notify_pb2.DESCRIPTOR.services_by_name["NotifyService"]))
-    runtime.background(jobs.run_periodically(pool, jakarta_today), "fktp-changes")
+    runtime.background(run_periodically((jobs.apply_fktp_changes, jobs.roll_bills), pool, jakarta_today,
+                                        every_s=3600), "fktp-changes")
     secrets = PartnerSecrets(settings.partner_secrets.get_secret_value(), dev_fallback=not settings.is_prod)
     return [
         Servicer(MembershipServicer(pool=pool, today=jakarta_today,

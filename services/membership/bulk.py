@@ -121,6 +121,21 @@ async def load(dsn: str, count: int, *, seed: int = 7, batch: int = 50_000, toda
         await conn.close()
 
 
+async def active_at(dsn: str, fktp_code: str, count: int) -> list[asyncpg.Record]:
+    """``count`` synthetic AKTIF participants registered at ``fktp_code`` (id, noka, nik, name,
+    birth_date), the first by NOKA: the people benchmarks and tests book with. Fewer is an error."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        rows = await conn.fetch("SELECT id, noka, nik, name, birth_date FROM participants WHERE status = 'AKTIF'"
+                                " AND fktp_code = $1 AND noka NOT LIKE '000%' ORDER BY noka LIMIT $2",
+                                fktp_code, count)
+    finally:
+        await conn.close()
+    if len(rows) < count:
+        raise ValueError(f"only {len(rows)} active synthetic participants at {fktp_code}: load more")
+    return rows
+
+
 async def _arrears_bills(conn: asyncpg.Connection, rows: list[tuple[str, int, int]], today: date) -> None:
     """Three unpaid months past their due date for each member of a family in arrears."""
     past_due = [p for p in (premiums.shift_period(premiums.period_of(today), -n) for n in range(4))

@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-from collections.abc import Callable
 from datetime import date
 
 import asyncpg
-from opentelemetry import trace
 
 from services.kit.logs import get_logger
 from services.kit.outbox import add_event
 from services.membership import premiums, store
 
 log = get_logger("jkn.membership.jobs")
-tracer = trace.get_tracer("jkn.membership.jobs")  # one trace per job run, its events inside
 
 
 async def apply_fktp_changes(pool: asyncpg.Pool, today: date) -> int:
@@ -43,16 +39,3 @@ async def roll_bills(pool: asyncpg.Pool, today: date) -> tuple[int, int]:
     if billed or lapsed:
         log.info("bills_rolled", extra={"billed": billed, "lapsed": len(lapsed)})
     return billed, len(lapsed)
-
-
-async def run_periodically(pool: asyncpg.Pool, today: Callable[[], date], *, every_s: float = 3600) -> None:
-    """Apply due FKTP changes and roll the bills, at start and then every ``every_s``
-    (idempotent, and safe on many replicas: conflicts and row locks)."""
-    while True:
-        for job in (apply_fktp_changes, roll_bills):
-            try:
-                with tracer.start_as_current_span(f"{job.__name__} run", attributes={"jkn.job": job.__name__}):
-                    await job(pool, today())
-            except Exception as error:  # noqa: BLE001 - the next round tries again
-                log.warning("membership_job_failed", extra={"job": job.__name__, "error": type(error).__name__})
-        await asyncio.sleep(every_s)

@@ -8,6 +8,7 @@ from pathlib import Path
 from jkn.membership.v1 import membership_pb2, membership_pb2_grpc
 from jkn.queue.v1 import partner_pb2, partner_pb2_grpc, queue_pb2, queue_pb2_grpc
 from services.kit.grpc_server import Servicer
+from services.kit.jobs import run_periodically
 from services.kit.partner_auth import PartnerSecrets
 from services.kit.runtime import Runtime
 from services.kit.seed import seed_once
@@ -27,7 +28,8 @@ async def build(runtime: Runtime) -> list[Servicer]:
         await seed_once(pool, service="queue", today=settings.demo_today, seed=seed_demo)
     runtime.relay_outbox(pool)
     now = partial(rules.jakarta_now, settings.clock_offset_s)
-    runtime.background(jobs.run_periodically(pool, now, every_s=settings.jobs_every_s), "queue-jobs")
+    runtime.background(run_periodically((jobs.mark_no_shows, jobs.send_reminders), pool, now,
+                                        every_s=settings.jobs_every_s), "queue-jobs")
     membership = membership_pb2_grpc.MembershipServiceStub(runtime.channel(
         settings.membership_addr, membership_pb2.DESCRIPTOR.services_by_name["MembershipService"]))
     secrets = PartnerSecrets(settings.partner_secrets.get_secret_value(), dev_fallback=not settings.is_prod)

@@ -19,7 +19,6 @@ from services.kit.logs import get_logger
 from services.queue import events, metrics, rules, store, views
 
 log = get_logger("jkn.queue.bookings")
-_STATUS_NAMES = {membership_pb2.PARTICIPANT_STATUS_AKTIF: "AKTIF"}
 
 
 @dataclass(frozen=True)
@@ -60,8 +59,8 @@ async def patient_in_family(membership: membership_pb2_grpc.MembershipServiceStu
         raise
     for member in reply.family:
         if member.noka == noka:
-            return Patient(noka=member.noka, status=_STATUS_NAMES.get(member.status, "TIDAK_AKTIF"),
-                           fktp_code=member.fktp.code)
+            active = member.status == membership_pb2.PARTICIPANT_STATUS_AKTIF
+            return Patient(noka=member.noka, status="AKTIF" if active else "TIDAK_AKTIF", fktp_code=member.fktp.code)
     raise NotFound("no such participant in your family")
 
 
@@ -184,11 +183,8 @@ async def _take_seat(pool: asyncpg.Pool, request: BookingRequest, session: async
             visit_type=request.visit_type, referral_number=referral, medical_record_number=record,
             new_patient=record is None, idempotency_key=request.idempotency_key,
             request_fingerprint=request.fingerprint())
-        booking = await store.booking(conn, code)
-        assert booking is not None
-        answer = views.booking(booking)
+        answer = views.booking(await events.announce(conn, "booking_created", code))
         await store.set_first_response(conn, code, answer.SerializeToString())
-        await events.publish(conn, "booking_created", booking)
         return answer
 
 
@@ -238,8 +234,6 @@ async def cancel_in(conn: asyncpg.Connection, code: str, *, by: str, reason: str
     await store.set_status(conn, code, "CANCELLED", cancelled_at=datetime.now(rules.JAKARTA), cancelled_by=by,
                            cancel_reason=reason[:200] or None)
     await store.free_seat(conn, locked["schedule_id"], locked["date"])
-    row = await store.booking(conn, code)
-    assert row is not None
-    await events.publish(conn, "booking_cancelled", row, by=by, reason=reason[:200])
+    row = await events.announce(conn, "booking_cancelled", code, by=by, reason=reason[:200])
     metrics.CANCELLATIONS.labels(by).inc()
     return row

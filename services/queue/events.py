@@ -13,7 +13,7 @@ import json
 import asyncpg
 
 from services.kit.outbox import add_event
-from services.queue import rules
+from services.queue import rules, store
 
 TOPIC = "queue.events"
 
@@ -27,7 +27,11 @@ def booking_facts(row: asyncpg.Record) -> dict:
             "status": row["status"]}
 
 
-async def publish(conn: asyncpg.Connection, event_type: str, row: asyncpg.Record, **extra: object) -> None:
-    """Record ``event_type`` about the booking ``row`` (a `store.booking` view)."""
+async def announce(conn: asyncpg.Connection, event_type: str, code: str, **extra: object) -> asyncpg.Record:
+    """Record ``event_type`` about booking ``code`` as it stands now in the caller's transaction;
+    returns the booking (a `store.booking` view)."""
+    row = await store.booking(conn, code)
+    assert row is not None, "announced a booking that does not exist"
     await add_event(conn, topic=TOPIC, event_type=event_type, key=row["code"],
                     payload=json.dumps({**booking_facts(row), **extra}).encode())
+    return row

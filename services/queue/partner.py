@@ -53,9 +53,7 @@ async def check_in(pool: asyncpg.Pool, facility: str, code: str, at_ms: int, *, 
         assert locked is not None
         rules.check_check_in(status=locked["status"], visit_date=locked["date"], at=at, now=now)
         await store.set_status(conn, row["code"], "CHECKED_IN", checked_in_at=at)
-        view = await store.booking(conn, row["code"])
-        assert view is not None
-        await events.publish(conn, "booking_checked_in", view)
+        view = await events.announce(conn, "booking_checked_in", row["code"])
     metrics.CHECK_INS.inc()
     return view
 
@@ -79,20 +77,16 @@ async def record_task(pool: asyncpg.Pool, facility: str, code: str, task_id: int
             await bookings.cancel_in(conn, row["code"], by="facility", reason="Dibatalkan oleh fasilitas kesehatan",
                                      today=today)
         elif task_id == rules.TASK_NO_SHOW:
-            await store.set_status(conn, row["code"], "NO_SHOW")
+            await store.set_status(conn, row["code"], rules.status_after_task(locked["status"], task_id))
             await store.free_seat(conn, row["schedule_id"], row["date"])
-            no_show = await store.booking(conn, row["code"])
-            assert no_show is not None
-            await events.publish(conn, "booking_no_show", no_show)
+            await events.announce(conn, "booking_no_show", row["code"])
             metrics.CANCELLATIONS.labels("no_show").inc()
         else:
             status = rules.status_after_task(locked["status"], task_id)
             if status != locked["status"]:
                 await store.set_status(conn, row["code"], status)
         await store.add_task(conn, row["code"], task_id, at)
-        view = await store.booking(conn, row["code"])
-        assert view is not None
-        await events.publish(conn, "task_recorded", view, task_id=task_id)
+        view = await events.announce(conn, "task_recorded", row["code"], task_id=task_id)
         if task_id == 4:
             await _announce_turn_near(conn, row["schedule_id"], row["date"])
     previous = max((t for i, t in recorded.items() if i < task_id), default=locked["checked_in_at"])
@@ -111,9 +105,7 @@ async def _announce_turn_near(conn: asyncpg.Connection, schedule_id, day) -> Non
         return
     await store.mark_turn_near(conn, [b["code"] for b, _ in due])
     for booking, ahead in due:
-        view = await store.booking(conn, booking["code"])
-        assert view is not None
-        await events.publish(conn, "turn_near", view, ahead=ahead)
+        await events.announce(conn, "turn_near", booking["code"], ahead=ahead)
 
 
 async def cancel(pool: asyncpg.Pool, facility: str, code: str, reason: str, *, today: date) -> asyncpg.Record:

@@ -8,7 +8,7 @@ import os
 import re
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -18,9 +18,9 @@ import yaml
 from alembic.script import ScriptDirectory
 
 from services.devstack.infra import free_port
+from services.devstack.launch import SERVICES, Stack
 from tests.deploy.conftest import CHART, ROOT
 from tests.deploy.promql import exported_names, metric_names
-from tests.e2e.conftest import SERVICES, Stack, start_stack
 
 RULES = CHART / "rules" / "jkn-alerts.yaml"
 #: Grafana's variables, replaced by something PromQL accepts before promtool reads a panel's query.
@@ -105,16 +105,6 @@ def test_every_dashboard_query_is_valid_promql(promtool: str, tmp_path: Path):
 
 
 # -- against a running stack ----------------------------------------------------------------------------
-
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    running = start_stack(tmp_path_factory.mktemp("stack"))
-    try:
-        running.wait_ready()
-        yield running
-    finally:
-        running.stop()
-
 
 @pytest.fixture(scope="module")
 def exported(stack: Stack) -> set[str]:

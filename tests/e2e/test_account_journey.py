@@ -7,7 +7,7 @@ import time
 import httpx
 import pytest
 
-from tests.e2e.conftest import Stack
+from services.devstack.launch import Stack
 from tests.e2e.test_enrolment_journey import latest_code
 
 pytestmark = pytest.mark.e2e

@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from jkn.membership.v1 import membership_pb2, membership_pb2_grpc
-from tests.e2e.conftest import Stack
+from services.devstack.launch import Stack
 
 pytestmark = pytest.mark.e2e
 PHONE = "081298765432"

@@ -12,7 +12,7 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
-from tests.e2e.conftest import SERVICES, Stack, start_stack
+from services.devstack.launch import SERVICES, Stack, start_stack
 
 pytestmark = pytest.mark.e2e
 

@@ -15,10 +15,10 @@ import jwt
 import pytest
 
 from jkn.queue.v1 import partner_pb2, partner_pb2_grpc
+from services.devstack.launch import Stack
 from services.kit.errors import decode_rpc_error
 from services.kit.partner_auth import signed_metadata
 from services.queue import rules
-from tests.e2e.conftest import Stack
 from tests.e2e.test_enrolment_journey import latest_code
 
 pytestmark = pytest.mark.e2e

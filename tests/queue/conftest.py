@@ -8,7 +8,6 @@ from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
-import asyncpg
 import grpc
 import pytest_asyncio
 
@@ -102,14 +101,12 @@ async def active_participants_of(membership_dsn: str, fktp: str, count: int) -> 
     """``count`` AKTIF participants registered at ``fktp``: synthetic families loaded by the
     bulk loader (`make seed-bulk`) into the membership database."""
     await bulk.load(membership_dsn, count * 8, batch=5_000)
-    conn = await asyncpg.connect(membership_dsn)
-    try:
-        rows = await conn.fetch("SELECT noka FROM participants WHERE status = 'AKTIF' AND fktp_code = $1"
-                                " AND noka NOT LIKE '000%' ORDER BY noka LIMIT $2", fktp, count)
-    finally:
-        await conn.close()
-    assert len(rows) == count, "the bulk loader made too few active participants at that FKTP"
-    return [r["noka"] for r in rows]
+    return [r["noka"] for r in await bulk.active_at(membership_dsn, fktp, count)]
+
+
+def epoch_ms(at: datetime) -> int:
+    """Partner APIs take instants as Unix epoch milliseconds."""
+    return int(at.timestamp() * 1000)
 
 
 TOMORROW = timedelta(days=1)

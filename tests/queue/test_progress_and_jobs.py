@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, time, timedelta
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer
@@ -12,11 +12,16 @@ from aiokafka import AIOKafkaConsumer
 from jkn.queue.v1 import partner_pb2, queue_pb2
 from services.queue import jobs, rules
 from services.queue.events import TOPIC
-from tests.queue.conftest import DAY_S, TOMORROW, QueueWorld, active_participants_of, signed, today, visit_moment
-
-
-def ms(at: datetime) -> int:
-    return int(at.timestamp() * 1000)
+from tests.queue.conftest import (
+    DAY_S,
+    TOMORROW,
+    QueueWorld,
+    active_participants_of,
+    epoch_ms,
+    signed,
+    today,
+    visit_moment,
+)
 
 
 async def _events(world: QueueWorld, event_type: str, codes: set[str], expected: int) -> list[dict]:
@@ -51,12 +56,12 @@ async def test_progress_follows_the_days_pace_and_the_turn_near_is_announced_onc
     clinic, start = signed("0114U001"), visit_moment()
     for booking in booked[:2]:
         await world.tomorrow_partner.CheckIn(partner_pb2.CheckInRequest(
-            booking_code=booking.booking_code, at=ms(start)), metadata=clinic)
+            booking_code=booking.booking_code, at=epoch_ms(start)), metadata=clinic)
     # The first two patients start with the doctor 2 minutes apart: the pace is 2 min, not 10.
     for i, booking in enumerate(booked[:2]):
         for task_id, seconds in ((3, 30 + 10 * i), (4, 60 + 120 * i)):
             await world.tomorrow_partner.UpdateTask(partner_pb2.UpdateTaskRequest(
-                booking_code=booking.booking_code, task_id=task_id, at=ms(start + timedelta(seconds=seconds))),
+                booking_code=booking.booking_code, task_id=task_id, at=epoch_ms(start + timedelta(seconds=seconds))),
                 metadata=clinic)
     last = await world.tomorrow_queue.GetBooking(queue_pb2.GetBookingRequest(
         caller=world.caller(nokas[5]), booking_code=booked[5].booking_code))
