@@ -39,10 +39,10 @@ from services.auth import tokens
 from services.auth.settings import AuthSettings
 from services.devstack.launch import start_stack
 from services.kit.channels import open_channel
+from services.kit.clock import jakarta_now
 from services.kit.partner_auth import signed_metadata
 from services.kit.signing import load_signing_keys
 from services.membership import bulk
-from services.queue import rules
 from services.queue.settings import QueueSettings
 
 CLINIC = "0114U001"
@@ -142,7 +142,7 @@ async def main(attempts: int, seats: int) -> None:
         dsn = f"postgresql://postgres@127.0.0.1:{stack.ports['postgres']}/{{}}"
         await bulk.load(dsn.format("jkn_membership"), attempts * 7)
         people = await accounts_for(dsn.format("jkn_auth"), dsn.format("jkn_membership"), attempts)
-        today = rules.jakarta_now().date()
+        today = jakarta_now().date()
         tomorrow = today + timedelta(days=1)
         queue_service = queue_pb2.DESCRIPTOR.services_by_name["QueueService"]
         async with open_channel(f"127.0.0.1:{stack.ports['queue']}", [queue_service], timeout_s=60) as channel:

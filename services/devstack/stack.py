@@ -19,14 +19,13 @@ import signal
 import sys
 import time
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import httpx
 from pydantic_settings import SettingsConfigDict
 
 from services.devstack import infra
+from services.kit.clock import jakarta_today
 from services.kit.settings import (
     DEFAULT_GATEWAY_PORT,
     DEFAULT_KAFKA_PORT,
@@ -39,7 +38,6 @@ from services.kit.settings import (
 )
 
 SERVICES = ("auth", "notify", "membership", "queue")
-JAKARTA = ZoneInfo("Asia/Jakarta")
 STOP_BUDGET_S = 9.0
 
 
@@ -135,7 +133,7 @@ class Stack:
         state = self.data_dir / "stack.json"
         if state.exists():
             return json.loads(state.read_text())["first_started_on"]
-        today = datetime.now(JAKARTA).date().isoformat()
+        today = jakarta_today().isoformat()
         state.write_text(json.dumps({"first_started_on": today}))
         return today
 

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import date
-from zoneinfo import ZoneInfo
 
 import asyncpg
 
+from services.kit.clock import jakarta_today
 from services.kit.logs import get_logger
 
 log = get_logger("jkn.seed")
@@ -22,9 +22,7 @@ SeedFunction = Callable[[asyncpg.Connection, date], Awaitable[None]]
 
 async def seed_once(pool: asyncpg.Pool, *, service: str, today: date | None, seed: SeedFunction) -> bool:
     """Run ``seed`` unless this database was seeded before; True when it ran now."""
-    from datetime import datetime
-
-    today = today or datetime.now(ZoneInfo("Asia/Jakarta")).date()
+    today = today or jakarta_today()
     async with pool.acquire() as conn, conn.transaction():
         await conn.execute("CREATE TABLE IF NOT EXISTS demo_seed ("
                            " service text PRIMARY KEY, today date NOT NULL, seeded_at timestamptz DEFAULT now())")

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 from jkn.membership.v1 import membership_pb2, membership_pb2_grpc, partner_pb2, partner_pb2_grpc
 from jkn.notify.v1 import notify_pb2, notify_pb2_grpc
 from jkn.queue.v1 import queue_pb2, queue_pb2_grpc
+from services.kit.clock import jakarta_today
 from services.kit.grpc_server import Servicer
 from services.kit.jobs import run_periodically
 from services.kit.partner_auth import PartnerSecrets
@@ -21,11 +21,6 @@ from services.membership.server import MembershipServicer, PartnerMembershipServ
 from services.membership.settings import MembershipSettings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-
-
-def jakarta_today() -> date:
-    """Dates are Asia/Jakarta calendar dates (DESIGN.md conventions)."""
-    return datetime.now(ZoneInfo("Asia/Jakarta")).date()
 
 
 async def build(runtime: Runtime) -> list[Servicer]:

@@ -4,14 +4,18 @@
   district (2) + birth date DDMMYY, where women add 40 to the day + a 4-digit serial
   (not 0000). The province code must be one of Indonesia's provinces.
 - Rule 2: the birth date inside a NIK must agree with the stated birth date and sex.
-- Rule 3: a NOKA (nomor kartu JKN) is 13 digits.
-- Rule 4: an identifier is a NIK if it has 16 digits, a NOKA if it has 13.
+- Rules 3–4 (a NOKA is 13 digits; a typed identifier is a NIK with 16 digits, a NOKA with 13)
+  are the kit's (`services.kit.ids`), shared with auth and queue; re-exported here.
 """
 
 from __future__ import annotations
 
 from datetime import date
 from typing import Literal
+
+from services.kit.ids import identifier_kind, is_nik, is_noka
+
+__all__ = ["PROVINCES", "Sex", "identifier_kind", "is_nik", "is_noka", "nik_problems"]
 
 #: Province codes (kode wilayah, Kemendagri), including the Papua provinces formed in 2022.
 PROVINCES = frozenset({
@@ -20,18 +24,6 @@ PROVINCES = frozenset({
 })
 
 Sex = Literal["M", "F"]
-
-
-def identifier_kind(identifier: str) -> Literal["nik", "noka"] | None:
-    """Rule 4."""
-    if identifier.isdigit() and identifier.isascii():
-        return {16: "nik", 13: "noka"}.get(len(identifier))  # type: ignore[return-value]
-    return None
-
-
-def is_noka(value: str) -> bool:
-    """Rule 3."""
-    return identifier_kind(value) == "noka"
 
 
 def nik_problems(nik: str, *, birth_date: date | None = None, sex: Sex | None = None) -> list[str]:

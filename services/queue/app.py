@@ -7,12 +7,13 @@ from pathlib import Path
 
 from jkn.membership.v1 import membership_pb2, membership_pb2_grpc
 from jkn.queue.v1 import partner_pb2, partner_pb2_grpc, queue_pb2, queue_pb2_grpc
+from services.kit.clock import jakarta_now
 from services.kit.grpc_server import Servicer
 from services.kit.jobs import run_periodically
 from services.kit.partner_auth import PartnerSecrets
 from services.kit.runtime import Runtime
 from services.kit.seed import seed_once
-from services.queue import jobs, rules
+from services.queue import jobs
 from services.queue.seed import seed_demo
 from services.queue.server import PartnerQueueServicer, QueueServicer
 from services.queue.settings import QueueSettings
@@ -27,7 +28,7 @@ async def build(runtime: Runtime) -> list[Servicer]:
     if settings.seed_demo_data:
         await seed_once(pool, service="queue", today=settings.demo_today, seed=seed_demo)
     runtime.relay_outbox(pool)
-    now = partial(rules.jakarta_now, settings.clock_offset_s)
+    now = partial(jakarta_now, settings.clock_offset_s)
     runtime.background(run_periodically((jobs.mark_no_shows, jobs.send_reminders), pool, now,
                                         every_s=settings.jobs_every_s), "queue-jobs")
     membership = membership_pb2_grpc.MembershipServiceStub(runtime.channel(

@@ -13,6 +13,7 @@ import grpc
 
 from jkn.membership.v1 import membership_pb2, membership_pb2_grpc
 from jkn.queue.v1 import queue_pb2
+from services.kit.clock import JAKARTA
 from services.kit.errors import DomainError, NotFound
 from services.kit.ids import is_uuid
 from services.kit.logs import get_logger
@@ -231,7 +232,7 @@ async def cancel_in(conn: asyncpg.Connection, code: str, *, by: str, reason: str
     locked = await store.booking_for_update(conn, code)
     assert locked is not None
     rules.check_cancellable(status=locked["status"], visit_date=locked["date"], today=today)
-    await store.set_status(conn, code, "CANCELLED", cancelled_at=datetime.now(rules.JAKARTA), cancelled_by=by,
+    await store.set_status(conn, code, "CANCELLED", cancelled_at=datetime.now(JAKARTA), cancelled_by=by,
                            cancel_reason=reason[:200] or None)
     await store.free_seat(conn, locked["schedule_id"], locked["date"])
     row = await events.announce(conn, "booking_cancelled", code, by=by, reason=reason[:200])

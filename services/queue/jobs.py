@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 
 import asyncpg
 
+from services.kit.clock import JAKARTA
 from services.kit.logs import get_logger
 from services.queue import events, metrics, rules, store
 
@@ -26,7 +27,7 @@ async def mark_no_shows(pool: asyncpg.Pool, now: datetime) -> int:
 
 async def send_reminders(pool: asyncpg.Pool, now: datetime) -> int:
     """Reminder rule (`rules.reminder_due`): from 18:00 the evening before, once per booking."""
-    tomorrow = now.astimezone(rules.JAKARTA).date() + timedelta(days=1)
+    tomorrow = now.astimezone(JAKARTA).date() + timedelta(days=1)
     if not rules.reminder_due(visit_date=tomorrow, now=now):
         return 0
     sent = 0

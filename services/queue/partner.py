@@ -10,8 +10,9 @@ import asyncpg
 import grpc
 
 from jkn.membership.v1 import membership_pb2, membership_pb2_grpc
+from services.kit.clock import JAKARTA
 from services.kit.errors import DomainError, NotFound, PermissionDenied
-from services.kit.ids import is_uuid
+from services.kit.ids import is_noka, is_uuid
 from services.kit.logs import get_logger
 from services.queue import bookings, events, metrics, rules, store
 
@@ -64,7 +65,7 @@ async def record_task(pool: asyncpg.Pool, facility: str, code: str, task_id: int
     task 99 before the visit date is the facility cancelling (the seat is freed, the patient
     told), on or after it a no-show (the seat is freed)."""
     at = from_epoch_ms(at_ms)
-    today = now.astimezone(rules.JAKARTA).date()
+    today = now.astimezone(JAKARTA).date()
     async with pool.acquire() as conn, conn.transaction():
         row = await own_booking(conn, facility, code)
         await store.lock_session(conn, row["schedule_id"], row["date"])
@@ -201,7 +202,7 @@ async def issue_referral(pool: asyncpg.Pool, membership: membership_pb2_grpc.Mem
                          today: date) -> tuple[str, date]:
     """Referral rules: only an FKTP refers, only its own registered AKTIF participants, to a
     hospital's poli; the number is 19 characters and valid 90 days."""
-    if not rules.is_noka(noka):
+    if not is_noka(noka):
         raise rules.invalid("noka", "13 digits")
     caller = await store.facility(pool, facility)
     if caller is None or caller["type"] != "FKTP":

@@ -10,11 +10,10 @@ import string
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from statistics import median
-from zoneinfo import ZoneInfo
 
+from services.kit.clock import JAKARTA
 from services.kit.errors import DomainError, ValidationFailed
 
-JAKARTA = ZoneInfo("Asia/Jakarta")
 SLOT = timedelta(minutes=10)
 CLOCK_SKEW = timedelta(minutes=5)
 FKRTL_DAYS_AHEAD = 30
@@ -35,11 +34,6 @@ def invalid(field: str, message: str) -> ValidationFailed:
     return ValidationFailed([{"field": field, "code": "invalid", "message": message}])
 
 
-def is_noka(value: str) -> bool:
-    """A card number (NOKA) is 13 digits."""
-    return len(value) == 13 and value.isascii() and value.isdigit()
-
-
 def parse_date(value: str, field: str = "date") -> date:
     try:
         return date.fromisoformat(value)
@@ -54,10 +48,6 @@ def parse_hhmm(value: str, field: str) -> time:
     except ValueError:
         raise invalid(field, "a time HH:MM") from None
     return parsed
-
-
-def jakarta_now(offset_s: float = 0) -> datetime:
-    return datetime.now(JAKARTA) + timedelta(seconds=offset_s)
 
 
 def at_jakarta(day: date, clock: time) -> datetime:

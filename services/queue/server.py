@@ -12,7 +12,7 @@ from jkn.common.v1 import common_pb2
 from jkn.membership.v1 import membership_pb2_grpc
 from jkn.queue.v1 import partner_pb2, partner_pb2_grpc, queue_pb2, queue_pb2_grpc
 from services.kit.errors import NotFound, PermissionDenied, ValidationFailed
-from services.kit.ids import is_uuid
+from services.kit.ids import is_noka, is_uuid
 from services.kit.partner_auth import PartnerSecrets, authenticate
 from services.queue import bookings, facilities, partner, rules, store, views
 
@@ -32,7 +32,7 @@ def _facility(row: asyncpg.Record, polis: list[asyncpg.Record]) -> queue_pb2.Fac
 
 def _caller(request) -> tuple[str, str]:
     """The gateway-verified account and NOKA (both required)."""
-    if not is_uuid(request.caller.account_id) or not rules.is_noka(request.caller.noka):
+    if not is_uuid(request.caller.account_id) or not is_noka(request.caller.noka):
         raise ValidationFailed([{"field": "caller", "code": "required", "message": "the signed-in participant"}])
     return request.caller.account_id, request.caller.noka
 

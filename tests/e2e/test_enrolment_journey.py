@@ -6,8 +6,6 @@ import hashlib
 import hmac
 import json
 import time
-from datetime import datetime
-from zoneinfo import ZoneInfo
 
 import grpc
 import httpx
@@ -15,6 +13,7 @@ import pytest
 
 from jkn.membership.v1 import membership_pb2, membership_pb2_grpc
 from services.devstack.launch import Stack
+from services.kit.clock import jakarta_now
 
 pytestmark = pytest.mark.e2e
 PHONE = "081298765432"
@@ -65,7 +64,7 @@ def test_a_new_family_enrols_pays_and_becomes_active(stack: Stack):
 
     callback = json.dumps({"payment_id": payment["payment_id"], "virtual_account": payment["virtual_account"],
                            "amount": payment["amount"], "provider_ref": "PRV-E2E-1",
-                           "paid_at": datetime.now(ZoneInfo("Asia/Jakarta")).isoformat()}).encode()
+                           "paid_at": jakarta_now().isoformat()}).encode()
     signature = hmac.new(b"dev-payment-secret", callback, hashlib.sha256).hexdigest()
     paid = httpx.post(f"{stack.gateway}/v1/payment-callbacks", content=callback, headers={"X-Signature": signature})
     assert paid.status_code == 200

@@ -16,9 +16,9 @@ import pytest
 
 from jkn.queue.v1 import partner_pb2, partner_pb2_grpc
 from services.devstack.launch import Stack
+from services.kit.clock import jakarta_now
 from services.kit.errors import decode_rpc_error
 from services.kit.partner_auth import signed_metadata
-from services.queue import rules
 from tests.e2e.test_enrolment_journey import latest_code
 
 pytestmark = pytest.mark.e2e
@@ -70,7 +70,7 @@ def book(stack: Stack, who: dict[str, str], item: dict, day, **fields) -> httpx.
 
 
 def test_budi_books_internal_medicine_on_his_referral_and_every_rule_answers_with_its_code(stack, people):
-    tomorrow = rules.jakarta_now().date() + timedelta(days=1)
+    tomorrow = jakarta_now().date() + timedelta(days=1)
     claims = jwt.decode(people["budi"]["Authorization"].split()[1], options={"verify_signature": False})
     assert claims["noka"] == BUDI["identifier"]  # the gateway reads whose data it is from the token
     internist = schedule(stack, "0114R001", "INT", tomorrow)
@@ -125,7 +125,7 @@ def _wait_for_sms(stack: Stack, to: str, text: str, timeout_s: float = 30) -> di
 
 
 def test_budi_cannot_book_at_a_clinic_that_is_not_his(stack, people):
-    today = rules.jakarta_now().date()
+    today = jakarta_now().date()
     with grpc.insecure_channel(f"127.0.0.1:{stack.ports['queue']}") as channel:
         partner_pb2_grpc.PartnerQueueServiceStub(channel).UpsertWeeklySchedule(
             partner_pb2.UpsertWeeklyScheduleRequest(poli_code="001", doctor_code="D0114U21", doctor_name="dr. Tono",
@@ -138,7 +138,7 @@ def test_budi_cannot_book_at_a_clinic_that_is_not_his(stack, people):
 
 
 def test_five_press_at_once_for_the_dentists_two_seats_and_a_cancellation_frees_exactly_one(stack, people):
-    tomorrow = rules.jakarta_now().date() + timedelta(days=1)
+    tomorrow = jakarta_now().date() + timedelta(days=1)
     dentist = schedule(stack, "0114U001", "002", tomorrow)
     assert dentist["doctor"]["name"] == "drg. Bayu" and dentist["remaining_jkn"] == 2
     attempts = [("budi", {}), ("budi", {"noka": SRI}), ("budi", {"noka": ANDI}), ("dewi", {}), ("rudi", {})]
@@ -170,7 +170,7 @@ def test_five_press_at_once_for_the_dentists_two_seats_and_a_cancellation_frees_
 
 
 def test_a_retried_request_with_the_same_idempotency_key_books_once(stack, people):
-    tomorrow = rules.jakarta_now().date() + timedelta(days=1)
+    tomorrow = jakarta_now().date() + timedelta(days=1)
     general = schedule(stack, "0114U001", "001", tomorrow)
     key = str(uuid.uuid4())
     first = book(stack, people["rudi"], general, tomorrow, key=key)
@@ -181,7 +181,7 @@ def test_a_retried_request_with_the_same_idempotency_key_books_once(stack, peopl
 
 
 def test_the_hospital_sees_its_own_bookings_only_and_a_bad_signature_is_refused(stack, people):
-    tomorrow = rules.jakarta_now().date() + timedelta(days=1)
+    tomorrow = jakarta_now().date() + timedelta(days=1)
     with grpc.insecure_channel(f"127.0.0.1:{stack.ports['queue']}") as channel:
         partner = partner_pb2_grpc.PartnerQueueServiceStub(channel)
         hospital = signed_metadata("dev-secret-0114R001", "0114R001")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from datetime import timedelta
 
 import httpx
 import jwt
@@ -11,6 +12,7 @@ import pytest
 from prometheus_client import REGISTRY
 
 from services.gateway.deps import CallerNoka, CurrentPrincipal
+from services.kit.clock import jakarta_today
 from services.kit.signing import load_signing_keys
 
 PROBLEM = "application/problem+json"
@@ -231,7 +233,7 @@ async def test_the_card_number_in_the_token_spares_the_call_to_auth(platform, ga
 async def test_one_account_may_book_only_so_often_a_minute(platform, gateway_client, signing_key):
     account = str(uuid.uuid4())
     headers = {"Authorization": f"Bearer {token(signing_key, sub=account, noka='0004567890006')}"}
-    body = {"schedule_id": str(uuid.uuid4()), "date": "2026-11-22"}
+    body = {"schedule_id": str(uuid.uuid4()), "date": (jakarta_today() + timedelta(days=1)).isoformat()}
     async with gateway_client(addresses(platform), booking_rate_per_min=2) as (_, client):
         answers = [await client.post("/v1/bookings", headers=headers, json=body) for _ in range(3)]
         other = await client.post("/v1/bookings", json=body, headers={

@@ -5,14 +5,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from datetime import datetime
-from zoneinfo import ZoneInfo
 
 import grpc
 import jwt
 import pytest
 
 from jkn.membership.v1 import membership_pb2, membership_pb2_grpc
+from services.kit.clock import jakarta_now, jakarta_today
 from services.membership.app import build as build_membership
 from services.membership.settings import MembershipSettings
 from services.queue.app import build as build_queue
@@ -21,7 +20,7 @@ from services.queue.settings import QueueSettings
 
 @pytest.fixture
 async def seeded(service):
-    today = datetime.now(ZoneInfo("Asia/Jakarta")).date()
+    today = jakarta_today()
     async with (service(QueueSettings, build_queue, seed_demo_data=True, demo_today=today) as queue,
                 service(MembershipSettings, build_membership, seed_demo_data=True, demo_today=today,
                         queue_addr=queue.address) as membership):
@@ -55,7 +54,7 @@ async def test_signed_webhook_pays_siti_and_a_forged_one_is_401(seeded, gateway_
         stub = membership_pb2_grpc.MembershipServiceStub(channel)
         payment = (await stub.CreatePayment(membership_pb2.CreatePaymentRequest(noka="0002345678904"))).payment
         body = json.dumps({"payment_id": payment.payment_id, "virtual_account": payment.virtual_account,
-                           "amount": payment.amount_idr, "paid_at": datetime.now(ZoneInfo("Asia/Jakarta")).isoformat(),
+                           "amount": payment.amount_idr, "paid_at": jakarta_now().isoformat(),
                            "provider_ref": "PRV-GW-1"}).encode()
         good = hmac.new(b"dev-payment-secret", body, hashlib.sha256).hexdigest()
         async with gateway_client(seeded) as (_, client):

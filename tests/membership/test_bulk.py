@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import date
-
 import asyncpg
 
 from services.kit import db
+from services.kit.clock import jakarta_today
 from services.membership import bulk, identifiers
 from services.membership.app import MIGRATIONS
 
@@ -14,8 +13,8 @@ from services.membership.app import MIGRATIONS
 async def test_bulk_load_is_valid_unique_mixed_and_indexed(fresh_database):
     dsn = fresh_database("membership_bulk")
     await db.migrate(dsn, MIGRATIONS)
-    result = await bulk.load(dsn, 3000, batch=1000, today=date(2026, 11, 21))
-    again = await bulk.load(dsn, 500, batch=1000, today=date(2026, 11, 21))  # a second run appends
+    result = await bulk.load(dsn, 3000, batch=1000, today=jakarta_today())
+    again = await bulk.load(dsn, 500, batch=1000, today=jakarta_today())  # a second run appends
     assert result["participants"] >= 3000 and again["participants"] >= 500
     conn = await asyncpg.connect(dsn)
     try:

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import time
-from datetime import datetime
-from zoneinfo import ZoneInfo
+from datetime import timedelta
 
 import grpc
 import pytest
 
 from jkn.membership.v1 import membership_pb2, membership_pb2_grpc, partner_pb2, partner_pb2_grpc
+from services.kit.clock import jakarta_now, jakarta_today
 from services.kit.errors import decode_rpc_error
 from services.kit.partner_auth import signed_metadata
+from services.membership import fktp, premiums
 from services.membership.app import build
 from services.membership.settings import MembershipSettings
 from services.queue.app import build as build_queue
@@ -23,7 +24,7 @@ AKTIF, TIDAK_AKTIF = membership_pb2.PARTICIPANT_STATUS_AKTIF, membership_pb2.PAR
 
 @pytest.fixture
 async def membership(service):
-    today = datetime.now(ZoneInfo("Asia/Jakarta")).date()
+    today = jakarta_today()
     async with (service(QueueSettings, build_queue, seed_demo_data=True, demo_today=today) as queue,
                 service(MembershipSettings, build, seed_demo_data=True, demo_today=today,
                         queue_addr=queue.address) as running,
@@ -51,7 +52,7 @@ async def test_siti_is_inactive_with_three_unpaid_months_of_rp35000(membership):
     assert reply.participant.status_reason == membership_pb2.STATUS_REASON_TUNGGAKAN_IURAN
     assert not reply.all_family_active
     bills = await stub.ListBills(membership_pb2.ListBillsRequest(noka=SITI))
-    today = datetime.now(ZoneInfo("Asia/Jakarta")).date().isoformat()
+    today = jakarta_today().isoformat()
     overdue = [b for b in bills.bills if b.status == membership_pb2.BILL_STATUS_UNPAID and b.due_date < today]
     assert len(overdue) == 3 and all(b.amount_idr == 35_000 for b in overdue)
     assert bills.arrears_total_idr == 105_000
@@ -116,7 +117,7 @@ def callback_body(payment, *, amount: int | None = None, ref: str = "PRV-0001") 
 
     return json.dumps({"payment_id": payment.payment_id, "virtual_account": payment.virtual_account,
                        "amount": payment.amount_idr if amount is None else amount,
-                       "paid_at": datetime.now(ZoneInfo("Asia/Jakarta")).isoformat(), "provider_ref": ref}).encode()
+                       "paid_at": jakarta_now().isoformat(), "provider_ref": ref}).encode()
 
 
 def signature(body: bytes, secret: str = "dev-payment-secret") -> str:
@@ -128,7 +129,7 @@ def signature(body: bytes, secret: str = "dev-payment-secret") -> str:
 
 async def test_siti_pays_her_arrears_through_the_signed_webhook_and_becomes_active(membership):
     stub, _ = membership
-    today = datetime.now(ZoneInfo("Asia/Jakarta")).date().isoformat()
+    today = jakarta_today().isoformat()
     bills = (await stub.ListBills(membership_pb2.ListBillsRequest(noka=SITI))).bills
     arrears = [b.period for b in bills if b.status == membership_pb2.BILL_STATUS_UNPAID and b.due_date < today]
     payment = (await stub.CreatePayment(membership_pb2.CreatePaymentRequest(noka=SITI, periods=arrears))).payment
@@ -203,7 +204,7 @@ async def test_agus_changed_fktp_30_days_ago_and_is_told_when_he_may_again(membe
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await stub.RequestFktpChange(membership_pb2.RequestFktpChangeRequest(noka=AGUS, facility_code="0114U001"))
     error = decode_rpc_error(caught.value)
-    today = datetime.now(ZoneInfo("Asia/Jakarta")).date()
+    today = jakarta_today()
     from datetime import timedelta
 
     assert (error.code, error.http_status) == ("FKTP_CHANGE_TOO_SOON", 409)
@@ -215,7 +216,7 @@ async def test_dewi_changes_fktp_effective_the_first_of_next_month(membership):
 
     stub, _ = membership
     reply = await stub.RequestFktpChange(membership_pb2.RequestFktpChangeRequest(noka=DEWI, facility_code="0114U002"))
-    today = datetime.now(ZoneInfo("Asia/Jakarta")).date()
+    today = jakarta_today()
     assert reply.change.effective_date == fktp.effective_date(today).isoformat()
     assert reply.change.facility.name == "Puskesmas Tanah Abang"
     dewi = (await stub.GetParticipant(membership_pb2.GetParticipantRequest(noka=DEWI))).participant
@@ -234,7 +235,6 @@ async def test_only_another_fktp_is_a_valid_choice(membership, code):
 
 
 async def test_a_due_change_is_applied_on_its_date(fresh_database):
-    from datetime import date
 
     import asyncpg
 
@@ -248,13 +248,15 @@ async def test_a_due_change_is_applied_on_its_date(fresh_database):
     await db.migrate(dsn, MIGRATIONS)
     pool = await asyncpg.create_pool(dsn, min_size=1, max_size=2)
     try:
-        await seed_once(pool, service="membership", today=date(2026, 11, 21), seed=seed_demo)
+        today = jakarta_today()
+        effective = fktp.effective_date(today)
+        await seed_once(pool, service="membership", today=today, seed=seed_demo)
         dewi = await pool.fetchval("SELECT id FROM participants WHERE noka = $1", DEWI)
         await pool.execute("INSERT INTO fktp_changes (participant_id, from_code, to_code, to_name, requested_on,"
                            " effective_date) VALUES ($1, '0114U001', '0114U002', 'Puskesmas Tanah Abang',"
-                           " '2026-11-21', '2026-12-01')", dewi)
-        assert await jobs.apply_fktp_changes(pool, date(2026, 11, 30)) == 0
-        assert await jobs.apply_fktp_changes(pool, date(2026, 12, 1)) == 1
+                           " $2, $3)", dewi, today, effective)
+        assert await jobs.apply_fktp_changes(pool, effective - timedelta(days=1)) == 0
+        assert await jobs.apply_fktp_changes(pool, effective) == 1
         assert await pool.fetchval("SELECT fktp_code FROM participants WHERE id = $1", dewi) == "0114U002"
         assert await pool.fetchval("SELECT count(*) FROM outbox WHERE event_type = 'fktp_changed'") == 1
     finally:
@@ -262,7 +264,6 @@ async def test_a_due_change_is_applied_on_its_date(fresh_database):
 
 
 async def test_bills_roll_forward_and_an_unpaid_month_lapses_the_family(fresh_database):
-    from datetime import date
 
     import asyncpg
 
@@ -276,12 +277,17 @@ async def test_bills_roll_forward_and_an_unpaid_month_lapses_the_family(fresh_da
     await db.migrate(dsn, MIGRATIONS)
     pool = await asyncpg.create_pool(dsn, min_size=1, max_size=2)
     try:
-        await seed_once(pool, service="membership", today=date(2026, 11, 21), seed=seed_demo)
-        assert await jobs.roll_bills(pool, date(2026, 11, 22)) == (0, 0)  # November is billed and paid
-        billed, lapsed = await jobs.roll_bills(pool, date(2026, 12, 5))
-        assert billed == 5 and lapsed == 0  # Budi's three, Siti, Rudi: December is billed, not yet due
-        assert await jobs.roll_bills(pool, date(2026, 12, 5)) == (0, 0)  # idempotent
-        billed, lapsed = await jobs.roll_bills(pool, date(2026, 12, 11))
+        today = jakarta_today()
+        next_month = fktp.add_months(today.replace(day=1), 1)
+        await seed_once(pool, service="membership", today=today, seed=seed_demo)
+        # This month is billed (and paid) already, except Siti's while it is not yet due (her seed holds
+        # only her past-due months): the first roll bills exactly that one.
+        assert await jobs.roll_bills(pool, today) == (int(premiums.due_date(premiums.period_of(today)) >= today), 0)
+        assert await jobs.roll_bills(pool, today) == (0, 0)  # idempotent
+        billed, lapsed = await jobs.roll_bills(pool, next_month.replace(day=5))
+        assert billed == 5 and lapsed == 0  # Budi's three, Siti, Rudi: next month is billed, not yet due
+        assert await jobs.roll_bills(pool, next_month.replace(day=5)) == (0, 0)  # idempotent
+        billed, lapsed = await jobs.roll_bills(pool, next_month.replace(day=11))
         assert billed == 0 and lapsed == 4  # Budi's family and Rudi missed the 10th; Siti was already inactive
         statuses = dict(await pool.fetch("SELECT noka, status FROM participants"))
         assert statuses[BUDI] == "TIDAK_AKTIF" and statuses[DEWI] == "AKTIF" and statuses[AGUS] == "AKTIF"

@@ -6,14 +6,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from datetime import datetime
-from zoneinfo import ZoneInfo
 
 import grpc
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 from jkn.membership.v1 import membership_pb2, membership_pb2_grpc
+from services.kit.clock import jakarta_now, jakarta_today
 from services.membership.app import build as build_membership
 from services.membership.settings import MembershipSettings
 from services.queue.app import build as build_queue
@@ -34,7 +33,7 @@ def payments(values: dict, result: str) -> float:
 
 
 async def test_payments_are_counted_created_paid_duplicate_and_rejected_with_the_rupiah_paid(service, gateway_client):
-    today = datetime.now(ZoneInfo("Asia/Jakarta")).date()
+    today = jakarta_today()
     async with (service(QueueSettings, build_queue, seed_demo_data=True, demo_today=today) as queue,
                 service(MembershipSettings, build_membership, seed_demo_data=True, demo_today=today,
                         queue_addr=queue.address) as membership,
@@ -43,7 +42,7 @@ async def test_payments_are_counted_created_paid_duplicate_and_rejected_with_the
         stub = membership_pb2_grpc.MembershipServiceStub(channel)
         payment = (await stub.CreatePayment(membership_pb2.CreatePaymentRequest(noka=SITI))).payment
         body = json.dumps({"payment_id": payment.payment_id, "virtual_account": payment.virtual_account,
-                           "amount": payment.amount_idr, "paid_at": datetime.now(ZoneInfo("Asia/Jakarta")).isoformat(),
+                           "amount": payment.amount_idr, "paid_at": jakarta_now().isoformat(),
                            "provider_ref": "PRV-METRICS-1"}).encode()
         signature = hmac.new(b"dev-payment-secret", body, hashlib.sha256).hexdigest()
         async with gateway_client({"membership": membership.address, "queue": queue.address}) as (_, client):

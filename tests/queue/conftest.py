@@ -12,6 +12,7 @@ import grpc
 import pytest_asyncio
 
 from jkn.queue.v1 import partner_pb2_grpc, queue_pb2, queue_pb2_grpc
+from services.kit.clock import jakarta_now
 from services.kit.errors import RemoteError, decode_rpc_error
 from services.kit.partner_auth import signed_metadata
 from services.membership import bulk
@@ -27,14 +28,14 @@ DAY_S = 86_400
 
 
 def today() -> date:
-    return rules.jakarta_now().date()
+    return jakarta_now().date()
 
 
 def visit_moment() -> datetime:
     """A moment of tomorrow (the visit date) that the "tomorrow" service already sees as past:
     an hour before its clock, but never before the visit date began. Tests add at most a few
     minutes to it (facilities may not report times later than now + 5 min)."""
-    later_now = rules.jakarta_now(DAY_S)
+    later_now = jakarta_now(DAY_S)
     return max(rules.at_jakarta(later_now.date(), time(0, 0, 1)), later_now - timedelta(hours=1))
 
 

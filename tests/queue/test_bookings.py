@@ -10,7 +10,7 @@ import asyncpg
 import pytest
 
 from jkn.queue.v1 import partner_pb2, queue_pb2
-from services.queue import rules
+from services.kit.clock import JAKARTA
 from tests.queue.conftest import (
     ANDI,
     BUDI,
@@ -33,7 +33,7 @@ async def test_budi_books_int_with_his_referral_and_gets_int_1_at_0800(world: Qu
     day = today() + TOMORROW
     booking = (await world.book(BUDI, "0114R001", "INT", day, referral_number=REFERRAL_INT)).booking
     assert (booking.queue_number, booking.queue_seq, booking.status) == ("INT-1", 1, queue_pb2.BOOKING_STATUS_BOOKED)
-    estimate = booking.estimated_service_at.ToDatetime(tzinfo=UTC).astimezone(rules.JAKARTA)
+    estimate = booking.estimated_service_at.ToDatetime(tzinfo=UTC).astimezone(JAKARTA)
     assert estimate.strftime("%Y-%m-%d %H:%M") == f"{day.isoformat()} 08:00"
     assert booking.remaining_jkn == 29 and booking.new_patient and booking.doctor.name.startswith("dr. Andi Wijaya")
 

@@ -11,6 +11,7 @@ import pytest
 
 from jkn.common.v1 import common_pb2
 from jkn.queue.v1 import partner_pb2, queue_pb2
+from services.kit.clock import jakarta_now
 from services.kit.errors import decode_rpc_error
 from services.queue import rules
 from tests.queue.conftest import (
@@ -39,7 +40,7 @@ async def test_the_hospital_checks_budi_in_and_records_tasks_3_4_5_in_order(worl
     visit_day = visit_moment()
 
     too_early = await refused(world.partner.CheckIn(partner_pb2.CheckInRequest(
-        booking_code=booking.booking_code, at=epoch_ms(rules.jakarta_now())), metadata=hospital))
+        booking_code=booking.booking_code, at=epoch_ms(jakarta_now())), metadata=hospital))
     assert too_early.code == "CHECK_IN_NOT_ALLOWED"  # today is not the visit date
 
     checked = await world.tomorrow_partner.CheckIn(partner_pb2.CheckInRequest(
@@ -71,7 +72,7 @@ async def test_a_hospital_cannot_touch_another_facilitys_booking(world: QueueWor
         world.partner.CancelBooking(partner_pb2.PartnerQueueServiceCancelBookingRequest(
             booking_code=clinic_booking.booking_code, reason="x"), metadata=hospital),
         world.tomorrow_partner.CheckIn(partner_pb2.CheckInRequest(
-            booking_code=clinic_booking.booking_code, at=epoch_ms(rules.jakarta_now(86_400))), metadata=hospital),
+            booking_code=clinic_booking.booking_code, at=epoch_ms(jakarta_now(86_400))), metadata=hospital),
         world.partner.GetQueueStatus(partner_pb2.GetQueueStatusRequest(
             schedule_id=clinic_booking.schedule_id, date=clinic_booking.date), metadata=hospital),
     ):
@@ -166,7 +167,7 @@ async def test_task_99_before_the_visit_cancels_and_on_the_day_marks_a_no_show_b
     clinic = signed("0114U001")
     ahead_of_time = (await world.book(BUDI, "0114U001", "002", day)).booking
     cancelled = (await world.partner.UpdateTask(partner_pb2.UpdateTaskRequest(
-        booking_code=ahead_of_time.booking_code, task_id=99, at=epoch_ms(rules.jakarta_now())),
+        booking_code=ahead_of_time.booking_code, task_id=99, at=epoch_ms(jakarta_now())),
         metadata=clinic)).booking
     assert cancelled.status == queue_pb2.BOOKING_STATUS_CANCELLED and cancelled.remaining_jkn == 2
 

@@ -10,6 +10,7 @@ import asyncpg
 from aiokafka import AIOKafkaConsumer
 
 from jkn.queue.v1 import partner_pb2, queue_pb2
+from services.kit.clock import jakarta_now
 from services.queue import jobs, rules
 from services.queue.events import TOPIC
 from tests.queue.conftest import (
@@ -65,7 +66,7 @@ async def test_progress_follows_the_days_pace_and_the_turn_near_is_announced_onc
                 metadata=clinic)
     last = await world.tomorrow_queue.GetBooking(queue_pb2.GetBookingRequest(
         caller=world.caller(nokas[5]), booking_code=booked[5].booking_code))
-    asked_at = rules.jakarta_now(DAY_S)
+    asked_at = jakarta_now(DAY_S)
     assert last.progress.now_serving == "001-2" and last.progress.ahead == 3
     estimate = last.progress.estimated_service_at.ToDatetime(tzinfo=UTC)
     second_start, pace = start + timedelta(seconds=180), timedelta(minutes=2)

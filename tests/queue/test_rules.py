@@ -6,6 +6,7 @@ from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
 
+from services.kit.clock import JAKARTA
 from services.kit.errors import DomainError, ValidationFailed
 from services.queue import rules
 
@@ -75,7 +76,7 @@ def test_live_estimate_follows_the_days_pace():
 
 
 def test_tasks_come_one_after_another_with_increasing_times():
-    checked_in = datetime(2026, 11, 21, 1, 0, tzinfo=rules.JAKARTA)
+    checked_in = datetime(2026, 11, 21, 1, 0, tzinfo=JAKARTA)
     at = checked_in + timedelta(minutes=5)
 
     def task(task_id, recorded, when=at, status="CHECKED_IN"):

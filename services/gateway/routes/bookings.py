@@ -5,16 +5,15 @@ from __future__ import annotations
 import datetime as dt
 from datetime import UTC
 from typing import Annotated, Literal
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Header, Path, Query
 from pydantic import BaseModel, Field
 
 from jkn.queue.v1 import queue_pb2
 from services.gateway.deps import BookingRateLimit, CallerNoka, CurrentPrincipal, State
+from services.kit.clock import JAKARTA
 
 router = APIRouter(prefix="/v1", tags=["queue"])
-_JAKARTA = ZoneInfo("Asia/Jakarta")
 BookingCode = Annotated[str, Path(min_length=8, max_length=40, pattern=r"^[0-9A-Za-z]+$")]
 _VISIT_TYPES = {"FKTP_REFERRAL": queue_pb2.VISIT_TYPE_FKTP_REFERRAL,
                 "INTERNAL_REFERRAL": queue_pb2.VISIT_TYPE_INTERNAL_REFERRAL,
@@ -46,7 +45,7 @@ def booking_out(b: queue_pb2.Booking) -> dict[str, object]:
         "status": queue_pb2.BookingStatus.Name(b.status).removeprefix("BOOKING_STATUS_"), "date": b.date,
         "facility": _code_name(b.facility), "poli": _code_name(b.poli), "doctor": _code_name(b.doctor),
         "noka": b.noka, "estimated_service_at": b.estimated_service_at.ToDatetime(tzinfo=UTC).astimezone(
-            _JAKARTA).isoformat(),
+            JAKARTA).isoformat(),
         "remaining_jkn": b.remaining_jkn, "new_patient": b.new_patient, "schedule_id": b.schedule_id,
         "referral_number": b.referral_number if b.HasField("referral_number") else None,
         "created_at": b.created_at.ToDatetime(tzinfo=UTC).isoformat()}
@@ -99,7 +98,7 @@ async def get_booking(booking_code: BookingCode, principal: CurrentPrincipal, no
             "now_serving": reply.progress.now_serving if reply.progress.HasField("now_serving") else None,
             "ahead": reply.progress.ahead,
             "estimated_service_at": reply.progress.estimated_service_at.ToDatetime(tzinfo=UTC).astimezone(
-                _JAKARTA).isoformat()}
+                JAKARTA).isoformat()}
 
 
 class CancelRequest(BaseModel):
