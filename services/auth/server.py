@@ -21,8 +21,8 @@ from services.auth import passwords, store, tokens
 from services.auth.lockout import Lockout
 from services.auth.pin_lock import MAX_WRONG as MAX_WRONG_PINS
 from services.auth.pin_lock import PinLock
-from services.kit import notify_client, revocation
-from services.kit.contacts import normalize_phone
+from services.contracts import otp, revocation
+from services.contracts.contacts import normalize_phone
 from services.kit.errors import DomainError, NotFound, Unauthenticated, ValidationFailed
 from services.kit.ids import is_uuid
 from services.kit.logs import get_logger
@@ -86,18 +86,18 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
         log.info("registration_started", extra={"registration_id": str(registration_id)})
         return auth_pb2.StartRegistrationResponse(
             registration_id=str(registration_id), status=auth_pb2.REGISTRATION_STATUS_PENDING_VERIFICATION,
-            otp=notify_client.challenge(issued.verification))
+            otp=otp.challenge(issued.verification))
 
     async def ResendRegistrationOtp(self, request, context):
         registration = await self._registration(request.registration_id)
         resent = await self.notify.ResendOtp(notify_pb2.ResendOtpRequest(
             verification_id=registration["verification_id"], purpose=notify_pb2.OTP_PURPOSE_REGISTRATION,
             flow_id=request.registration_id, client_ip=request.client.client_ip))
-        return auth_pb2.ResendRegistrationOtpResponse(otp=notify_client.challenge(resent.verification))
+        return auth_pb2.ResendRegistrationOtpResponse(otp=otp.challenge(resent.verification))
 
     async def VerifyRegistration(self, request, context):
         registration = await self._registration(request.registration_id)
-        await notify_client.check_or_raise(self.notify, verification_id=registration["verification_id"],
+        await otp.check_or_raise(self.notify, verification_id=registration["verification_id"],
                                            code=request.code, purpose=notify_pb2.OTP_PURPOSE_REGISTRATION,
                                            flow_id=request.registration_id)
         async with self.pool.acquire() as conn, conn.transaction():
@@ -262,7 +262,7 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
         account = await store.account_by_id(self.pool, str(reset["account_id"]))
         passwords.require_strong(request.new_password, nik=account["nik"], noka=account["noka"],
                                  birth_date=account["birth_date"])  # before the code, which is single use
-        await notify_client.check_or_raise(self.notify, verification_id=reset["verification_id"], code=request.code,
+        await otp.check_or_raise(self.notify, verification_id=reset["verification_id"], code=request.code,
                                            purpose=notify_pb2.OTP_PURPOSE_PASSWORD_RESET, flow_id=request.reset_id)
         password_hash = await self.hasher.hash_async(request.new_password)
         async with self.pool.acquire() as conn, conn.transaction():
@@ -318,7 +318,7 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
         account = await self._account(request.account_id)
         if account["email_verified"] or not account["email_verification_id"]:
             raise NotFound("no email verification pending")
-        await notify_client.check_or_raise(self.notify, verification_id=account["email_verification_id"],
+        await otp.check_or_raise(self.notify, verification_id=account["email_verification_id"],
                                            code=request.code, purpose=notify_pb2.OTP_PURPOSE_EMAIL_VERIFICATION,
                                            flow_id=str(account["id"]))
         await self.pool.execute("UPDATE accounts SET email_verified = true, email_verification_id = NULL"
@@ -359,7 +359,7 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
             "INSERT INTO contact_changes (id, account_id, kind, new_value, verification_id, expires_at)"
             " VALUES ($1, $2, $3, $4, $5, $6)", change_id, account["id"], kind, new_value,
             issued.verification.verification_id, datetime.now(UTC) + REGISTRATION_LIFETIME)
-        return {"change_id": str(change_id), "otp": notify_client.challenge(issued.verification)}
+        return {"change_id": str(change_id), "otp": otp.challenge(issued.verification)}
 
     async def _complete_change(self, account_id: str, change_id: str, code: str, kind: str) -> None:
         account = await self._account(account_id)
@@ -371,7 +371,7 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
         if change is None:  # another person's change is "not found" too
             raise NotFound("no such change")
         purpose = notify_pb2.OTP_PURPOSE_EMAIL_CHANGE if kind == "email" else notify_pb2.OTP_PURPOSE_PHONE_CHANGE
-        await notify_client.check_or_raise(self.notify, verification_id=change["verification_id"], code=code,
+        await otp.check_or_raise(self.notify, verification_id=change["verification_id"], code=code,
                                            purpose=purpose, flow_id=change_id)
         old_value = account[kind]
         async with self.pool.acquire() as conn, conn.transaction():

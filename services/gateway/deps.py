@@ -9,9 +9,9 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from jkn.auth.v1 import auth_pb2
+from services.contracts import revocation
 from services.gateway.bearer import Principal
 from services.gateway.state import GatewayState
-from services.kit import revocation
 from services.kit.errors import RateLimited, Unauthenticated
 
 _bearer = HTTPBearer(auto_error=False, description="Access token from POST /v1/sessions")

@@ -10,8 +10,9 @@ of `CODES`. Servicers and routes never catch and translate errors by hand.
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import grpc
 from google.rpc import error_details_pb2, status_pb2
@@ -196,6 +197,22 @@ def decode_rpc_error(error: grpc.aio.AioRpcError | grpc.RpcError) -> RemoteError
     code = CODE_BY_GRPC_STATUS.get(grpc_code, "INTERNAL")
     extra: dict[str, Any] = {"retry_after": 5} if code == "DEPENDENCY_UNAVAILABLE" else {}
     return RemoteError(code, grpc_code, error.details() or code, extra)  # type: ignore[union-attr]
+
+
+T = TypeVar("T")
+
+
+async def call_peer(call: Awaitable[T], **refusals: DomainError) -> T:
+    """Await a call to another service. A refusal whose contract code is named here is raised as
+    the given error instead (``NOT_FOUND=NotFound("no such participant")``), so the caller's own
+    contract speaks; any other failure propagates unchanged (the interceptor maps it)."""
+    try:
+        return await call
+    except grpc.aio.AioRpcError as error:
+        replacement = refusals.get(decode_rpc_error(error).code)
+        if replacement is None:
+            raise
+        raise replacement from None
 
 
 def dependency_failure(error: BaseException) -> DependencyUnavailable | None:

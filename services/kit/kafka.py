@@ -20,14 +20,16 @@ from services.kit.logs import get_logger
 
 log = get_logger("jkn.kafka")
 
+#: Send requests (OTP codes, notifications) for notify's delivery worker: `jkn.notify.v1.NotificationRequest`.
+NOTIFY_REQUESTS = "notify.requests"
+#: Status changed, payment received, FKTP changed, family enrolled: `jkn/membership/v1/events.proto`.
+MEMBERSHIP_EVENTS = "membership.events"
+#: Booking created, reminded, turn near, cancelled, no-show, checked in, task recorded: `jkn/queue/v1/events.proto`.
+QUEUE_EVENTS = "queue.events"
+#: Used by the kit's own tests.
+KIT_SELFTEST = "kit.selftest"
 #: Every topic of the platform. Each consumer group also gets ``<topic>.dlq``.
-TOPICS = (
-    "notify.requests",       # send requests (OTP, notifications) for the delivery worker
-    "auth.events",           # account activated, login from a new device, password/PIN/contact changed
-    "membership.events",     # status changed, payment received, FKTP changed
-    "queue.events",          # booking created, cancelled, checked in, turn near
-    "kit.selftest",          # used by the kit's own tests and `make run` smoke checks
-)
+TOPICS = (NOTIFY_REQUESTS, MEMBERSHIP_EVENTS, QUEUE_EVENTS, KIT_SELFTEST)
 
 
 @dataclass(frozen=True)

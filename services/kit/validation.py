@@ -1,6 +1,9 @@
-"""Input hygiene every RPC gets before its handler runs: text with control characters (a NUL
-byte, which Postgres cannot store, or terminal escapes) is a 422, never a 500 or a log line that
-lies."""
+"""Input hygiene.
+
+- Every RPC gets `check_text` before its handler runs: text with control characters (a NUL byte,
+  which Postgres cannot store, or terminal escapes) is a 422, never a 500 or a log line that lies.
+- Handlers call `require` for the text fields they cannot do without.
+"""
 
 from __future__ import annotations
 
@@ -46,3 +49,15 @@ def check_text(message: Any) -> None:
     if isinstance(message, Message) and (field := field_with_control_characters(message)):
         raise ValidationFailed([{"field": field, "code": "control_character",
                                  "message": "text without control characters"}])
+
+
+def require(fields: dict[str, str], *, max_length: int | None = None) -> None:
+    """Every named text field is given (not blank) and, with ``max_length``, not longer: a 422
+    listing each field that is not (``required`` / ``too_long``)."""
+    errors = [{"field": name, "code": "required", "message": f"{name} is required"}
+              for name, value in fields.items() if not value.strip()]
+    if max_length is not None:
+        errors += [{"field": name, "code": "too_long", "message": f"{name} is too long"}
+                   for name, value in fields.items() if len(value) > max_length]
+    if errors:
+        raise ValidationFailed(errors)

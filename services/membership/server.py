@@ -15,7 +15,7 @@ from jkn.common.v1 import common_pb2
 from jkn.membership.v1 import membership_pb2, membership_pb2_grpc, partner_pb2, partner_pb2_grpc
 from jkn.notify.v1 import notify_pb2, notify_pb2_grpc
 from jkn.queue.v1 import queue_pb2, queue_pb2_grpc
-from services.kit import notify_client
+from services.contracts import otp
 from services.kit.errors import DomainError, NotFound, ValidationFailed
 from services.kit.ids import is_uuid
 from services.kit.outbox import add_event
@@ -84,7 +84,7 @@ class MembershipServicer(membership_pb2_grpc.MembershipServiceServicer):
                                    verification_id=issued.verification.verification_id,
                                    expires_at=datetime.now(UTC) + enrollment.APPLICATION_LIFETIME)
         return membership_pb2.StartEnrollmentResponse(enrollment_id=str(enrollment_id),
-                                                      otp=notify_client.challenge(issued.verification))
+                                                      otp=otp.challenge(issued.verification))
 
     async def CompleteEnrollment(self, request, context):
         """Enrolment rule 3: a verified code creates the family, awaiting its first payment."""
@@ -92,7 +92,7 @@ class MembershipServicer(membership_pb2_grpc.MembershipServiceServicer):
             if is_uuid(request.enrollment_id) else None
         if pending is None:
             raise NotFound("no such enrolment")
-        await notify_client.check_or_raise(self.notify, verification_id=pending["verification_id"], code=request.code,
+        await otp.check_or_raise(self.notify, verification_id=pending["verification_id"], code=request.code,
                                            purpose=notify_pb2.OTP_PURPOSE_ENROLLMENT, flow_id=request.enrollment_id)
         application = json.loads(pending["application"])
         today = self.today()

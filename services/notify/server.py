@@ -10,7 +10,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from jkn.common.v1 import common_pb2
 from jkn.notify.v1 import notify_pb2, notify_pb2_grpc
-from services.kit.contacts import normalize_destination
+from services.contracts.contacts import normalize_destination
 from services.kit.errors import NotFound, ValidationFailed
 from services.kit.outbox import add_event
 from services.notify import store

@@ -20,13 +20,13 @@ from jkn.notify.v1 import notify_pb2
 from services.kit.errors import DependencyUnavailable, DomainError, NotFound
 from services.kit.logs import get_logger
 from services.kit.masking import mask_email, mask_phone
-from services.kit.outbox import add_event
+from services.kit.events import publish
+from services.kit.kafka import NOTIFY_REQUESTS
 from services.notify import metrics, otp
 from services.notify.otp_store import CheckOutcome, OtpSendRefused, OtpStore, Sent
 from services.notify.settings import NotifySettings
 
 log = get_logger("jkn.notify.otp")
-REQUESTS_TOPIC = "notify.requests"
 
 
 @dataclass(frozen=True)
@@ -161,8 +161,7 @@ class Verifications:
             params={"verification_id": verification_id}, source="notify", requested_at=now)
         try:
             async with self.pool.acquire() as conn, conn.transaction():
-                await add_event(conn, topic=REQUESTS_TOPIC, event_type="otp_send", key=verification_id,
-                                payload=request.SerializeToString(), event_id=uuid.uuid4())
+                await publish(conn, NOTIFY_REQUESTS, request, key=verification_id)
         except Exception as error:  # noqa: BLE001 - the database is down: undo, then 503
             if cancel_on_failure:
                 await self.store.cancel(verification_id=verification_id, purpose=purpose, flow_id=flow_id)

@@ -9,12 +9,11 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import asyncpg
-import grpc
 
 from jkn.membership.v1 import membership_pb2, membership_pb2_grpc
 from jkn.queue.v1 import queue_pb2
 from services.kit.clock import JAKARTA
-from services.kit.errors import DomainError, NotFound
+from services.kit.errors import DomainError, NotFound, call_peer
 from services.kit.ids import is_uuid
 from services.kit.logs import get_logger
 from services.queue import events, metrics, rules, store, views
@@ -52,12 +51,8 @@ async def patient_in_family(membership: membership_pb2_grpc.MembershipServiceStu
                             noka: str) -> Patient:
     """Booking rule 7: the patient is the caller or a member of the caller's family (anyone else
     is "not found", so NOKAs cannot be probed)."""
-    try:
-        reply = await membership.GetMembership(membership_pb2.GetMembershipRequest(noka=caller_noka))
-    except grpc.aio.AioRpcError as error:
-        if error.code() == grpc.StatusCode.NOT_FOUND:
-            raise NotFound("no such participant") from None
-        raise
+    reply = await call_peer(membership.GetMembership(membership_pb2.GetMembershipRequest(noka=caller_noka)),
+                            NOT_FOUND=NotFound("no such participant"))
     for member in reply.family:
         if member.noka == noka:
             active = member.status == membership_pb2.PARTICIPANT_STATUS_AKTIF
@@ -184,7 +179,7 @@ async def _take_seat(pool: asyncpg.Pool, request: BookingRequest, session: async
             visit_type=request.visit_type, referral_number=referral, medical_record_number=record,
             new_patient=record is None, idempotency_key=request.idempotency_key,
             request_fingerprint=request.fingerprint())
-        answer = views.booking(await events.announce(conn, "booking_created", code))
+        answer = views.booking(await events.announce(conn, code, events.BookingCreated))
         await store.set_first_response(conn, code, answer.SerializeToString())
         return answer
 
@@ -235,6 +230,7 @@ async def cancel_in(conn: asyncpg.Connection, code: str, *, by: str, reason: str
     await store.set_status(conn, code, "CANCELLED", cancelled_at=datetime.now(JAKARTA), cancelled_by=by,
                            cancel_reason=reason[:200] or None)
     await store.free_seat(conn, locked["schedule_id"], locked["date"])
-    row = await events.announce(conn, "booking_cancelled", code, by=by, reason=reason[:200])
+    row = await events.announce(conn, code, events.BookingCancelled, by=events.CANCELLED_BY[by],
+                                reason=reason[:200])
     metrics.CANCELLATIONS.labels(by).inc()
     return row

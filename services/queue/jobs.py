@@ -18,7 +18,7 @@ async def mark_no_shows(pool: asyncpg.Pool, now: datetime) -> int:
     async with pool.acquire() as conn, conn.transaction():
         lapsed = await store.mark_no_shows(conn, now=now)
         for row in lapsed:
-            await events.announce(conn, "booking_no_show", row["code"])
+            await events.announce(conn, row["code"], events.BookingNoShow)
     if lapsed:
         metrics.CANCELLATIONS.labels("no_show").inc(len(lapsed))
         log.info("bookings_no_show", extra={"count": len(lapsed)})
@@ -35,7 +35,7 @@ async def send_reminders(pool: asyncpg.Pool, now: datetime) -> int:
         async with pool.acquire() as conn, conn.transaction():
             due = await store.due_reminders(conn, day=tomorrow)
             for row in due:
-                await events.announce(conn, "booking_reminder", row["code"])
+                await events.announce(conn, row["code"], events.BookingReminder)
         sent += len(due)
         if not due:
             break

@@ -7,11 +7,10 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta
 
 import asyncpg
-import grpc
 
 from jkn.membership.v1 import membership_pb2, membership_pb2_grpc
 from services.kit.clock import JAKARTA
-from services.kit.errors import DomainError, NotFound, PermissionDenied
+from services.kit.errors import DomainError, NotFound, PermissionDenied, call_peer
 from services.kit.ids import is_noka, is_uuid
 from services.kit.logs import get_logger
 from services.queue import bookings, events, metrics, rules, store
@@ -54,7 +53,7 @@ async def check_in(pool: asyncpg.Pool, facility: str, code: str, at_ms: int, *, 
         assert locked is not None
         rules.check_check_in(status=locked["status"], visit_date=locked["date"], at=at, now=now)
         await store.set_status(conn, row["code"], "CHECKED_IN", checked_in_at=at)
-        view = await events.announce(conn, "booking_checked_in", row["code"])
+        view = await events.announce(conn, row["code"], events.BookingCheckedIn)
     metrics.CHECK_INS.inc()
     return view
 
@@ -80,14 +79,14 @@ async def record_task(pool: asyncpg.Pool, facility: str, code: str, task_id: int
         elif task_id == rules.TASK_NO_SHOW:
             await store.set_status(conn, row["code"], rules.status_after_task(locked["status"], task_id))
             await store.free_seat(conn, row["schedule_id"], row["date"])
-            await events.announce(conn, "booking_no_show", row["code"])
+            await events.announce(conn, row["code"], events.BookingNoShow)
             metrics.CANCELLATIONS.labels("no_show").inc()
         else:
             status = rules.status_after_task(locked["status"], task_id)
             if status != locked["status"]:
                 await store.set_status(conn, row["code"], status)
         await store.add_task(conn, row["code"], task_id, at)
-        view = await events.announce(conn, "task_recorded", row["code"], task_id=task_id)
+        view = await events.announce(conn, row["code"], events.TaskRecorded, task_id=task_id)
         if task_id == 4:
             await _announce_turn_near(conn, row["schedule_id"], row["date"])
     previous = max((t for i, t in recorded.items() if i < task_id), default=locked["checked_in_at"])
@@ -106,7 +105,7 @@ async def _announce_turn_near(conn: asyncpg.Connection, schedule_id, day) -> Non
         return
     await store.mark_turn_near(conn, [b["code"] for b, _ in due])
     for booking, ahead in due:
-        await events.announce(conn, "turn_near", booking["code"], ahead=ahead)
+        await events.announce(conn, booking["code"], events.TurnNear, ahead=ahead)
 
 
 async def cancel(pool: asyncpg.Pool, facility: str, code: str, reason: str, *, today: date) -> asyncpg.Record:
@@ -214,12 +213,8 @@ async def issue_referral(pool: asyncpg.Pool, membership: membership_pb2_grpc.Mem
     poli_code = poli_code.strip().upper()
     if poli_code not in {p["code"] for p in polis.get(hospital["code"], [])}:
         raise NotFound("no such poli at that hospital")
-    try:
-        participant = (await membership.GetParticipant(membership_pb2.GetParticipantRequest(noka=noka))).participant
-    except grpc.aio.AioRpcError as error:
-        if error.code() == grpc.StatusCode.NOT_FOUND:
-            raise NotFound("no such participant") from None
-        raise
+    participant = (await call_peer(membership.GetParticipant(membership_pb2.GetParticipantRequest(noka=noka)),
+                                   NOT_FOUND=NotFound("no such participant"))).participant
     if participant.fktp.code != facility:
         raise PermissionDenied("the participant is registered at another FKTP")
     if participant.status != membership_pb2.PARTICIPANT_STATUS_AKTIF:

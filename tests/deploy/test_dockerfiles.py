@@ -100,3 +100,29 @@ def test_images_install_the_projects_dependencies_without_the_local_servers():
     for service in SERVICES:
         text = (ROOT / "services" / service / "Dockerfile").read_text()
         assert '["project"]["dependencies"]' in text and "pip install -r requirements.txt" in text
+
+
+def _imported_packages(package: str) -> set[str]:
+    """The ``services.<name>`` packages that the modules of ``services/<package>`` import, transitively."""
+    import ast
+
+    seen, todo = set(), [package]
+    while todo:
+        current = todo.pop()
+        if current in seen:
+            continue
+        seen.add(current)
+        for path in (ROOT / "services" / current).rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text())):
+                names = [node.module or ""] if isinstance(node, ast.ImportFrom) else \
+                    [a.name for a in node.names] if isinstance(node, ast.Import) else []
+                todo += [n.split(".")[1] for n in names if n.startswith("services.") and n.count(".") >= 1]
+    return seen
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_the_image_holds_every_package_the_service_imports(service: str):
+    copied = {a.split()[0].removeprefix("services/").rstrip("/")
+              for k, a in instructions(ROOT / "services" / service / "Dockerfile")
+              if k == "COPY" and a.startswith("services/") and not a.startswith("services/__init__")}
+    assert _imported_packages(service) <= copied

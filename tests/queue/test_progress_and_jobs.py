@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 from datetime import UTC, time, timedelta
 
 import asyncpg
@@ -11,8 +10,10 @@ from aiokafka import AIOKafkaConsumer
 
 from jkn.queue.v1 import partner_pb2, queue_pb2
 from services.kit.clock import jakarta_now
-from services.queue import jobs, rules
-from services.queue.events import TOPIC
+from services.kit.consumer import Event
+from services.kit.events import parse
+from services.kit.kafka import QUEUE_EVENTS
+from services.queue import events, jobs, rules
 from tests.queue.conftest import (
     DAY_S,
     TOMORROW,
@@ -25,11 +26,12 @@ from tests.queue.conftest import (
 )
 
 
-async def _events(world: QueueWorld, event_type: str, codes: set[str], expected: int) -> list[dict]:
-    """``event_type`` events about ``codes`` that reached Kafka through the outbox relay (read on
-    for a second after the expected number arrived, so a duplicate would be seen)."""
-    found: list[dict] = []
-    reader = AIOKafkaConsumer(TOPIC, bootstrap_servers=world.kafka_bootstrap, auto_offset_reset="earliest")
+async def _events(world: QueueWorld, event_class: type, codes: set[str], expected: int) -> list:
+    """Events of ``event_class`` about ``codes`` that reached Kafka through the outbox relay, parsed
+    with the generated class (read on for a second after the expected number arrived, so a
+    duplicate would be seen)."""
+    found: list = []
+    reader = AIOKafkaConsumer(QUEUE_EVENTS, bootstrap_servers=world.kafka_bootstrap, auto_offset_reset="earliest")
     await reader.start()
     loop = asyncio.get_running_loop()
     try:
@@ -37,10 +39,9 @@ async def _events(world: QueueWorld, event_type: str, codes: set[str], expected:
         while loop.time() < (settle or deadline):
             for records in (await reader.getmany(timeout_ms=300)).values():
                 for record in records:
-                    body = json.loads(record.value)
-                    if body["booking_code"] in codes and dict(record.headers or ()).get("event_type") == \
-                            event_type.encode():
-                        found.append(body)
+                    event = parse(Event.from_record(record), event_class)
+                    if event is not None and event.booking.booking_code in codes:
+                        found.append(event)
             if len(found) >= expected and settle is None:
                 settle = loop.time() + 1
     finally:
@@ -73,7 +74,7 @@ async def test_progress_follows_the_days_pace_and_the_turn_near_is_announced_onc
     assert second_start + 4 * pace - timedelta(seconds=1) <= estimate <= asked_at + 4 * pace + timedelta(seconds=1)
 
     codes = {b.booking_code for b in booked}
-    near = [e["queue_number"] for e in await _events(world, "turn_near", codes, 5)]
+    near = [e.booking.queue_number for e in await _events(world, events.TurnNear, codes, 5)]
     # 001-1 going in brings 001-2..001-5 within three; 001-2 going in brings 001-6; each told once.
     assert sorted(near) == ["001-2", "001-3", "001-4", "001-5", "001-6"]
 
@@ -99,5 +100,5 @@ async def test_bookings_still_booked_after_the_session_become_no_shows_and_remin
     finally:
         await pool.close()
     assert statuses == {kept.booking_code: "NO_SHOW", cancelled.booking_code: "CANCELLED"}
-    reminders = await _events(world, "booking_reminder", {kept.booking_code, cancelled.booking_code}, 1)
-    assert [e["booking_code"] for e in reminders] == [kept.booking_code]
+    reminders = await _events(world, events.BookingReminder, {kept.booking_code, cancelled.booking_code}, 1)
+    assert [e.booking.booking_code for e in reminders] == [kept.booking_code]

@@ -11,7 +11,7 @@ from pydantic import SecretStr
 
 from jkn.common.v1 import common_pb2
 from jkn.notify.v1 import notify_pb2, notify_pb2_grpc
-from services.kit.contacts import normalize_destination
+from services.contracts.contacts import normalize_destination
 from services.kit.errors import decode_rpc_error
 from services.notify import store
 from services.notify.app import build

@@ -1,4 +1,4 @@
-"""What every service that verifies people by one-time code needs from notify.
+"""How callers of notify show and check a one-time code (notify's API, used by auth and membership).
 
 `check_or_raise` turns a `CheckOtp` answer into the contract's errors (CONTRACT.md §3–§4):
 a wrong code is 422 ``OTP_INVALID`` with ``attempts_left``, an expired one 410
