@@ -7,6 +7,7 @@ from pathlib import Path
 from jkn.auth.v1 import auth_pb2, auth_pb2_grpc
 from jkn.membership.v1 import membership_pb2, membership_pb2_grpc
 from jkn.notify.v1 import notify_pb2, notify_pb2_grpc
+from services.auth.deps import Deps
 from services.auth.notifications import on_membership_event, on_queue_event
 from services.auth.passwords import Hasher
 from services.auth.seed import seeder
@@ -14,6 +15,7 @@ from services.auth.server import AuthServicer
 from services.auth.settings import AuthSettings
 from services.kit.consumer import IdempotentConsumer
 from services.kit.grpc_server import Servicer
+from services.kit.kafka import MEMBERSHIP_EVENTS, QUEUE_EVENTS
 from services.kit.runtime import Runtime
 from services.kit.seed import seed_once
 from services.kit.signing import load_signing_keys
@@ -32,19 +34,18 @@ async def build(runtime: Runtime) -> list[Servicer]:
     redis = await runtime.redis()
     runtime.relay_outbox(pool)
     runtime.background(IdempotentConsumer(
-        pool=pool, bootstrap=settings.kafka_bootstrap, topic="membership.events", group="auth-notifications",
+        pool=pool, bootstrap=settings.kafka_bootstrap, topic=MEMBERSHIP_EVENTS, group="auth-notifications",
         handler=on_membership_event).run(), "membership-events")
     runtime.background(IdempotentConsumer(
-        pool=pool, bootstrap=settings.kafka_bootstrap, topic="queue.events", group="auth-queue-notifications",
+        pool=pool, bootstrap=settings.kafka_bootstrap, topic=QUEUE_EVENTS, group="auth-queue-notifications",
         handler=on_queue_event).run(), "queue-events")
     membership = membership_pb2_grpc.MembershipServiceStub(runtime.channel(
         settings.membership_addr, membership_pb2.DESCRIPTOR.services_by_name["MembershipService"]))
     notify = notify_pb2_grpc.NotifyServiceStub(runtime.channel(
         settings.notify_addr, notify_pb2.DESCRIPTOR.services_by_name["NotifyService"]))
-    servicer = AuthServicer(
-        pool=pool, redis=redis, membership=membership, notify=notify, captcha_on=settings.captcha == "on",
-        hasher=hasher,
-        signing_keys=load_signing_keys(settings.jwt_private_keys.get_secret_value()),
-        jwks_max_age_s=settings.jwks_max_age_s)
+    deps = Deps.assemble(pool=pool, redis=redis, hasher=hasher, membership=membership, notify=notify,
+                         signing_keys=load_signing_keys(settings.jwt_private_keys.get_secret_value()),
+                         captcha_on=settings.captcha == "on")
+    servicer = AuthServicer(deps, jwks_max_age_s=settings.jwks_max_age_s)
     return [Servicer(servicer, auth_pb2_grpc.add_AuthServiceServicer_to_server,
                      auth_pb2.DESCRIPTOR.services_by_name["AuthService"].full_name)]

@@ -1,70 +1,69 @@
-"""Messages to account holders about their membership: auth owns the contacts, so it turns
-membership's events into notification requests for notify (through its outbox).
+"""Messages to account holders about their membership and their bookings: auth owns the
+contacts, so it turns membership's and queue's events into notification requests for notify
+(`events`, through the outbox, in the consumer's transaction).
 
-- A ``payment_received`` event sends "payment received" by SMS to every account of the
-  family that paid, in the account's language (Bahasa Indonesia for now).
-
-Queue's events reach the account that made the booking, by SMS: booking confirmed, the
-reminder the evening before, "your turn is near", and a cancellation by the facility.
+- Rule 1: a `PaymentReceived` (``membership.events``) sends "payment received" by SMS to every
+  account of the family that paid (members without an account are skipped).
+- Rule 2: queue's events reach the account that made the booking, by SMS: `BookingCreated`
+  (booking confirmed), `BookingReminder` (the evening before), `TurnNear` (your turn is near)
+  and a `BookingCancelled` by the facility; a cancellation by the participant and every other
+  event send nothing, as does a booking whose account is gone.
+- Rule 3: each notification's event id is derived from its request id (`events.event_id_of`),
+  so an event handled twice records one notification.
 """
 
 from __future__ import annotations
 
-import uuid
+from functools import partial
+from typing import Protocol
 
 import asyncpg
 
-from jkn.common.v1 import common_pb2
-from jkn.notify.v1 import notify_pb2
+from jkn.membership.v1 import events_pb2 as membership_events
+from jkn.queue.v1 import events_pb2 as queue_events
+from services.auth import events, store
 from services.kit.consumer import Event
-from services.kit.outbox import add_event
-
-REQUESTS_TOPIC = "notify.requests"
-
-
-def _rupiah(amount: int) -> str:
-    return f"{amount:,}".replace(",", ".")
+from services.kit.events import parse
 
 
 async def on_membership_event(event: Event, conn: asyncpg.Connection) -> None:
-    if event.event_type != "payment_received":
+    """Rules 1 and 3."""
+    payment = parse(event, membership_events.PaymentReceived)
+    if payment is None:
         return
-    body = event.json()
-    accounts = await conn.fetch("SELECT id, phone FROM accounts WHERE noka = ANY($1)", body.get("nokas", []))
-    for account in accounts:
-        request_id = f"payment:{body['payment_id']}:{account['id']}"
-        request = notify_pb2.NotificationRequest(
-            request_id=request_id, template=notify_pb2.NOTIFICATION_TEMPLATE_PAYMENT_RECEIVED,
-            channel=common_pb2.CHANNEL_SMS, to=account["phone"], language=common_pb2.LANGUAGE_ID, source="auth",
-            params={"amount": _rupiah(body["amount_idr"]), "periods": ", ".join(body["periods"])})
-        await add_event(conn, topic=REQUESTS_TOPIC, event_type="notification", key=str(account["id"]),
-                        payload=request.SerializeToString(),
-                        event_id=uuid.uuid5(uuid.NAMESPACE_URL, f"jkn-notification:{request_id}"))
+    for account in await store.phones_of_family(conn, nokas=list(payment.nokas)):
+        notice = events.payment_received(payment=payment, account_id=str(account["id"]), phone=account["phone"])
+        await events.tell(conn, notice, account_id=str(account["id"]), event_id=events.event_id_of(notice.request_id))
 
 
-#: queue.events type → the message the booker gets (others, e.g. task_recorded, send nothing).
-QUEUE_TEMPLATES = {
-    "booking_created": notify_pb2.NOTIFICATION_TEMPLATE_BOOKING_CONFIRMED,
-    "booking_reminder": notify_pb2.NOTIFICATION_TEMPLATE_BOOKING_REMINDER,
-    "turn_near": notify_pb2.NOTIFICATION_TEMPLATE_TURN_NEAR,
-    "booking_cancelled": notify_pb2.NOTIFICATION_TEMPLATE_BOOKING_CANCELLED_BY_FACILITY,
-}
-_QUEUE_PARAMS = ("queue_number", "facility", "poli", "date", "estimated_time", "booking_code", "ahead", "reason")
+class _QueueNotice(Protocol):
+    def __call__(self, *, request_id: str, to: str) -> events.Notice: ...
+
+
+def queue_notice(event: Event) -> tuple[queue_events.BookingFacts, _QueueNotice] | None:
+    """Rule 2: the booking an event of ``queue.events`` is about and the builder of its notice,
+    or None when it tells nobody."""
+    if (created := parse(event, queue_events.BookingCreated)) is not None:
+        return created.booking, partial(events.booking_confirmed, booking=created.booking)
+    if (reminder := parse(event, queue_events.BookingReminder)) is not None:
+        return reminder.booking, partial(events.booking_reminder, booking=reminder.booking)
+    if (near := parse(event, queue_events.TurnNear)) is not None:
+        return near.booking, partial(events.turn_near, booking=near.booking, ahead=near.ahead)
+    cancelled = parse(event, queue_events.BookingCancelled)
+    if cancelled is not None and cancelled.by == queue_events.CANCELLED_BY_FACILITY:
+        return cancelled.booking, partial(events.booking_cancelled_by_facility, booking=cancelled.booking,
+                                          reason=cancelled.reason)
+    return None
 
 
 async def on_queue_event(event: Event, conn: asyncpg.Connection) -> None:
-    template = QUEUE_TEMPLATES.get(event.event_type)
-    body = event.json()
-    if template is None or (event.event_type == "booking_cancelled" and body.get("by") != "facility"):
+    """Rules 2 and 3."""
+    found = queue_notice(event)
+    if found is None:
         return
-    account = await conn.fetchrow("SELECT id, phone FROM accounts WHERE id = $1::uuid", body["account_id"])
+    booking, build = found
+    account = await store.phone_of(conn, account_id=booking.account_id)
     if account is None:
         return
-    request_id = f"queue:{event.event_id}"
-    request = notify_pb2.NotificationRequest(
-        request_id=request_id, template=template, channel=common_pb2.CHANNEL_SMS, to=account["phone"],
-        language=common_pb2.LANGUAGE_ID, source="queue",
-        params={name: str(body[name]) for name in _QUEUE_PARAMS if name in body})
-    await add_event(conn, topic=REQUESTS_TOPIC, event_type="notification", key=str(account["id"]),
-                    payload=request.SerializeToString(),
-                    event_id=uuid.uuid5(uuid.NAMESPACE_URL, f"jkn-notification:{request_id}"))
+    notice = build(request_id=f"queue:{event.event_id}", to=account["phone"])
+    await events.tell(conn, notice, account_id=str(account["id"]), event_id=events.event_id_of(notice.request_id))

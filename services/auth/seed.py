@@ -6,7 +6,9 @@ from datetime import date
 
 import asyncpg
 
+from services.auth import store
 from services.auth.passwords import Hasher
+from services.kit.seed import SeedFunction
 
 DEMO_PASSWORD = "Sehat#2026"
 ACCOUNTS = [
@@ -18,12 +20,11 @@ ACCOUNTS = [
 ]
 
 
-def seeder(hasher: Hasher):
+def seeder(hasher: Hasher) -> SeedFunction:
     async def seed_demo(conn: asyncpg.Connection, today: date) -> None:
         for noka, nik, name, born, phone, email, verified, pin in ACCOUNTS:
-            await conn.execute(
-                "INSERT INTO accounts (noka, nik, name, birth_date, phone, email, email_verified, password_hash,"
-                " pin_hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)", noka, nik, name, born, phone, email,
-                verified, hasher.hash(DEMO_PASSWORD), hasher.hash(pin) if pin else None)
+            await store.add_account(conn, noka=noka, nik=nik, name=name, birth_date=born, phone=phone, email=email,
+                                    email_verified=verified, password_hash=hasher.hash(DEMO_PASSWORD),
+                                    pin_hash=hasher.hash(pin) if pin else None)
 
     return seed_demo

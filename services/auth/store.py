@@ -1,44 +1,128 @@
-"""Auth's SQL (its own database ``jkn_auth``)."""
+"""Auth's SQL (its own database ``jkn_auth``): every statement of the service is here.
+
+Functions take a pool or a connection (`Conn`); those that must run inside the caller's
+transaction take an `asyncpg.Connection`. No statement is built from input: where a column
+depends on what is changed (email or phone), each has its own literal statement.
+"""
 
 from __future__ import annotations
 
+import uuid
+from datetime import date, datetime
+from typing import Literal, TypeAlias, get_args
+
 import asyncpg
 
-ACCOUNT_COLUMNS = ("id, participant_id, noka, nik, name, birth_date, phone, email, email_verified, password_hash,"
-                   " pin_hash, created_at, email_verification_id")
+Conn: TypeAlias = asyncpg.Pool | asyncpg.Connection
+#: The contacts of an account that a person can change (a column of ``accounts`` each).
+ContactKind = Literal["email", "phone"]
+CONTACT_KINDS: tuple[str, ...] = get_args(ContactKind)
+
+_ACCOUNT = ("SELECT id, participant_id, noka, nik, name, birth_date, phone, email, email_verified, password_hash,"
+            " pin_hash, created_at, email_verification_id FROM accounts")
 
 
-async def account_by_login(conn, identifier: str) -> asyncpg.Record | None:
+def _contact_statement(statements: dict[str, str], kind: str) -> str:
+    statement = statements.get(kind)
+    if statement is None:
+        raise ValueError(f"{kind!r} is not a contact kind ({', '.join(CONTACT_KINDS)})")
+    return statement
+
+
+# --- accounts -------------------------------------------------------------------------------
+
+async def account_by_login(conn: Conn, *, identifier: str) -> asyncpg.Record | None:
     """By NIK, NOKA or email (each unique)."""
-    return await conn.fetchrow(f"SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE nik = $1 OR noka = $1 OR email = $2",
-                               identifier, identifier.lower())
+    return await conn.fetchrow(_ACCOUNT + " WHERE nik = $1 OR noka = $1 OR email = $2", identifier,
+                               identifier.lower())
 
 
-async def account_by_id(conn, account_id: str) -> asyncpg.Record | None:
-    return await conn.fetchrow(f"SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id = $1::uuid", account_id)
+async def account_by_id(conn: Conn, *, account_id: str) -> asyncpg.Record | None:
+    return await conn.fetchrow(_ACCOUNT + " WHERE id = $1::uuid", account_id)
 
 
-async def participant_has_account(conn, noka: str) -> bool:
+async def participant_has_account(conn: Conn, *, noka: str) -> bool:
     return bool(await conn.fetchval("SELECT EXISTS (SELECT 1 FROM accounts WHERE noka = $1)", noka))
 
 
-async def add_registration(conn, **fields) -> None:
+async def add_account(conn: Conn, *, noka: str, nik: str, name: str, birth_date: date, phone: str,
+                      email: str | None, email_verified: bool, password_hash: str, pin_hash: str | None) -> None:
+    """An account made directly (the demo data); participants' accounts come from `create_account`."""
+    await conn.execute(
+        "INSERT INTO accounts (noka, nik, name, birth_date, phone, email, email_verified, password_hash, pin_hash)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)", noka, nik, name, birth_date, phone, email, email_verified,
+        password_hash, pin_hash)
+
+
+async def set_password_hash(conn: Conn, *, account_id: uuid.UUID, password_hash: str) -> None:
+    await conn.execute("UPDATE accounts SET password_hash = $2 WHERE id = $1", account_id, password_hash)
+
+
+async def set_pin_hash(conn: Conn, *, account_id: uuid.UUID, pin_hash: str) -> None:
+    await conn.execute("UPDATE accounts SET pin_hash = $2 WHERE id = $1", account_id, pin_hash)
+
+
+async def set_email_verification(conn: Conn, *, account_id: str, verification_id: str) -> None:
+    """The pending verification of the account's email (the code sent after activation)."""
+    await conn.execute("UPDATE accounts SET email_verification_id = $2 WHERE id = $1::uuid", account_id,
+                       verification_id)
+
+
+async def mark_email_verified(conn: Conn, *, account_id: uuid.UUID) -> None:
+    await conn.execute("UPDATE accounts SET email_verified = true, email_verification_id = NULL WHERE id = $1",
+                       account_id)
+
+
+_CONTACT_IN_USE = {
+    "email": "SELECT EXISTS (SELECT 1 FROM accounts WHERE email = $1)",
+    "phone": "SELECT EXISTS (SELECT 1 FROM accounts WHERE phone = $1)",
+}
+
+
+async def contact_in_use(conn: Conn, *, kind: ContactKind, value: str) -> bool:
+    """Whether any account has ``value`` as its ``kind`` (ValueError for a kind that is no contact)."""
+    return bool(await conn.fetchval(_contact_statement(_CONTACT_IN_USE, kind), value))
+
+
+async def set_email(conn: Conn, *, account_id: uuid.UUID, email: str) -> None:
+    """A confirmed new email: it is verified by the code that confirmed it."""
+    await conn.execute("UPDATE accounts SET email = $2, email_verified = true WHERE id = $1", account_id, email)
+
+
+async def set_phone(conn: Conn, *, account_id: uuid.UUID, phone: str) -> None:
+    await conn.execute("UPDATE accounts SET phone = $2 WHERE id = $1", account_id, phone)
+
+
+async def phones_of_family(conn: Conn, *, nokas: list[str]) -> list[asyncpg.Record]:
+    """``id, phone`` of every account of these card numbers (those without one are skipped)."""
+    return await conn.fetch("SELECT id, phone FROM accounts WHERE noka = ANY($1)", nokas)
+
+
+async def phone_of(conn: Conn, *, account_id: str) -> asyncpg.Record | None:
+    """``id, phone`` of one account."""
+    return await conn.fetchrow("SELECT id, phone FROM accounts WHERE id = $1::uuid", account_id)
+
+
+# --- registrations --------------------------------------------------------------------------
+
+async def add_registration(conn: Conn, *, registration_id: uuid.UUID, participant_id: str, noka: str, nik: str,
+                           name: str, birth_date: date, phone: str, email: str | None, password_hash: str,
+                           verification_id: str, expires_at: datetime) -> None:
     await conn.execute(
         "INSERT INTO registrations (id, participant_id, noka, nik, name, birth_date, phone, email, password_hash,"
         " verification_id, status, expires_at) VALUES ($1, $2::uuid, $3, $4, $5, $6, $7, $8, $9, $10,"
         " 'PENDING_VERIFICATION', $11)",
-        fields["registration_id"], fields["participant_id"], fields["noka"], fields["nik"], fields["name"],
-        fields["birth_date"], fields["phone"], fields["email"], fields["password_hash"], fields["verification_id"],
-        fields["expires_at"])
+        registration_id, participant_id, noka, nik, name, birth_date, phone, email, password_hash, verification_id,
+        expires_at)
 
 
-async def pending_registration(conn, registration_id: str) -> asyncpg.Record | None:
+async def pending_registration(conn: Conn, *, registration_id: str) -> asyncpg.Record | None:
     return await conn.fetchrow(
         "SELECT * FROM registrations WHERE id = $1::uuid AND status = 'PENDING_VERIFICATION' AND expires_at > now()",
         registration_id)
 
 
-async def create_account(conn: asyncpg.Connection, registration: asyncpg.Record) -> str | None:
+async def create_account(conn: asyncpg.Connection, *, registration: asyncpg.Record) -> str | None:
     """The account of a verified registration (None if the participant got one meanwhile)."""
     account_id = await conn.fetchval(
         "INSERT INTO accounts (participant_id, noka, nik, name, birth_date, phone, email, password_hash)"
@@ -49,7 +133,16 @@ async def create_account(conn: asyncpg.Connection, registration: asyncpg.Record)
     return str(account_id) if account_id else None
 
 
-async def open_session(conn: asyncpg.Connection, *, account_id, device: str, token_hash: str, expires_at) -> str:
+# --- sessions and refresh tokens ------------------------------------------------------------
+
+async def device_known(conn: Conn, *, account_id: uuid.UUID, device: str) -> bool:
+    """Whether the account ever had a session (open or ended) on this device."""
+    return bool(await conn.fetchval("SELECT EXISTS (SELECT 1 FROM sessions WHERE account_id = $1 AND device = $2)",
+                                    account_id, device))
+
+
+async def open_session(conn: asyncpg.Connection, *, account_id: uuid.UUID, device: str, token_hash: str,
+                       expires_at: datetime) -> str:
     session_id = await conn.fetchval("INSERT INTO sessions (account_id, device) VALUES ($1, $2) RETURNING id",
                                      account_id, device[:200])
     await conn.execute("INSERT INTO refresh_tokens (token_hash, session_id, expires_at) VALUES ($1, $2, $3)",
@@ -57,7 +150,7 @@ async def open_session(conn: asyncpg.Connection, *, account_id, device: str, tok
     return str(session_id)
 
 
-async def refresh_token_for_update(conn: asyncpg.Connection, token_hash: str) -> asyncpg.Record | None:
+async def refresh_token_for_update(conn: asyncpg.Connection, *, token_hash: str) -> asyncpg.Record | None:
     return await conn.fetchrow(
         "SELECT t.token_hash, t.session_id, t.rotated_at, t.expires_at, s.account_id, s.revoked_at, a.noka"
         " FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id JOIN accounts a ON a.id = s.account_id"
@@ -65,42 +158,79 @@ async def refresh_token_for_update(conn: asyncpg.Connection, token_hash: str) ->
         token_hash)
 
 
-async def rotate(conn: asyncpg.Connection, *, old_hash: str, session_id, new_hash: str, expires_at) -> None:
+async def rotate(conn: asyncpg.Connection, *, old_hash: str, session_id: uuid.UUID, new_hash: str,
+                 expires_at: datetime) -> None:
     await conn.execute("UPDATE refresh_tokens SET rotated_at = now() WHERE token_hash = $1", old_hash)
     await conn.execute("INSERT INTO refresh_tokens (token_hash, session_id, expires_at) VALUES ($1, $2, $3)",
                        new_hash, session_id, expires_at)
     await conn.execute("UPDATE sessions SET last_seen = now() WHERE id = $1", session_id)
 
 
-async def revoke_session(conn, session_id) -> None:
+async def revoke_session(conn: Conn, *, session_id: str | uuid.UUID) -> None:
     await conn.execute("UPDATE sessions SET revoked_at = coalesce(revoked_at, now()) WHERE id = $1::uuid",
                        str(session_id))
 
 
-async def session_active(conn, session_id: str) -> bool:
-    return bool(await conn.fetchval("SELECT revoked_at IS NULL FROM sessions WHERE id = $1::uuid", session_id))
+async def revoke_own_session(conn: Conn, *, account_id: str, session_id: str) -> bool:
+    """End one open session of this account; False when there is none such (or it is another's)."""
+    ended = await conn.fetchval(
+        "UPDATE sessions SET revoked_at = now() WHERE id = $1::uuid AND account_id = $2::uuid"
+        " AND revoked_at IS NULL RETURNING id", session_id, account_id)
+    return ended is not None
 
 
-async def add_password_reset(conn, *, reset_id, account_id, expires_at) -> None:
+async def open_sessions(conn: Conn, *, account_id: str) -> list[asyncpg.Record]:
+    """The account's sessions that have not ended, most recently used first."""
+    return await conn.fetch(
+        "SELECT id, device, created_at, last_seen FROM sessions WHERE account_id = $1::uuid AND revoked_at IS NULL"
+        " ORDER BY last_seen DESC", account_id)
+
+
+# --- password resets ------------------------------------------------------------------------
+
+async def add_password_reset(conn: Conn, *, reset_id: uuid.UUID, account_id: uuid.UUID | None,
+                             expires_at: datetime) -> None:
     """A reset exists for unknown identifiers too (account_id NULL): the answer never differs."""
     await conn.execute("INSERT INTO password_resets (id, account_id, expires_at) VALUES ($1, $2, $3)",
                        reset_id, account_id, expires_at)
 
 
-async def set_reset_verification(conn, reset_id, verification_id: str) -> None:
+async def set_reset_verification(conn: Conn, *, reset_id: uuid.UUID, verification_id: str) -> None:
     await conn.execute("UPDATE password_resets SET verification_id = $2 WHERE id = $1", reset_id, verification_id)
 
 
-async def open_password_reset(conn, reset_id: str) -> asyncpg.Record | None:
+async def open_password_reset(conn: Conn, *, reset_id: str) -> asyncpg.Record | None:
     return await conn.fetchrow(
         "SELECT id, account_id, verification_id FROM password_resets WHERE id = $1::uuid AND completed_at IS NULL"
         " AND expires_at > now() AND account_id IS NOT NULL AND verification_id IS NOT NULL", reset_id)
 
 
-async def complete_password_reset(conn: asyncpg.Connection, *, reset_id, account_id, password_hash: str) -> list[str]:
+async def complete_password_reset(conn: asyncpg.Connection, *, reset_id: uuid.UUID, account_id: uuid.UUID,
+                                  password_hash: str) -> list[str]:
     """New password, reset closed, every session revoked; returns the revoked session ids."""
     await conn.execute("UPDATE accounts SET password_hash = $2 WHERE id = $1", account_id, password_hash)
     await conn.execute("UPDATE password_resets SET completed_at = now() WHERE id = $1", reset_id)
     rows = await conn.fetch("UPDATE sessions SET revoked_at = now() WHERE account_id = $1 AND revoked_at IS NULL"
                             " RETURNING id", account_id)
     return [str(r["id"]) for r in rows]
+
+
+# --- contact changes ------------------------------------------------------------------------
+
+async def add_contact_change(conn: Conn, *, change_id: uuid.UUID, account_id: uuid.UUID, kind: ContactKind,
+                             new_value: str, verification_id: str, expires_at: datetime) -> None:
+    await conn.execute(
+        "INSERT INTO contact_changes (id, account_id, kind, new_value, verification_id, expires_at)"
+        " VALUES ($1, $2, $3, $4, $5, $6)", change_id, account_id, kind, new_value, verification_id, expires_at)
+
+
+async def open_contact_change(conn: Conn, *, change_id: str, account_id: uuid.UUID,
+                              kind: ContactKind) -> asyncpg.Record | None:
+    """``id, new_value, verification_id`` of this account's pending, unexpired change of ``kind``."""
+    return await conn.fetchrow(
+        "SELECT id, new_value, verification_id FROM contact_changes WHERE id = $1::uuid AND account_id = $2"
+        " AND kind = $3 AND completed_at IS NULL AND expires_at > now()", change_id, account_id, kind)
+
+
+async def complete_contact_change(conn: Conn, *, change_id: uuid.UUID) -> None:
+    await conn.execute("UPDATE contact_changes SET completed_at = now() WHERE id = $1", change_id)

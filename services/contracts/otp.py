@@ -13,7 +13,7 @@ from services.kit.errors import DomainError, NotFound
 
 
 async def check_or_raise(notify: notify_pb2_grpc.NotifyServiceStub, *, verification_id: str, code: str,
-                         purpose: int, flow_id: str) -> None:
+                         purpose: notify_pb2.OtpPurpose.ValueType, flow_id: str) -> None:
     """Return when the code is right; raise the contract's error otherwise."""
     reply = await notify.CheckOtp(notify_pb2.CheckOtpRequest(verification_id=verification_id, code=code,
                                                              purpose=purpose, flow_id=flow_id))

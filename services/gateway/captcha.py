@@ -40,7 +40,7 @@ async def passed(redis: Redis, captcha_id: str | None, answer: str | None) -> bo
     """False when none was given; CAPTCHA_INVALID when one was given wrong (it is used up either way)."""
     if not captcha_id or not answer:
         return False
-    stored = await redis.getdel(_key(captcha_id))
-    if stored is None or not secrets.compare_digest(stored, _digest(answer)):
+    stored = await redis.getdel(_key(captcha_id))  # bytes (the client does not decode), None when unknown
+    if not isinstance(stored, bytes) or not secrets.compare_digest(stored, _digest(answer)):
         raise DomainError("wrong captcha", code="CAPTCHA_INVALID")
     return True

@@ -9,8 +9,10 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from jkn.auth.v1 import auth_pb2
+from jkn.common.v1 import common_pb2
 from services.contracts import revocation
 from services.gateway.bearer import Principal
+from services.gateway.problems import language
 from services.gateway.state import GatewayState
 from services.kit.errors import RateLimited, Unauthenticated
 
@@ -56,13 +58,26 @@ async def _caller_noka(state: State, principal: CurrentPrincipal) -> str:
 CallerNoka = Annotated[str, Depends(_caller_noka)]
 
 
+def _client(request: Request) -> common_pb2.ClientContext:
+    """The caller's side of a gRPC request: IP, user agent (200 characters at most) and language."""
+    return common_pb2.ClientContext(
+        client_ip=request.client.host if request.client else "", user_agent=request.headers.get("user-agent", "")[:200],
+        language=common_pb2.LANGUAGE_EN if language(request) == "en" else common_pb2.LANGUAGE_ID)
+
+
+#: The ``client`` field of the requests to auth and membership.
+Client = Annotated[common_pb2.ClientContext, Depends(_client)]
+
+
 async def _fixed_window(state: GatewayState, key: str, limit: int) -> None:
     """At most ``limit`` requests per one-minute window for ``key``: 429 RATE_LIMITED with
     Retry-After beyond it."""
     window = int(time.time()) // 60
     counter = f"gw:rl:{key}:{window}"
     async with state.redis.pipeline(transaction=False) as pipe:  # one round trip
-        count, _ = await pipe.incr(counter).expire(counter, 61, nx=True).execute()
+        pipe.incr(counter)  # queued on the pipeline, sent by execute()
+        pipe.expire(counter, 61, nx=True)
+        count, _ = await pipe.execute()
     if count > limit:
         raise RateLimited("too many requests", retry_after=60 - int(time.time()) % 60)
 

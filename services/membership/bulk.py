@@ -96,7 +96,9 @@ async def load(dsn: str, count: int, *, seed: int = 7, batch: int = 50_000, toda
         made, families, arrears = 0, 0, 0
         started = time.perf_counter()
         while made < count:
-            family_rows, participant_rows, bill_rows = [], [], []
+            family_rows: list[tuple[int, str, str]] = []
+            participant_rows: list[tuple[object, ...]] = []
+            bill_rows: list[tuple[str, int, int]] = []
             while len(participant_rows) < batch and made + len(participant_rows) < count:
                 family_row, rows, unpaid = generator.family()
                 family_rows.append(family_row)

@@ -31,3 +31,9 @@ def effective_date(requested_on: date) -> date:
 
 def can_change(*, last_change_or_registration: date, today: date) -> bool:
     return today >= next_change_allowed_on(last_change_or_registration)
+
+
+def is_valid_new_fktp(*, facility_type: str, facility_code: str, current_code: str) -> bool:
+    """Rule 3: the new facility must be an FKTP (``facility_type == "FKTP"``, not a hospital) and not
+    the participant's current one (``current_code``; empty for a new participant)."""
+    return facility_type == "FKTP" and facility_code != current_code

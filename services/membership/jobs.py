@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from datetime import date
 
 import asyncpg
 
 from services.kit.logs import get_logger
-from services.kit.outbox import add_event
-from services.membership import premiums, store
+from services.membership import events, premiums, store
 
 log = get_logger("jkn.membership.jobs")
 
@@ -17,10 +15,9 @@ log = get_logger("jkn.membership.jobs")
 async def apply_fktp_changes(pool: asyncpg.Pool, today: date) -> int:
     """FKTP rule 2: on its effective date a requested change becomes the participant's FKTP."""
     async with pool.acquire() as conn, conn.transaction():
-        moved = await store.apply_due_fktp_changes(conn, today)
+        moved = await store.apply_due_fktp_changes(conn, today=today)
         for row in moved:
-            await add_event(conn, topic="membership.events", event_type="fktp_changed", key=row["noka"],
-                            payload=json.dumps({"noka": row["noka"], "fktp_code": row["fktp_code"]}).encode())
+            await events.fktp_changed(conn, noka=row["noka"], fktp_code=row["fktp_code"])
     if moved:
         log.info("fktp_changes_applied", extra={"count": len(moved)})
     return len(moved)
@@ -31,11 +28,9 @@ async def roll_bills(pool: asyncpg.Pool, today: date) -> tuple[int, int]:
     month; once a bill passes its due date unpaid, the family becomes TIDAK_AKTIF."""
     async with pool.acquire() as conn, conn.transaction():
         billed = await store.bill_period(conn, period=premiums.period_of(today))
-        lapsed = await store.deactivate_families_in_arrears(conn, today)
+        lapsed = await store.deactivate_families_in_arrears(conn, today=today)
         for noka in lapsed:
-            await add_event(conn, topic="membership.events", event_type="status_changed", key=noka,
-                            payload=json.dumps({"noka": noka, "status": "TIDAK_AKTIF",
-                                                "status_reason": "TUNGGAKAN_IURAN"}).encode())
+            await events.status_changed(conn, noka=noka, status="TIDAK_AKTIF", reason="TUNGGAKAN_IURAN")
     if billed or lapsed:
         log.info("bills_rolled", extra={"billed": billed, "lapsed": len(lapsed)})
     return billed, len(lapsed)

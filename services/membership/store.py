@@ -1,8 +1,13 @@
-"""Membership's SQL (its own database ``jkn_membership``)."""
+"""Membership's SQL (its own database ``jkn_membership``). Every function takes a pool or the
+connection of the caller's transaction; those that lock rows or write several need the latter."""
 
 from __future__ import annotations
 
-from datetime import date
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
 
 import asyncpg
 
@@ -10,9 +15,10 @@ PARTICIPANT_COLUMNS = (
     "p.id, p.nik, p.noka, p.name, p.birth_date, p.sex, p.family_id, p.relation, p.segment, p.care_class,"
     " p.status, p.status_reason, p.fktp_code, p.fktp_name, p.registered_on")
 
+# --- participants and families -------------------------------------------------------------
 
-async def participant_by(conn: asyncpg.Pool | asyncpg.Connection, *, noka: str | None = None,
-                         nik: str | None = None, participant_id: str | None = None) -> asyncpg.Record | None:
+async def participant_by(conn: asyncpg.Pool | asyncpg.Connection, *, noka: str | None = None, nik: str | None = None,
+                         participant_id: str | None = None) -> asyncpg.Record | None:
     """One participant by NOKA, NIK or id (each is unique and indexed)."""
     if noka is not None:
         return await conn.fetchrow(f"SELECT {PARTICIPANT_COLUMNS} FROM participants p WHERE p.noka = $1", noka)
@@ -22,77 +28,23 @@ async def participant_by(conn: asyncpg.Pool | asyncpg.Connection, *, noka: str |
                                participant_id)
 
 
-async def family_of(conn: asyncpg.Pool | asyncpg.Connection, family_id: int) -> list[asyncpg.Record]:
-    """Every member of a family, head first, then by birth date."""
+async def family_of(conn: asyncpg.Pool | asyncpg.Connection, *, family_id: int) -> list[asyncpg.Record]:
+    """Every member of a family, head first, then the spouse, then by birth date."""
     return await conn.fetch(
         f"SELECT {PARTICIPANT_COLUMNS} FROM participants p WHERE p.family_id = $1"
         " ORDER BY (p.relation = 'HEAD') DESC, (p.relation = 'SPOUSE') DESC, p.birth_date", family_id)
 
 
-async def pending_fktp_changes(conn: asyncpg.Pool | asyncpg.Connection, participant_ids: list) -> dict:
-    rows = await conn.fetch(
-        "SELECT DISTINCT ON (participant_id) participant_id, to_code, to_name, effective_date FROM fktp_changes"
-        " WHERE participant_id = ANY($1::uuid[]) AND NOT applied ORDER BY participant_id, requested_on DESC",
-        participant_ids)
-    return {r["participant_id"]: r for r in rows}
+async def taken_niks(conn: asyncpg.Pool | asyncpg.Connection, *, niks: list[str]) -> list[str]:
+    """Those of ``niks`` that already belong to a participant."""
+    return [r["nik"] for r in await conn.fetch("SELECT nik FROM participants WHERE nik = ANY($1)", niks)]
 
 
-async def family_bills(conn: asyncpg.Pool | asyncpg.Connection, family_id: int) -> list[asyncpg.Record]:
-    """The family's bills by period: one amount per period for all its billed members."""
-    return await conn.fetch(
-        "SELECT b.period, sum(b.amount_idr)::bigint AS amount_idr,"
-        " CASE WHEN bool_and(b.status = 'PAID') THEN 'PAID' ELSE 'UNPAID' END AS status, max(b.paid_at) AS paid_at"
-        " FROM bills b JOIN participants p ON p.id = b.participant_id WHERE p.family_id = $1"
-        " GROUP BY b.period ORDER BY b.period DESC", family_id)
+async def kk_registered(conn: asyncpg.Pool | asyncpg.Connection, *, kk_number: str) -> bool:
+    return bool(await conn.fetchval("SELECT EXISTS (SELECT 1 FROM families WHERE kk_number = $1)", kk_number))
 
 
-async def unpaid_family_bills(conn: asyncpg.Connection, family_id: int, periods: list[str]) -> list[asyncpg.Record]:
-    """Unpaid bills of the family (for ``periods``, or all when empty), locked for the payment."""
-    return await conn.fetch(
-        "SELECT b.participant_id, b.period, b.amount_idr FROM bills b JOIN participants p ON p.id = b.participant_id"
-        " WHERE p.family_id = $1 AND b.status = 'UNPAID' AND (cardinality($2::text[]) = 0 OR b.period = ANY($2))"
-        " ORDER BY b.period FOR UPDATE OF b", family_id, periods)
-
-
-async def open_payment(conn: asyncpg.Connection, *, family_id: int, account: str, amount_idr: int,
-                       periods: list[str], expires_at) -> asyncpg.Record:
-    """Expire the family's open payment, then open a new one."""
-    await conn.execute("UPDATE payments SET status = 'EXPIRED' WHERE family_id = $1 AND status = 'PENDING'",
-                       family_id)
-    return await conn.fetchrow(
-        "INSERT INTO payments (family_id, virtual_account, amount_idr, periods, status, expires_at)"
-        " VALUES ($1, $2, $3, $4, 'PENDING', $5) RETURNING id, virtual_account, amount_idr, periods, status,"
-        " expires_at", family_id, account, amount_idr, periods, expires_at)
-
-
-async def payment_for_update(conn: asyncpg.Connection, payment_id: str) -> asyncpg.Record | None:
-    return await conn.fetchrow(
-        "SELECT id, family_id, virtual_account, amount_idr, periods, status, expires_at, provider_ref"
-        " FROM payments WHERE id = $1::uuid FOR UPDATE", payment_id)
-
-
-async def payment_by_provider_ref(conn: asyncpg.Connection, provider_ref: str) -> asyncpg.Record | None:
-    return await conn.fetchrow("SELECT id, status FROM payments WHERE provider_ref = $1", provider_ref)
-
-
-async def mark_paid(conn: asyncpg.Connection, *, payment_id, family_id: int, periods: list[str], paid_at,
-                    provider_ref: str) -> None:
-    await conn.execute("UPDATE payments SET status = 'PAID', paid_at = $2, provider_ref = $3 WHERE id = $1",
-                       payment_id, paid_at, provider_ref)
-    await conn.execute(
-        "UPDATE bills b SET status = 'PAID', paid_at = $3 FROM participants p"
-        " WHERE p.id = b.participant_id AND p.family_id = $1 AND b.period = ANY($2) AND b.status = 'UNPAID'",
-        family_id, periods, paid_at)
-
-
-async def family_has_arrears(conn: asyncpg.Connection, family_id: int, today) -> bool:
-    return bool(await conn.fetchval(
-        "SELECT EXISTS (SELECT 1 FROM bills b JOIN participants p ON p.id = b.participant_id"
-        " WHERE p.family_id = $1 AND b.status = 'UNPAID' AND to_date(b.period || '-10', 'YYYY-MM-DD') < $2)",
-        family_id, today))
-
-
-async def activate_family(conn: asyncpg.Connection, family_id: int) -> list[str]:
+async def activate_family(conn: asyncpg.Connection, *, family_id: int) -> list[str]:
     """Members inactive for arrears or an awaited first payment become AKTIF; their NOKAs."""
     rows = await conn.fetch(
         "UPDATE participants SET status = 'AKTIF', status_reason = NULL WHERE family_id = $1"
@@ -101,20 +53,43 @@ async def activate_family(conn: asyncpg.Connection, family_id: int) -> list[str]
     return [r["noka"] for r in rows]
 
 
-async def last_fktp_change_on(conn: asyncpg.Pool | asyncpg.Connection, participant_id) -> object | None:
+async def deactivate_families_in_arrears(conn: asyncpg.Connection, *, today: date) -> list[str]:
+    """Members of families with a past-due unpaid bill become TIDAK_AKTIF (TUNGGAKAN_IURAN); their NOKAs."""
+    rows = await conn.fetch(
+        "UPDATE participants p SET status = 'TIDAK_AKTIF', status_reason = 'TUNGGAKAN_IURAN'"
+        " WHERE p.status = 'AKTIF' AND p.family_id IN (SELECT m.family_id FROM bills b"
+        " JOIN participants m ON m.id = b.participant_id WHERE b.status = 'UNPAID'"
+        " AND to_date(b.period || '-10', 'YYYY-MM-DD') < $1) RETURNING p.noka", today)
+    return [r["noka"] for r in rows]
+
+
+# --- FKTP changes --------------------------------------------------------------------------
+
+async def pending_fktp_changes(conn: asyncpg.Pool | asyncpg.Connection, *,
+                               participant_ids: list[uuid.UUID]) -> dict[uuid.UUID, asyncpg.Record]:
+    """The latest change not yet applied of each participant that has one, by participant id."""
+    rows = await conn.fetch(
+        "SELECT DISTINCT ON (participant_id) participant_id, to_code, to_name, effective_date FROM fktp_changes"
+        " WHERE participant_id = ANY($1::uuid[]) AND NOT applied ORDER BY participant_id, requested_on DESC",
+        participant_ids)
+    return {r["participant_id"]: r for r in rows}
+
+
+async def last_fktp_change_on(conn: asyncpg.Pool | asyncpg.Connection, *, participant_id: uuid.UUID) -> date | None:
+    """When the participant last asked for a change (None: never)."""
     return await conn.fetchval("SELECT max(requested_on) FROM fktp_changes WHERE participant_id = $1",
                                participant_id)
 
 
-async def add_fktp_change(conn: asyncpg.Connection, *, participant_id, from_code: str, to_code: str, to_name: str,
-                          requested_on, effective_date) -> None:
+async def add_fktp_change(conn: asyncpg.Connection, *, participant_id: uuid.UUID, from_code: str, to_code: str,
+                          to_name: str, requested_on: date, effective_date: date) -> None:
     await conn.execute(
         "INSERT INTO fktp_changes (participant_id, from_code, to_code, to_name, requested_on, effective_date)"
         " VALUES ($1, $2, $3, $4, $5, $6)", participant_id, from_code, to_code, to_name, requested_on, effective_date)
 
 
-async def apply_due_fktp_changes(conn: asyncpg.Connection, today) -> list[asyncpg.Record]:
-    """Move every participant whose change took effect by ``today``; return (noka, to_code) of each."""
+async def apply_due_fktp_changes(conn: asyncpg.Connection, *, today: date) -> list[asyncpg.Record]:
+    """Move every participant whose change took effect by ``today``; return (noka, fktp_code) of each."""
     return await conn.fetch(
         "WITH due AS (UPDATE fktp_changes SET applied = true WHERE NOT applied AND effective_date <= $1"
         " RETURNING participant_id, to_code, to_name)"
@@ -122,48 +97,32 @@ async def apply_due_fktp_changes(conn: asyncpg.Connection, today) -> list[asyncp
         " WHERE p.id = due.participant_id RETURNING p.noka, p.fktp_code", today)
 
 
-async def taken_niks(conn: asyncpg.Pool | asyncpg.Connection, niks: list[str]) -> list[str]:
-    return [r["nik"] for r in await conn.fetch("SELECT nik FROM participants WHERE nik = ANY($1)", niks)]
+# --- bills and payments --------------------------------------------------------------------
+
+async def family_bills(conn: asyncpg.Pool | asyncpg.Connection, *, family_id: int) -> list[asyncpg.Record]:
+    """The family's bills by period, newest first: one amount per period for all its billed members."""
+    return await conn.fetch(
+        "SELECT b.period, sum(b.amount_idr)::bigint AS amount_idr,"
+        " CASE WHEN bool_and(b.status = 'PAID') THEN 'PAID' ELSE 'UNPAID' END AS status, max(b.paid_at) AS paid_at"
+        " FROM bills b JOIN participants p ON p.id = b.participant_id WHERE p.family_id = $1"
+        " GROUP BY b.period ORDER BY b.period DESC", family_id)
 
 
-async def kk_registered(conn: asyncpg.Pool | asyncpg.Connection, kk_number: str) -> bool:
-    return bool(await conn.fetchval("SELECT EXISTS (SELECT 1 FROM families WHERE kk_number = $1)", kk_number))
+async def unpaid_family_bills(conn: asyncpg.Connection, *, family_id: int,
+                              periods: list[str]) -> list[asyncpg.Record]:
+    """Unpaid bills of the family (for ``periods``, or all when empty), locked for the payment."""
+    return await conn.fetch(
+        "SELECT b.participant_id, b.period, b.amount_idr FROM bills b JOIN participants p ON p.id = b.participant_id"
+        " WHERE p.family_id = $1 AND b.status = 'UNPAID' AND (cardinality($2::text[]) = 0 OR b.period = ANY($2))"
+        " ORDER BY b.period FOR UPDATE OF b", family_id, periods)
 
 
-async def add_enrollment(conn: asyncpg.Pool | asyncpg.Connection, *, enrollment_id, application: str,
-                         verification_id: str, expires_at) -> None:
-    await conn.execute("INSERT INTO enrollments (id, application, verification_id, status, expires_at)"
-                       " VALUES ($1, $2::jsonb, $3, 'PENDING', $4)", enrollment_id, application, verification_id,
-                       expires_at)
-
-
-async def pending_enrollment(conn: asyncpg.Pool | asyncpg.Connection, enrollment_id: str) -> asyncpg.Record | None:
-    return await conn.fetchrow("SELECT id, application, verification_id FROM enrollments"
-                               " WHERE id = $1::uuid AND status = 'PENDING' AND expires_at > now()", enrollment_id)
-
-
-async def enroll_family(conn: asyncpg.Connection, *, enrollment_id, application: dict, period: str,
-                        premium_idr: int, registered_on) -> tuple[int, list[asyncpg.Record]]:
-    """Create the family and its members (TIDAK_AKTIF, awaiting the first payment) with new NOKAs
-    and their first bills; mark the enrolment completed. Returns the family id and the members."""
-    family_id = await conn.fetchval("INSERT INTO families (kk_number, address) VALUES ($1, $2) RETURNING id",
-                                    application["kk_number"], application["address"])
-    members = []
-    for member in application["members"]:
-        members.append(await conn.fetchrow(
-            "INSERT INTO participants AS p (nik, noka, name, birth_date, sex, family_id, relation, segment, care_class,"
-            " status, status_reason, fktp_code, fktp_name, registered_on) VALUES ($1, lpad(nextval('noka_seq')::text,"
-            " 13, '0'), $2, $3::date, $4, $5, $6, 'PBPU', $7, 'TIDAK_AKTIF', 'MENUNGGU_PEMBAYARAN', $8, $9, $10)"
-            f" RETURNING {PARTICIPANT_COLUMNS}",
-            member["nik"], member["name"], date.fromisoformat(member["birth_date"]), member["sex"], family_id,
-            member["relation"], application["care_class"], application["fktp_code"], application["fktp_name"],
-            registered_on))
-    await conn.executemany(
-        "INSERT INTO bills (participant_id, period, amount_idr, status) VALUES ($1, $2, $3, 'UNPAID')",
-        [(m["id"], period, premium_idr) for m in members])
-    await conn.execute("UPDATE enrollments SET status = 'COMPLETED', family_id = $2 WHERE id = $1",
-                       enrollment_id, family_id)
-    return family_id, members
+async def family_has_arrears(conn: asyncpg.Pool | asyncpg.Connection, *, family_id: int, today: date) -> bool:
+    """Whether any bill of the family is unpaid past its due date (the 10th of its month)."""
+    return bool(await conn.fetchval(
+        "SELECT EXISTS (SELECT 1 FROM bills b JOIN participants p ON p.id = b.participant_id"
+        " WHERE p.family_id = $1 AND b.status = 'UNPAID' AND to_date(b.period || '-10', 'YYYY-MM-DD') < $2)",
+        family_id, today))
 
 
 async def bill_period(conn: asyncpg.Connection, *, period: str) -> int:
@@ -176,11 +135,87 @@ async def bill_period(conn: asyncpg.Connection, *, period: str) -> int:
     return int(status.split()[-1])
 
 
-async def deactivate_families_in_arrears(conn: asyncpg.Connection, today) -> list[str]:
-    """Members of families with a past-due unpaid bill become TIDAK_AKTIF (TUNGGAKAN_IURAN); their NOKAs."""
-    rows = await conn.fetch(
-        "UPDATE participants p SET status = 'TIDAK_AKTIF', status_reason = 'TUNGGAKAN_IURAN'"
-        " WHERE p.status = 'AKTIF' AND p.family_id IN (SELECT m.family_id FROM bills b"
-        " JOIN participants m ON m.id = b.participant_id WHERE b.status = 'UNPAID'"
-        " AND to_date(b.period || '-10', 'YYYY-MM-DD') < $1) RETURNING p.noka", today)
-    return [r["noka"] for r in rows]
+async def open_payment(conn: asyncpg.Connection, *, family_id: int, virtual_account: str, amount_idr: int,
+                       periods: list[str], expires_at: datetime) -> asyncpg.Record:
+    """Expire the family's open payment, then open a new one."""
+    await conn.execute("UPDATE payments SET status = 'EXPIRED' WHERE family_id = $1 AND status = 'PENDING'",
+                       family_id)
+    return await conn.fetchrow(
+        "INSERT INTO payments (family_id, virtual_account, amount_idr, periods, status, expires_at)"
+        " VALUES ($1, $2, $3, $4, 'PENDING', $5) RETURNING id, virtual_account, amount_idr, periods, status,"
+        " expires_at", family_id, virtual_account, amount_idr, periods, expires_at)
+
+
+async def payment_for_update(conn: asyncpg.Connection, *, payment_id: str) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        "SELECT id, family_id, virtual_account, amount_idr, periods, status, expires_at, provider_ref"
+        " FROM payments WHERE id = $1::uuid FOR UPDATE", payment_id)
+
+
+async def payment_by_provider_ref(conn: asyncpg.Pool | asyncpg.Connection, *,
+                                  provider_ref: str) -> asyncpg.Record | None:
+    return await conn.fetchrow("SELECT id, status FROM payments WHERE provider_ref = $1", provider_ref)
+
+
+async def mark_paid(conn: asyncpg.Connection, *, payment_id: uuid.UUID, family_id: int, periods: list[str],
+                    paid_at: datetime, provider_ref: str) -> None:
+    """The payment and the family's bills of its periods become PAID."""
+    await conn.execute("UPDATE payments SET status = 'PAID', paid_at = $2, provider_ref = $3 WHERE id = $1",
+                       payment_id, paid_at, provider_ref)
+    await conn.execute(
+        "UPDATE bills b SET status = 'PAID', paid_at = $3 FROM participants p"
+        " WHERE p.id = b.participant_id AND p.family_id = $1 AND b.period = ANY($2) AND b.status = 'UNPAID'",
+        family_id, periods, paid_at)
+
+
+# --- enrolments ----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class PendingEnrollment:
+    id: uuid.UUID
+    verification_id: str
+    #: The application as `add_enrollment` stored it (birth dates as ``YYYY-MM-DD`` text).
+    application: dict[str, Any]
+
+
+async def add_enrollment(conn: asyncpg.Pool | asyncpg.Connection, *, enrollment_id: uuid.UUID,
+                         application: dict[str, Any], verification_id: str, expires_at: datetime) -> None:
+    await conn.execute("INSERT INTO enrollments (id, application, verification_id, status, expires_at)"
+                       " VALUES ($1, $2::jsonb, $3, 'PENDING', $4)", enrollment_id, json.dumps(application),
+                       verification_id, expires_at)
+
+
+async def pending_enrollment(conn: asyncpg.Pool | asyncpg.Connection, *,
+                             enrollment_id: str) -> PendingEnrollment | None:
+    """The enrolment if it is still pending and not expired."""
+    row = await conn.fetchrow("SELECT id, application, verification_id FROM enrollments"
+                              " WHERE id = $1::uuid AND status = 'PENDING' AND expires_at > now()", enrollment_id)
+    if row is None:
+        return None
+    return PendingEnrollment(id=row["id"], verification_id=row["verification_id"],
+                             application=json.loads(row["application"]))
+
+
+async def enroll_family(conn: asyncpg.Connection, *, enrollment_id: uuid.UUID, kk_number: str, address: str,
+                        care_class: int, fktp_code: str, fktp_name: str, members: list[dict[str, str]],
+                        period: str, premium_idr: int, registered_on: date) -> tuple[int, list[asyncpg.Record]]:
+    """Create the family and its members (PBPU, TIDAK_AKTIF awaiting the first payment) with new
+    NOKAs and their first bills of ``period``; mark the enrolment completed. Returns the family id
+    and the members (in the order of ``members``)."""
+    family_id = await conn.fetchval("INSERT INTO families (kk_number, address) VALUES ($1, $2) RETURNING id",
+                                    kk_number, address)
+    rows = []
+    for member in members:
+        rows.append(await conn.fetchrow(
+            "INSERT INTO participants AS p (nik, noka, name, birth_date, sex, family_id, relation, segment, care_class,"
+            " status, status_reason, fktp_code, fktp_name, registered_on) VALUES ($1, lpad(nextval('noka_seq')::text,"
+            " 13, '0'), $2, $3::date, $4, $5, $6, 'PBPU', $7, 'TIDAK_AKTIF', 'MENUNGGU_PEMBAYARAN', $8, $9, $10)"
+            f" RETURNING {PARTICIPANT_COLUMNS}",
+            member["nik"], member["name"], date.fromisoformat(member["birth_date"]), member["sex"], family_id,
+            member["relation"], care_class, fktp_code, fktp_name, registered_on))
+    await conn.executemany(
+        "INSERT INTO bills (participant_id, period, amount_idr, status) VALUES ($1, $2, $3, 'UNPAID')",
+        [(m["id"], period, premium_idr) for m in rows])
+    await conn.execute("UPDATE enrollments SET status = 'COMPLETED', family_id = $2 WHERE id = $1",
+                       enrollment_id, family_id)
+    return family_id, rows

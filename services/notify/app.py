@@ -7,6 +7,7 @@ from pathlib import Path
 from jkn.notify.v1 import notify_pb2, notify_pb2_grpc
 from services.kit.consumer import IdempotentConsumer
 from services.kit.grpc_server import Servicer
+from services.kit.kafka import NOTIFY_REQUESTS
 from services.kit.runtime import Runtime
 from services.notify import otp
 from services.notify.delivery import Delivery
@@ -14,7 +15,7 @@ from services.notify.otp_store import Limits, OtpStore
 from services.notify.providers import DevOutbox, HttpSms, Smtp
 from services.notify.server import NotifyServicer
 from services.notify.settings import NotifySettings
-from services.notify.verifications import REQUESTS_TOPIC, Verifications
+from services.notify.verifications import Verifications
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -55,7 +56,7 @@ async def build(runtime: Runtime) -> list[Servicer]:
     delivery = Delivery(store=store, keys=otp.parse_code_keys(settings.otp_code_keys.get_secret_value()),
                         providers=providers(settings, runtime))
     runtime.background(IdempotentConsumer(
-        pool=pool, bootstrap=settings.kafka_bootstrap, topic=REQUESTS_TOPIC, group="notify-delivery",
+        pool=pool, bootstrap=settings.kafka_bootstrap, topic=NOTIFY_REQUESTS, group="notify-delivery",
         handler=delivery.handle, max_attempts=settings.delivery_max_attempts).run(), "delivery-worker")
     servicer = NotifyServicer(pool=pool, verifications=verifications, dev_outbox_enabled=not settings.is_prod)
     return [Servicer(servicer, notify_pb2_grpc.add_NotifyServiceServicer_to_server,

@@ -64,7 +64,7 @@ class OtpStore:
         self.redis, self.limits, self.prefix = redis, limits, prefix
         self._script = redis.register_script(_SCRIPT)
 
-    async def _run(self, operation: str, *args: object) -> list[str]:
+    async def _run(self, operation: str, *args: str | int | float | bytes) -> list[str]:
         reply = await self._script(keys=[], args=[operation, self.prefix, *args])
         return [_text(v) for v in reply]
 

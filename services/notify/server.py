@@ -1,8 +1,7 @@
-"""Notify's gRPC servicer: translates messages to `Verifications`, the store and the outbox."""
+"""Notify's gRPC servicer: translation only, to `verifications` (one-time codes), `notifications`
+and the dev outbox."""
 
 from __future__ import annotations
-
-import uuid
 
 import asyncpg
 import grpc
@@ -12,9 +11,10 @@ from jkn.common.v1 import common_pb2
 from jkn.notify.v1 import notify_pb2, notify_pb2_grpc
 from services.contracts.contacts import normalize_destination
 from services.kit.errors import NotFound, ValidationFailed
-from services.kit.outbox import add_event
-from services.notify import store
-from services.notify.verifications import REQUESTS_TOPIC, Verifications, View
+from services.kit.validation import require
+from services.notify import notifications, store
+from services.notify.notifications import MAX_TEXT
+from services.notify.verifications import Verifications, View
 
 _CHANNELS = {"sms": common_pb2.CHANNEL_SMS, "email": common_pb2.CHANNEL_EMAIL}
 _CHANNEL_NAMES = {v: k for k, v in _CHANNELS.items()}
@@ -26,22 +26,13 @@ _STATUS_AFTER = {"approved": "approved", "invalid": "pending", "expired": "expir
                  "max_attempts_reached": "max_attempts_reached"}
 
 
-def _purpose(value: int) -> str:
+def _purpose(value: notify_pb2.OtpPurpose.ValueType) -> str:
     if value == notify_pb2.OTP_PURPOSE_UNSPECIFIED or value not in notify_pb2.OtpPurpose.values():
         raise ValidationFailed([{"field": "purpose", "code": "required", "message": "purpose is required"}])
     return notify_pb2.OtpPurpose.Name(value).removeprefix("OTP_PURPOSE_").lower()
 
 
-def _required(**fields: str) -> None:
-    errors = [{"field": name, "code": "required", "message": f"{name} is required"}
-              for name, value in fields.items() if not value.strip()]
-    errors += [{"field": name, "code": "too_long", "message": f"{name} is too long"}
-               for name, value in fields.items() if len(value) > 256]
-    if errors:
-        raise ValidationFailed(errors)
-
-
-def _status(name: str) -> int:
+def _status(name: str) -> notify_pb2.VerificationStatus.ValueType:
     return notify_pb2.VerificationStatus.Value(f"VERIFICATION_STATUS_{name.upper()}")
 
 
@@ -62,26 +53,29 @@ class NotifyServicer(notify_pb2_grpc.NotifyServiceServicer):
         self.verifications = verifications
         self.dev_outbox_enabled = dev_outbox_enabled
 
-    async def IssueOtp(self, request, context):
+    async def IssueOtp(self, request: notify_pb2.IssueOtpRequest, context: grpc.aio.ServicerContext
+                       ) -> notify_pb2.IssueOtpResponse:
         channel = _CHANNEL_NAMES.get(request.channel)
         if channel is None:
             raise ValidationFailed([{"field": "channel", "code": "unsupported", "message": "sms or email"}])
-        _required(flow_id=request.flow_id, destination=request.destination)
+        require({"flow_id": request.flow_id, "destination": request.destination}, max_length=MAX_TEXT)
         view = await self.verifications.issue(
             purpose=_purpose(request.purpose), flow_id=request.flow_id, channel=channel,
             destination=request.destination, client_ip=request.client_ip, idempotency_key=request.idempotency_key,
             language="en" if request.language == common_pb2.LANGUAGE_EN else "id")
         return notify_pb2.IssueOtpResponse(verification=_verification(view))
 
-    async def ResendOtp(self, request, context):
-        _required(verification_id=request.verification_id, flow_id=request.flow_id)
+    async def ResendOtp(self, request: notify_pb2.ResendOtpRequest, context: grpc.aio.ServicerContext
+                        ) -> notify_pb2.ResendOtpResponse:
+        require({"verification_id": request.verification_id, "flow_id": request.flow_id}, max_length=MAX_TEXT)
         view = await self.verifications.resend(verification_id=request.verification_id,
                                                purpose=_purpose(request.purpose), flow_id=request.flow_id,
                                                client_ip=request.client_ip)
         return notify_pb2.ResendOtpResponse(verification=_verification(view))
 
-    async def CheckOtp(self, request, context):
-        _required(verification_id=request.verification_id, flow_id=request.flow_id)
+    async def CheckOtp(self, request: notify_pb2.CheckOtpRequest, context: grpc.aio.ServicerContext
+                       ) -> notify_pb2.CheckOtpResponse:
+        require({"verification_id": request.verification_id, "flow_id": request.flow_id}, max_length=MAX_TEXT)
         outcome = await self.verifications.check(verification_id=request.verification_id,
                                                  purpose=_purpose(request.purpose), flow_id=request.flow_id,
                                                  code=request.code)
@@ -91,33 +85,24 @@ class NotifyServicer(notify_pb2_grpc.NotifyServiceServicer):
         return notify_pb2.CheckOtpResponse(result=_RESULTS[outcome.result], status=_status(status),
                                            attempts_left=outcome.attempts_left)
 
-    async def CancelOtp(self, request, context):
-        _required(verification_id=request.verification_id, flow_id=request.flow_id)
+    async def CancelOtp(self, request: notify_pb2.CancelOtpRequest, context: grpc.aio.ServicerContext
+                        ) -> notify_pb2.CancelOtpResponse:
+        require({"verification_id": request.verification_id, "flow_id": request.flow_id}, max_length=MAX_TEXT)
         view = await self.verifications.cancel(verification_id=request.verification_id,
                                                purpose=_purpose(request.purpose), flow_id=request.flow_id)
         return notify_pb2.CancelOtpResponse(verification=_verification(view))
 
-    async def GetOtp(self, request, context):
-        _required(verification_id=request.verification_id)
+    async def GetOtp(self, request: notify_pb2.GetOtpRequest, context: grpc.aio.ServicerContext
+                     ) -> notify_pb2.GetOtpResponse:
+        require({"verification_id": request.verification_id}, max_length=MAX_TEXT)
         return notify_pb2.GetOtpResponse(
             verification=_verification(await self.verifications.get(verification_id=request.verification_id)))
 
-    async def SendNotification(self, request, context):
+    async def SendNotification(self, request: notify_pb2.SendNotificationRequest,
+                               context: grpc.aio.ServicerContext) -> notify_pb2.SendNotificationResponse:
         """Queue a notification from another service; the same request id twice is sent once."""
-        note = request.notification
-        _required(request_id=note.request_id, to=note.to)
-        if note.channel not in _CHANNEL_NAMES or note.template in (notify_pb2.NOTIFICATION_TEMPLATE_UNSPECIFIED,
-                                                                   notify_pb2.NOTIFICATION_TEMPLATE_OTP_CODE):
-            raise ValidationFailed([{"field": "template", "code": "unsupported",
-                                     "message": "a notification template and sms or email"}])
-        event_id = uuid.uuid5(uuid.NAMESPACE_URL, f"jkn-notification:{note.request_id}")
-        try:
-            async with self.pool.acquire() as conn, conn.transaction():
-                await add_event(conn, topic=REQUESTS_TOPIC, event_type="notification", key=note.request_id,
-                                payload=note.SerializeToString(), event_id=event_id)
-        except asyncpg.UniqueViolationError:
-            return notify_pb2.SendNotificationResponse(request_id=note.request_id, duplicate=True)
-        return notify_pb2.SendNotificationResponse(request_id=note.request_id, duplicate=False)
+        duplicate = await notifications.enqueue(self.pool, request.notification)
+        return notify_pb2.SendNotificationResponse(request_id=request.notification.request_id, duplicate=duplicate)
 
     async def ListDevOutbox(self, request: notify_pb2.ListDevOutboxRequest, context: grpc.aio.ServicerContext
                             ) -> notify_pb2.ListDevOutboxResponse:

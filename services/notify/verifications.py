@@ -18,10 +18,10 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from jkn.common.v1 import common_pb2
 from jkn.notify.v1 import notify_pb2
 from services.kit.errors import DependencyUnavailable, DomainError, NotFound
-from services.kit.logs import get_logger
-from services.kit.masking import mask_email, mask_phone
 from services.kit.events import publish
 from services.kit.kafka import NOTIFY_REQUESTS
+from services.kit.logs import get_logger
+from services.kit.masking import mask_email, mask_phone
 from services.notify import metrics, otp
 from services.notify.otp_store import CheckOutcome, OtpSendRefused, OtpStore, Sent
 from services.notify.settings import NotifySettings

@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 import asyncpg
 
@@ -96,7 +96,7 @@ async def create(pool: asyncpg.Pool, membership: membership_pb2_grpc.MembershipS
             rules.check_own_fktp(facility_code=session["facility_code"], participant_fktp=patient.fktp_code)
         else:
             number = (request.referral_number or "").strip().upper()
-            row = await store.referral(pool, number) if len(number) == rules.REFERRAL_LENGTH else None
+            row = await store.referral(pool, number=number) if len(number) == rules.REFERRAL_LENGTH else None
             referral = number
             rules.check_referral(
                 rules.Referral(row["number"], row["noka"], row["to_facility"], row["poli_code"], row["issued_on"],
@@ -127,14 +127,14 @@ async def create(pool: asyncpg.Pool, membership: membership_pb2_grpc.MembershipS
     return booking, False
 
 
-async def _session(pool: asyncpg.Pool, schedule_id: str, visit_date) -> asyncpg.Record:
+async def _session(pool: asyncpg.Pool, schedule_id: str, visit_date: date) -> asyncpg.Record:
     """The schedule's session on that date (made from the weekly hours on first use)."""
-    session = await store.session(pool, schedule_id, visit_date)
+    session = await store.session(pool, schedule_id=schedule_id, day=visit_date)
     if session is None:
-        if await store.schedule(pool, schedule_id) is None:
+        if await store.schedule(pool, schedule_id=schedule_id) is None:
             raise NotFound("no such schedule")
         await store.ensure_sessions(pool, day=visit_date, schedule_ids=[schedule_id])
-        session = await store.session(pool, schedule_id, visit_date)
+        session = await store.session(pool, schedule_id=schedule_id, day=visit_date)
         if session is None:
             raise DomainError("the doctor does not practise on that date", code="BOOKING_WINDOW")
     return session
@@ -154,7 +154,7 @@ async def _replay(pool: asyncpg.Pool, request: BookingRequest) -> queue_pb2.Book
     return queue_pb2.Booking.FromString(existing["first_response"])
 
 
-async def _take_seat(pool: asyncpg.Pool, request: BookingRequest, session: asyncpg.Record, visit_date,
+async def _take_seat(pool: asyncpg.Pool, request: BookingRequest, session: asyncpg.Record, visit_date: date,
                      patient: Patient, referral: str | None) -> queue_pb2.Booking:
     """Booking rules 3, 5 and 6 in one transaction: no active booking at this poli that day, one
     seat taken by a conditional UPDATE (never past the quota), the next sequence number."""
@@ -164,7 +164,7 @@ async def _take_seat(pool: asyncpg.Pool, request: BookingRequest, session: async
                                           day=visit_date):
             raise DomainError("this participant already has a booking at this poli on that date",
                               code="DUPLICATE_BOOKING")
-        seat = await store.take_seat(conn, request.schedule_id, visit_date)
+        seat = await store.take_seat(conn, schedule_id=request.schedule_id, day=visit_date)
         if seat is None:
             raise DomainError("no JKN seats left for this session", code="QUOTA_FULL")
         record = (request.medical_record_number or "").strip() or None
@@ -174,40 +174,56 @@ async def _take_seat(pool: asyncpg.Pool, request: BookingRequest, session: async
             record = await store.known_medical_record(conn, facility_code=facility, noka=patient.noka)
         code = rules.booking_code(visit_date, poli)
         await store.insert_booking(
-            conn, code=code, schedule_id=request.schedule_id, date=visit_date, facility_code=facility,
+            conn, code=code, schedule_id=request.schedule_id, day=visit_date, facility_code=facility,
             poli_code=poli, seq=seat["seq"], noka=patient.noka, booked_by=request.account_id, status="BOOKED",
             visit_type=request.visit_type, referral_number=referral, medical_record_number=record,
             new_patient=record is None, idempotency_key=request.idempotency_key,
             request_fingerprint=request.fingerprint())
         answer = views.booking(await events.announce(conn, code, events.BookingCreated))
-        await store.set_first_response(conn, code, answer.SerializeToString())
+        await store.set_first_response(conn, code=code, body=answer.SerializeToString())
         return answer
 
 
 async def owned(pool: asyncpg.Pool | asyncpg.Connection, *, account_id: str, noka: str, code: str) -> asyncpg.Record:
     """A booking the caller made or is the patient of; anyone else's is "not found"."""
-    row = await store.booking(pool, code.strip().upper()) if code else None
+    row = await store.booking(pool, code=code.strip().upper()) if code else None
     if row is None or (str(row["booked_by"]) != account_id and row["noka"] != noka):
         raise NotFound("no such booking")
     return row
 
 
-async def progress(pool: asyncpg.Pool, row: asyncpg.Record, *, now: datetime) -> tuple[str | None, int, datetime]:
+@dataclass(frozen=True)
+class Progress:
+    """A booking's live status: the number served most recently (None before the first), how many
+    are still waiting ahead, and when its turn is expected."""
+    now_serving: str | None
+    ahead: int
+    estimated_service_at: datetime
+
+
+async def read(pool: asyncpg.Pool, *, account_id: str, noka: str, code: str,
+               now: datetime) -> tuple[asyncpg.Record, Progress]:
+    """The caller's booking (`owned`) with its live progress."""
+    row = await owned(pool, account_id=account_id, noka=noka, code=code)
+    return row, await progress(pool, row, now=now)
+
+
+async def progress(pool: asyncpg.Pool, row: asyncpg.Record, *, now: datetime) -> Progress:
     """Live status: the number served most recently, how many are still waiting ahead, and the
     estimate recomputed from the day's pace (`rules.live_estimate`)."""
     planned = rules.estimated_service_at(visit_date=row["date"], start=row["start_time"], seq=row["seq"])
-    queue = await store.queue_state(pool, row["schedule_id"], row["date"])
+    queue = await store.queue_state(pool, schedule_id=row["schedule_id"], day=row["date"])
     started = [b for b in queue if b["service_at"] is not None]
     now_serving = None
     if started:
         latest = max(started, key=lambda b: b["service_at"])
         now_serving = rules.queue_number(latest["poli_code"], latest["seq"])
     if row["status"] not in ("BOOKED", "CHECKED_IN"):
-        return now_serving, 0, planned
+        return Progress(now_serving, 0, planned)
     ahead = sum(1 for b in queue if b["seq"] < row["seq"] and b["status"] in ("BOOKED", "CHECKED_IN"))
     estimate = rules.live_estimate(planned=planned, service_starts=[b["service_at"] for b in started],
                                    ahead=ahead, now=now)
-    return now_serving, ahead, estimate
+    return Progress(now_serving, ahead, estimate)
 
 
 async def cancel(pool: asyncpg.Pool, *, account_id: str, noka: str, code: str, reason: str,
@@ -218,18 +234,18 @@ async def cancel(pool: asyncpg.Pool, *, account_id: str, noka: str, code: str, r
         return await cancel_in(conn, row["code"], by="participant", reason=reason, today=now.date())
 
 
-async def cancel_in(conn: asyncpg.Connection, code: str, *, by: str, reason: str, today) -> asyncpg.Record:
+async def cancel_in(conn: asyncpg.Connection, code: str, *, by: str, reason: str, today: date) -> asyncpg.Record:
     """Cancel ``code`` inside the caller's transaction (participant or facility). Locks the
     session, then the booking (`store.lock_session`: one lock order everywhere)."""
-    current = await store.booking_row(conn, code)
+    current = await store.booking_row(conn, code=code)
     assert current is not None
-    await store.lock_session(conn, current["schedule_id"], current["date"])
-    locked = await store.booking_for_update(conn, code)
+    await store.lock_session(conn, schedule_id=current["schedule_id"], day=current["date"])
+    locked = await store.booking_for_update(conn, code=code)
     assert locked is not None
     rules.check_cancellable(status=locked["status"], visit_date=locked["date"], today=today)
-    await store.set_status(conn, code, "CANCELLED", cancelled_at=datetime.now(JAKARTA), cancelled_by=by,
+    await store.set_status(conn, code=code, status="CANCELLED", cancelled_at=datetime.now(JAKARTA), cancelled_by=by,
                            cancel_reason=reason[:200] or None)
-    await store.free_seat(conn, locked["schedule_id"], locked["date"])
+    await store.free_seat(conn, schedule_id=locked["schedule_id"], day=locked["date"])
     row = await events.announce(conn, code, events.BookingCancelled, by=events.CANCELLED_BY[by],
                                 reason=reason[:200])
     metrics.CANCELLATIONS.labels(by).inc()

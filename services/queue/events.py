@@ -42,7 +42,7 @@ def booking_facts(row: asyncpg.Record) -> events_pb2.BookingFacts:
 async def announce(conn: asyncpg.Connection, code: str, event: type[Any], **fields: object) -> asyncpg.Record:
     """Publish ``event`` (one of the event classes above, with ``fields``) about booking ``code`` as it
     stands now in the caller's transaction; returns the booking (a `store.booking` view)."""
-    row = await store.booking(conn, code)
+    row = await store.booking(conn, code=code)
     assert row is not None, "announced a booking that does not exist"
     await publish(conn, QUEUE_EVENTS, event(booking=booking_facts(row), **fields), key=row["code"])
     return row

@@ -25,9 +25,17 @@ def from_epoch_ms(at_ms: int, field: str = "at") -> datetime:
     return datetime.fromtimestamp(at_ms / 1000, tz=UTC)
 
 
+async def known_facility(pool: asyncpg.Pool, facility: str) -> str:
+    """The signed caller (its signature already checked): a facility the platform does not know is
+    refused (PERMISSION_DENIED)."""
+    if await store.facility(pool, code=facility) is None:
+        raise PermissionDenied("unknown facility")
+    return facility
+
+
 async def own_booking(conn: asyncpg.Pool | asyncpg.Connection, facility: str, code: str) -> asyncpg.Record:
     """The booking (not locked) if it belongs to ``facility`` (another facility's: PERMISSION_DENIED)."""
-    row = await store.booking_row(conn, code.strip().upper()) if code and len(code) <= 40 else None
+    row = await store.booking_row(conn, code=code.strip().upper()) if code and len(code) <= 40 else None
     if row is None:
         raise NotFound("no such booking")
     if row["facility_code"] != facility:
@@ -36,7 +44,7 @@ async def own_booking(conn: asyncpg.Pool | asyncpg.Connection, facility: str, co
 
 
 async def own_schedule(pool: asyncpg.Pool | asyncpg.Connection, facility: str, schedule_id: str) -> asyncpg.Record:
-    row = await store.schedule(pool, schedule_id) if is_uuid(schedule_id) else None
+    row = await store.schedule(pool, schedule_id=schedule_id) if is_uuid(schedule_id) else None
     if row is None:
         raise NotFound("no such schedule")
     if row["facility_code"] != facility:
@@ -49,10 +57,10 @@ async def check_in(pool: asyncpg.Pool, facility: str, code: str, at_ms: int, *, 
     at = from_epoch_ms(at_ms)
     async with pool.acquire() as conn, conn.transaction():
         row = await own_booking(conn, facility, code)
-        locked = await store.booking_for_update(conn, row["code"])
+        locked = await store.booking_for_update(conn, code=row["code"])
         assert locked is not None
         rules.check_check_in(status=locked["status"], visit_date=locked["date"], at=at, now=now)
-        await store.set_status(conn, row["code"], "CHECKED_IN", checked_in_at=at)
+        await store.set_status(conn, code=row["code"], status="CHECKED_IN", checked_in_at=at)
         view = await events.announce(conn, row["code"], events.BookingCheckedIn)
     metrics.CHECK_INS.inc()
     return view
@@ -67,43 +75,44 @@ async def record_task(pool: asyncpg.Pool, facility: str, code: str, task_id: int
     today = now.astimezone(JAKARTA).date()
     async with pool.acquire() as conn, conn.transaction():
         row = await own_booking(conn, facility, code)
-        await store.lock_session(conn, row["schedule_id"], row["date"])
-        locked = await store.booking_for_update(conn, row["code"])
+        await store.lock_session(conn, schedule_id=row["schedule_id"], day=row["date"])
+        locked = await store.booking_for_update(conn, code=row["code"])
         assert locked is not None
-        recorded = await store.tasks_of(conn, row["code"])
-        rules.check_task(task_id=task_id, recorded=recorded, status=locked["status"],  # type: ignore[arg-type]
+        recorded = await store.tasks_of(conn, code=row["code"])
+        rules.check_task(task_id=task_id, recorded=recorded, status=locked["status"],
                          checked_in_at=locked["checked_in_at"], at=at, now=now)
         if task_id == rules.TASK_NO_SHOW and locked["date"] > today:
             await bookings.cancel_in(conn, row["code"], by="facility", reason="Dibatalkan oleh fasilitas kesehatan",
                                      today=today)
         elif task_id == rules.TASK_NO_SHOW:
-            await store.set_status(conn, row["code"], rules.status_after_task(locked["status"], task_id))
-            await store.free_seat(conn, row["schedule_id"], row["date"])
+            await store.set_status(conn, code=row["code"], status=rules.status_after_task(locked["status"], task_id))
+            await store.free_seat(conn, schedule_id=row["schedule_id"], day=row["date"])
             await events.announce(conn, row["code"], events.BookingNoShow)
             metrics.CANCELLATIONS.labels("no_show").inc()
         else:
             status = rules.status_after_task(locked["status"], task_id)
             if status != locked["status"]:
-                await store.set_status(conn, row["code"], status)
-        await store.add_task(conn, row["code"], task_id, at)
+                await store.set_status(conn, code=row["code"], status=status)
+        await store.add_task(conn, code=row["code"], task_id=task_id, at=at)
         view = await events.announce(conn, row["code"], events.TaskRecorded, task_id=task_id)
         if task_id == 4:
             await _announce_turn_near(conn, row["schedule_id"], row["date"])
     previous = max((t for i, t in recorded.items() if i < task_id), default=locked["checked_in_at"])
     metrics.TASKS.labels(str(task_id)).inc()
     if previous is not None and task_id != rules.TASK_NO_SHOW:
-        metrics.TASK_WAIT.labels(str(task_id)).observe((at - previous).total_seconds())  # type: ignore[operator]
+        metrics.TASK_WAIT.labels(str(task_id)).observe((at - previous).total_seconds())
     return view
 
 
-async def _announce_turn_near(conn: asyncpg.Connection, schedule_id, day) -> None:
+async def _announce_turn_near(conn: asyncpg.Connection, schedule_id: str, day: date) -> None:
     """Turn-near rule: a patient still waiting with three or fewer ahead is told once (the
     caller holds the session's lock, so two service starts never race here)."""
-    waiting = [b for b in await store.queue_state(conn, schedule_id, day) if b["status"] in ("BOOKED", "CHECKED_IN")]
+    waiting = [b for b in await store.queue_state(conn, schedule_id=schedule_id, day=day)
+               if b["status"] in ("BOOKED", "CHECKED_IN")]
     due = [(b, ahead) for ahead, b in enumerate(waiting[:rules.TURN_NEAR_AHEAD + 1]) if not b["turn_near_sent"]]
     if not due:
         return
-    await store.mark_turn_near(conn, [b["code"] for b, _ in due])
+    await store.mark_turn_near(conn, codes=[b["code"] for b, _ in due])
     for booking, ahead in due:
         await events.announce(conn, booking["code"], events.TurnNear, ahead=ahead)
 
@@ -128,11 +137,11 @@ async def upsert_session(pool: asyncpg.Pool, facility: str, *, poli_code: str, p
     async with pool.acquire() as conn, conn.transaction():
         schedule_id = await _schedule(conn, facility, poli_code, poli_name, doctor_code, doctor_name)
         await store.ensure_sessions(conn, day=day, schedule_ids=[schedule_id])
-        current = await store.session_for_update(conn, schedule_id, day)
+        current = await store.session_for_update(conn, schedule_id=schedule_id, day=day)
         if current is not None and not closed:
             rules.check_quota_change(quota_jkn=quota_jkn, taken_jkn=current["taken_jkn"])
         if closed:
-            for code in await store.active_bookings_of_session(conn, schedule_id, day):
+            for code in await store.active_bookings_of_session(conn, schedule_id=schedule_id, day=day):
                 await bookings.cancel_in(conn, code, by="facility", reason="Dokter tidak praktik / doctor not "
                                          "practising", today=today)
         await store.upsert_session(conn, schedule_id=schedule_id, day=day, start=start, end=end,
@@ -165,8 +174,8 @@ async def upsert_weekly(pool: asyncpg.Pool, facility: str, *, poli_code: str, po
                                          quota_jkn=quota_jkn, quota_non_jkn=quota_non_jkn, valid_from=valid_from,
                                          valid_until=valid_until)
         for day in await store.follow_weekly_hours(conn, schedule_id=schedule_id, from_date=valid_from):
-            await store.close_session(conn, schedule_id, day)
-            for code in await store.active_bookings_of_session(conn, schedule_id, day):
+            await store.close_session(conn, schedule_id=schedule_id, day=day)
+            for code in await store.active_bookings_of_session(conn, schedule_id=schedule_id, day=day):
                 await bookings.cancel_in(conn, code, by="facility", reason="Dokter tidak praktik / doctor not "
                                          "practising", today=today)
     return schedule_id
@@ -188,7 +197,7 @@ async def _schedule(conn: asyncpg.Connection, facility: str, poli_code: str, pol
 async def queue_status(pool: asyncpg.Pool, facility: str, schedule_id: str, day: date) -> tuple[int, int, str]:
     """Total bookings (not cancelled), those not yet served, and the number served most recently."""
     await own_schedule(pool, facility, schedule_id)
-    queue = await store.queue_state(pool, schedule_id, day)
+    queue = await store.queue_state(pool, schedule_id=schedule_id, day=day)
     total = sum(1 for b in queue if b["status"] != "CANCELLED")
     remaining = sum(1 for b in queue if b["status"] in ("BOOKED", "CHECKED_IN"))
     started = [b for b in queue if b["service_at"] is not None]
@@ -203,13 +212,13 @@ async def issue_referral(pool: asyncpg.Pool, membership: membership_pb2_grpc.Mem
     hospital's poli; the number is 19 characters and valid 90 days."""
     if not is_noka(noka):
         raise rules.invalid("noka", "13 digits")
-    caller = await store.facility(pool, facility)
+    caller = await store.facility(pool, code=facility)
     if caller is None or caller["type"] != "FKTP":
         raise PermissionDenied("only a first-level facility (FKTP) issues referrals")
-    hospital = await store.facility(pool, to_facility.strip().upper())
+    hospital = await store.facility(pool, code=to_facility.strip().upper())
     if hospital is None or hospital["type"] != "FKRTL":
         raise NotFound("no such hospital")
-    polis = await store.polis_of(pool, [hospital["code"]])
+    polis = await store.polis_of(pool, codes=[hospital["code"]])
     poli_code = poli_code.strip().upper()
     if poli_code not in {p["code"] for p in polis.get(hospital["code"], [])}:
         raise NotFound("no such poli at that hospital")

@@ -166,7 +166,7 @@ def live_estimate(*, planned: datetime, service_starts: list[datetime], ahead: i
         return max(planned, now + ahead * SLOT) if now > planned else planned
     starts = sorted(service_starts)
     gaps = [b - a for a, b in zip(starts, starts[1:], strict=False) if b > a]
-    pace = median(gaps) if gaps else SLOT
+    pace = timedelta(seconds=median(g.total_seconds() for g in gaps)) if gaps else SLOT
     return max(starts[-1] + pace, now) + ahead * pace
 
 

@@ -1,4 +1,6 @@
-"""Queue's gRPC servicers (internal and partner): thin translation to the rules and the store."""
+"""Queue's gRPC servicers (internal and partner): translation only — each request becomes one call
+of a use-case module (`directory`, `bookings`, `partner`) or one plain store read, and its result
+the reply."""
 
 from __future__ import annotations
 
@@ -11,10 +13,10 @@ import grpc
 from jkn.common.v1 import common_pb2
 from jkn.membership.v1 import membership_pb2_grpc
 from jkn.queue.v1 import partner_pb2, partner_pb2_grpc, queue_pb2, queue_pb2_grpc
-from services.kit.errors import NotFound, PermissionDenied, ValidationFailed
+from services.kit.errors import ValidationFailed
 from services.kit.ids import is_noka, is_uuid
 from services.kit.partner_auth import PartnerSecrets, authenticate
-from services.queue import bookings, facilities, partner, rules, store, views
+from services.queue import bookings, directory, partner, rules, store, views
 
 _TYPES = {queue_pb2.FACILITY_TYPE_FKTP: "FKTP", queue_pb2.FACILITY_TYPE_FKRTL: "FKRTL"}
 Clock = Callable[[], datetime]
@@ -30,14 +32,14 @@ def _facility(row: asyncpg.Record, polis: list[asyncpg.Record]) -> queue_pb2.Fac
     return message
 
 
-def _caller(request) -> tuple[str, str]:
+def _caller(caller: queue_pb2.Caller) -> tuple[str, str]:
     """The gateway-verified account and NOKA (both required)."""
-    if not is_uuid(request.caller.account_id) or not is_noka(request.caller.noka):
+    if not is_uuid(caller.account_id) or not is_noka(caller.noka):
         raise ValidationFailed([{"field": "caller", "code": "required", "message": "the signed-in participant"}])
-    return request.caller.account_id, request.caller.noka
+    return caller.account_id, caller.noka
 
 
-def _page_size(page, *, default: int, maximum: int) -> int:
+def _page_size(page: common_pb2.PageRequest, *, default: int, maximum: int) -> int:
     return min(page.page_size, maximum) if page.page_size > 0 else default
 
 
@@ -53,43 +55,30 @@ class QueueServicer(queue_pb2_grpc.QueueServiceServicer):
     def __init__(self, *, pool: asyncpg.Pool, membership: membership_pb2_grpc.MembershipServiceStub, now: Clock):
         self.pool, self.membership, self.now = pool, membership, now
 
-    async def GetFacility(self, request, context):
-        row = await store.facility(self.pool, request.code.strip().upper())
-        if row is None:
-            raise NotFound("no such facility")
-        polis = await store.polis_of(self.pool, [row["code"]])
-        return queue_pb2.GetFacilityResponse(facility=_facility(row, polis.get(row["code"], [])))
+    async def GetFacility(self, request: queue_pb2.GetFacilityRequest,
+                          context: grpc.aio.ServicerContext) -> queue_pb2.GetFacilityResponse:
+        row, polis = await directory.facility(self.pool, code=request.code)
+        return queue_pb2.GetFacilityResponse(facility=_facility(row, polis))
 
-    async def SearchFacilities(self, request, context):
-        """Facilities rule 1: nearest first within the radius, or by name."""
-        has_point = request.HasField("lat") and request.HasField("lon")
-        if request.HasField("lat") != request.HasField("lon") or (
-                has_point and not (-90 <= request.lat <= 90 and -180 <= request.lon <= 180)):
-            raise ValidationFailed([{"field": "lat,lon", "code": "invalid", "message": "a valid point, both parts"}])
-        limit = _page_size(request.page, default=20, maximum=100)
-        rows = await store.search(
-            self.pool, type_=_TYPES.get(request.type), lat=request.lat if has_point else None,
-            lon=request.lon if has_point else None,
-            radius_km=facilities.clamp_radius(request.radius_km if request.HasField("radius_km") else None),
-            q=request.q.strip()[:64], limit=limit)
-        polis = await store.polis_of(self.pool, [r["code"] for r in rows])
-        return queue_pb2.SearchFacilitiesResponse(facilities=[_facility(r, polis.get(r["code"], [])) for r in rows])
+    async def SearchFacilities(self, request: queue_pb2.SearchFacilitiesRequest,
+                               context: grpc.aio.ServicerContext) -> queue_pb2.SearchFacilitiesResponse:
+        found = await directory.search(
+            self.pool, type_=_TYPES.get(request.type), lat=request.lat if request.HasField("lat") else None,
+            lon=request.lon if request.HasField("lon") else None,
+            radius_km=request.radius_km if request.HasField("radius_km") else None, q=request.q,
+            limit=_page_size(request.page, default=20, maximum=100))
+        return queue_pb2.SearchFacilitiesResponse(facilities=[_facility(row, polis) for row, polis in found])
 
-    async def ListSchedules(self, request, context):
-        """A facility's sessions on a date (from the weekly hours and the per-date overrides)."""
-        day = rules.parse_date(request.date)
-        facility = await store.facility(self.pool, request.facility_code.strip().upper())
-        if facility is None:
-            raise NotFound("no such facility")
-        if rules.published_dates(day, now=self.now()):
-            await store.ensure_sessions(self.pool, day=day, facility_code=facility["code"])
-        rows = await store.sessions_on(self.pool, facility_code=facility["code"], day=day,
-                                       poli_code=request.poli_code.strip().upper() if request.HasField("poli_code")
-                                       else None)
+    async def ListSchedules(self, request: queue_pb2.ListSchedulesRequest,
+                            context: grpc.aio.ServicerContext) -> queue_pb2.ListSchedulesResponse:
+        rows = await directory.schedules_on(
+            self.pool, facility_code=request.facility_code, day=rules.parse_date(request.date),
+            poli_code=request.poli_code if request.HasField("poli_code") else None, now=self.now())
         return queue_pb2.ListSchedulesResponse(schedules=[views.schedule(r) for r in rows])
 
-    async def CreateBooking(self, request, context):
-        account_id, noka = _caller(request)
+    async def CreateBooking(self, request: queue_pb2.CreateBookingRequest,
+                            context: grpc.aio.ServicerContext) -> queue_pb2.CreateBookingResponse:
+        account_id, noka = _caller(request.caller)
         booking, replayed = await bookings.create(self.pool, self.membership, bookings.BookingRequest(
             account_id=account_id, caller_noka=noka, schedule_id=request.schedule_id, date=request.date,
             noka=request.noka if request.HasField("noka") else None,
@@ -100,23 +89,23 @@ class QueueServicer(queue_pb2_grpc.QueueServiceServicer):
             now=self.now())
         return queue_pb2.CreateBookingResponse(booking=booking, replayed=replayed)
 
-    async def ListBookings(self, request, context):
-        account_id, noka = _caller(request)
+    async def ListBookings(self, request: queue_pb2.ListBookingsRequest,
+                           context: grpc.aio.ServicerContext) -> queue_pb2.ListBookingsResponse:
+        account_id, noka = _caller(request.caller)
         rows = await store.bookings_of(self.pool, booked_by=account_id, noka=noka,
                                        limit=_page_size(request.page, default=50, maximum=100))
         return queue_pb2.ListBookingsResponse(bookings=[views.booking(r) for r in rows])
 
-    async def GetBooking(self, request, context):
-        account_id, noka = _caller(request)
-        row = await bookings.owned(self.pool, account_id=account_id, noka=noka, code=request.booking_code)
-        now_serving, ahead, estimate = await bookings.progress(self.pool, row, now=self.now())
-        progress = queue_pb2.QueueProgress(ahead=ahead, estimated_service_at=views.timestamp(estimate))
-        if now_serving:
-            progress.now_serving = now_serving
-        return queue_pb2.GetBookingResponse(booking=views.booking(row), progress=progress)
+    async def GetBooking(self, request: queue_pb2.GetBookingRequest,
+                         context: grpc.aio.ServicerContext) -> queue_pb2.GetBookingResponse:
+        account_id, noka = _caller(request.caller)
+        row, progress = await bookings.read(self.pool, account_id=account_id, noka=noka, code=request.booking_code,
+                                            now=self.now())
+        return queue_pb2.GetBookingResponse(booking=views.booking(row), progress=views.progress(progress))
 
-    async def CancelBooking(self, request, context):
-        account_id, noka = _caller(request)
+    async def CancelBooking(self, request: queue_pb2.CancelBookingRequest,
+                            context: grpc.aio.ServicerContext) -> queue_pb2.CancelBookingResponse:
+        account_id, noka = _caller(request.caller)
         row = await bookings.cancel(self.pool, account_id=account_id, noka=noka, code=request.booking_code,
                                     reason=request.reason.strip(), now=self.now())
         return queue_pb2.CancelBookingResponse(booking=views.booking(row))
@@ -131,16 +120,14 @@ class PartnerQueueServicer(partner_pb2_grpc.PartnerQueueServiceServicer):
         self.pool, self.membership, self.secrets, self.now = pool, membership, secrets, now
 
     async def _facility(self, context: grpc.aio.ServicerContext) -> str:
-        """The calling facility (signature checked); one the platform does not know is refused."""
-        facility = authenticate(context, self.secrets)
-        if await store.facility(self.pool, facility) is None:
-            raise PermissionDenied("unknown facility")
-        return facility
+        """The calling facility: its signature checked, and known to the platform."""
+        return await partner.known_facility(self.pool, authenticate(context, self.secrets))
 
     def _today(self) -> date:
         return self.now().date()
 
-    async def UpsertSchedule(self, request, context):
+    async def UpsertSchedule(self, request: partner_pb2.UpsertScheduleRequest,
+                             context: grpc.aio.ServicerContext) -> partner_pb2.UpsertScheduleResponse:
         facility = await self._facility(context)
         schedule_id = await partner.upsert_session(
             self.pool, facility, poli_code=request.poli_code, poli_name=request.poli_name or None,
@@ -150,7 +137,8 @@ class PartnerQueueServicer(partner_pb2_grpc.PartnerQueueServiceServicer):
             today=self._today())
         return partner_pb2.UpsertScheduleResponse(schedule_id=schedule_id)
 
-    async def UpsertWeeklySchedule(self, request, context):
+    async def UpsertWeeklySchedule(self, request: partner_pb2.UpsertWeeklyScheduleRequest,
+                                   context: grpc.aio.ServicerContext) -> partner_pb2.UpsertWeeklyScheduleResponse:
         facility = await self._facility(context)
         schedule_id = await partner.upsert_weekly(
             self.pool, facility, poli_code=request.poli_code, poli_name=request.poli_name or None,
@@ -163,7 +151,8 @@ class PartnerQueueServicer(partner_pb2_grpc.PartnerQueueServiceServicer):
             else None, today=self._today())
         return partner_pb2.UpsertWeeklyScheduleResponse(schedule_id=schedule_id)
 
-    async def ListBookings(self, request, context):
+    async def ListBookings(self, request: partner_pb2.PartnerQueueServiceListBookingsRequest,
+                           context: grpc.aio.ServicerContext) -> partner_pb2.PartnerQueueServiceListBookingsResponse:
         facility = await self._facility(context)
         rows = await store.facility_bookings(
             self.pool, facility_code=facility, day=rules.parse_date(request.date),
@@ -171,29 +160,34 @@ class PartnerQueueServicer(partner_pb2_grpc.PartnerQueueServiceServicer):
             limit=_page_size(request.page, default=500, maximum=1000))
         return partner_pb2.PartnerQueueServiceListBookingsResponse(bookings=[views.booking(r) for r in rows])
 
-    async def CheckIn(self, request, context):
+    async def CheckIn(self, request: partner_pb2.CheckInRequest,
+                      context: grpc.aio.ServicerContext) -> partner_pb2.CheckInResponse:
         facility = await self._facility(context)
         row = await partner.check_in(self.pool, facility, request.booking_code, request.at, now=self.now())
         return partner_pb2.CheckInResponse(booking=views.booking(row))
 
-    async def UpdateTask(self, request, context):
+    async def UpdateTask(self, request: partner_pb2.UpdateTaskRequest,
+                         context: grpc.aio.ServicerContext) -> partner_pb2.UpdateTaskResponse:
         facility = await self._facility(context)
         row = await partner.record_task(self.pool, facility, request.booking_code, request.task_id, request.at,
                                         now=self.now())
         return partner_pb2.UpdateTaskResponse(booking=views.booking(row))
 
-    async def CancelBooking(self, request, context):
+    async def CancelBooking(self, request: partner_pb2.PartnerQueueServiceCancelBookingRequest,
+                            context: grpc.aio.ServicerContext) -> partner_pb2.PartnerQueueServiceCancelBookingResponse:
         facility = await self._facility(context)
         row = await partner.cancel(self.pool, facility, request.booking_code, request.reason, today=self._today())
         return partner_pb2.PartnerQueueServiceCancelBookingResponse(booking=views.booking(row))
 
-    async def GetQueueStatus(self, request, context):
+    async def GetQueueStatus(self, request: partner_pb2.GetQueueStatusRequest,
+                             context: grpc.aio.ServicerContext) -> partner_pb2.GetQueueStatusResponse:
         facility = await self._facility(context)
         total, remaining, now_serving = await partner.queue_status(self.pool, facility, request.schedule_id,
                                                                    rules.parse_date(request.date))
         return partner_pb2.GetQueueStatusResponse(total=total, remaining=remaining, now_serving=now_serving)
 
-    async def IssueReferral(self, request, context):
+    async def IssueReferral(self, request: partner_pb2.IssueReferralRequest,
+                            context: grpc.aio.ServicerContext) -> partner_pb2.IssueReferralResponse:
         facility = await self._facility(context)
         number, valid_until = await partner.issue_referral(
             self.pool, self.membership, facility, noka=request.noka, to_facility=request.to_facility_code,

@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+import enum
+from datetime import date, datetime, time
+from typing import Final, TypeAlias
+
 import asyncpg
 
 from services.queue import facilities
 
+#: Reads run on the pool or inside the caller's transaction; writes take the transaction's connection.
+Conn: TypeAlias = asyncpg.Pool | asyncpg.Connection
 
-async def facility(conn: asyncpg.Pool | asyncpg.Connection, code: str) -> asyncpg.Record | None:
+
+async def facility(conn: Conn, *, code: str) -> asyncpg.Record | None:
     return await conn.fetchrow("SELECT code, name, type, address, lat, lon FROM facilities WHERE code = $1", code)
 
 
-async def polis_of(conn: asyncpg.Pool | asyncpg.Connection, codes: list[str]) -> dict[str, list[asyncpg.Record]]:
+async def polis_of(conn: Conn, *, codes: list[str]) -> dict[str, list[asyncpg.Record]]:
+    """The polis of each facility in ``codes`` (by facility code; a facility without polis is absent)."""
     rows = await conn.fetch("SELECT facility_code, code, name FROM polis WHERE facility_code = ANY($1)"
                             " ORDER BY facility_code, code", codes)
     by_facility: dict[str, list[asyncpg.Record]] = {}
@@ -20,7 +28,7 @@ async def polis_of(conn: asyncpg.Pool | asyncpg.Connection, codes: list[str]) ->
     return by_facility
 
 
-async def search(conn: asyncpg.Pool | asyncpg.Connection, *, type_: str | None, lat: float | None,
+async def search(conn: Conn, *, type_: str | None, lat: float | None,
                  lon: float | None, radius_km: float, q: str, limit: int) -> list[asyncpg.Record]:
     """Facilities nearest first inside the radius (bounding box on the index, exact distance after)."""
     pattern = f"%{q.lower()}%" if q else None
@@ -76,8 +84,9 @@ async def upsert_schedule(conn: asyncpg.Connection, *, facility_code: str, poli_
         " RETURNING id", facility_code, poli_code, doctor_code))
 
 
-async def replace_weekly_hours(conn: asyncpg.Connection, *, schedule_id: str, weekdays: list[int], start, end,
-                               quota_jkn: int, quota_non_jkn: int, valid_from, valid_until) -> None:
+async def replace_weekly_hours(conn: asyncpg.Connection, *, schedule_id: str, weekdays: list[int], start: time,
+                               end: time, quota_jkn: int, quota_non_jkn: int, valid_from: date,
+                               valid_until: date | None) -> None:
     """A new version of the weekday hours from ``valid_from``: earlier versions end the day before,
     later ones are replaced."""
     await conn.execute("DELETE FROM schedule_hours WHERE schedule_id = $1 AND weekday = ANY($2) AND valid_from >= $3",
@@ -92,7 +101,7 @@ async def replace_weekly_hours(conn: asyncpg.Connection, *, schedule_id: str, we
 
 
 async def lock_weekly_sessions(conn: asyncpg.Connection, *, schedule_id: str, weekdays: list[int],
-                               from_date) -> list[asyncpg.Record]:
+                               from_date: date) -> list[asyncpg.Record]:
     """The sessions made from the weekly hours on those weekdays from ``from_date``, locked (in
     date order, like every session lock)."""
     return await conn.fetch(
@@ -100,7 +109,7 @@ async def lock_weekly_sessions(conn: asyncpg.Connection, *, schedule_id: str, we
         " AND extract(isodow FROM date)::int = ANY($3) ORDER BY date FOR UPDATE", schedule_id, from_date, weekdays)
 
 
-async def follow_weekly_hours(conn: asyncpg.Connection, *, schedule_id: str, from_date) -> list:
+async def follow_weekly_hours(conn: asyncpg.Connection, *, schedule_id: str, from_date: date) -> list[date]:
     """Sessions made from the weekly hours take the hours now in force on their date; returns the
     dates that have none any more (the caller closes them)."""
     await conn.execute(
@@ -116,17 +125,17 @@ async def follow_weekly_hours(conn: asyncpg.Connection, *, schedule_id: str, fro
         " AND (h.valid_until IS NULL OR h.valid_until >= s.date))", schedule_id, from_date)]
 
 
-async def close_session(conn: asyncpg.Connection, schedule_id: str, day) -> None:
+async def close_session(conn: asyncpg.Connection, *, schedule_id: str, day: date) -> None:
     await conn.execute("UPDATE sessions SET closed = true WHERE schedule_id = $1 AND date = $2", schedule_id, day)
 
 
-async def lock_session(conn: asyncpg.Connection, schedule_id, day) -> None:
+async def lock_session(conn: asyncpg.Connection, *, schedule_id: str, day: date) -> None:
     """Every change to a session and its bookings locks the session row first, then bookings:
     one lock order, so closing a date, cancelling and recording tasks never deadlock."""
     await conn.execute("SELECT 1 FROM sessions WHERE schedule_id = $1 AND date = $2 FOR UPDATE", schedule_id, day)
 
 
-async def ensure_sessions(conn: asyncpg.Pool | asyncpg.Connection, *, day, schedule_ids: list[str] | None = None,
+async def ensure_sessions(conn: Conn, *, day: date, schedule_ids: list[str] | None = None,
                           facility_code: str | None = None) -> None:
     """Create the sessions of ``day`` from the weekly hours where none exists yet (idempotent)."""
     await conn.execute(
@@ -140,8 +149,8 @@ async def ensure_sessions(conn: asyncpg.Pool | asyncpg.Connection, *, day, sched
         " ON CONFLICT (schedule_id, date) DO NOTHING", day, schedule_ids, facility_code)
 
 
-async def upsert_session(conn: asyncpg.Connection, *, schedule_id: str, day, start, end, quota_jkn: int,
-                         quota_non_jkn: int, closed: bool) -> None:
+async def upsert_session(conn: asyncpg.Connection, *, schedule_id: str, day: date, start: time, end: time,
+                         quota_jkn: int, quota_non_jkn: int, closed: bool) -> None:
     await conn.execute(
         "INSERT INTO sessions (schedule_id, date, start_time, end_time, quota_jkn, quota_non_jkn, closed, source)"
         " VALUES ($1, $2, $3, $4, $5, $6, $7, 'override') ON CONFLICT (schedule_id, date) DO UPDATE SET"
@@ -150,17 +159,16 @@ async def upsert_session(conn: asyncpg.Connection, *, schedule_id: str, day, sta
         schedule_id, day, start, end, quota_jkn, quota_non_jkn, closed)
 
 
-async def session_for_update(conn: asyncpg.Connection, schedule_id: str, day) -> asyncpg.Record | None:
+async def session_for_update(conn: asyncpg.Connection, *, schedule_id: str, day: date) -> asyncpg.Record | None:
     return await conn.fetchrow(f"SELECT {SESSION_COLUMNS} FROM sessions s WHERE schedule_id = $1 AND date = $2"
                                " FOR UPDATE", schedule_id, day)
 
 
-async def schedule(conn: asyncpg.Pool | asyncpg.Connection, schedule_id: str) -> asyncpg.Record | None:
+async def schedule(conn: Conn, *, schedule_id: str) -> asyncpg.Record | None:
     return await conn.fetchrow(f"SELECT {SCHEDULE_COLUMNS} {SCHEDULE_JOIN} WHERE sc.id = $1", schedule_id)
 
 
-async def sessions_on(conn: asyncpg.Pool | asyncpg.Connection, *, facility_code: str, day,
-                      poli_code: str | None) -> list[asyncpg.Record]:
+async def sessions_on(conn: Conn, *, facility_code: str, day: date, poli_code: str | None) -> list[asyncpg.Record]:
     return await conn.fetch(
         f"SELECT {SCHEDULE_COLUMNS}, {SESSION_COLUMNS} {SCHEDULE_JOIN}"
         " JOIN sessions s ON s.schedule_id = sc.id AND s.date = $2"
@@ -168,13 +176,13 @@ async def sessions_on(conn: asyncpg.Pool | asyncpg.Connection, *, facility_code:
         " ORDER BY sc.poli_code, s.start_time, d.name", facility_code, day, poli_code)
 
 
-async def session(conn: asyncpg.Pool | asyncpg.Connection, schedule_id: str, day) -> asyncpg.Record | None:
+async def session(conn: Conn, *, schedule_id: str, day: date) -> asyncpg.Record | None:
     return await conn.fetchrow(f"SELECT {SCHEDULE_COLUMNS}, {SESSION_COLUMNS} {SCHEDULE_JOIN}"
                                " JOIN sessions s ON s.schedule_id = sc.id AND s.date = $2 WHERE sc.id = $1",
                                schedule_id, day)
 
 
-async def take_seat(conn: asyncpg.Connection, schedule_id: str, day) -> asyncpg.Record | None:
+async def take_seat(conn: asyncpg.Connection, *, schedule_id: str, day: date) -> asyncpg.Record | None:
     """Booking rule 6: one seat, atomically. The row lock of this single conditional UPDATE
     serialises concurrent bookers; none passes the quota. None when full (or closed)."""
     return await conn.fetchrow(
@@ -183,14 +191,14 @@ async def take_seat(conn: asyncpg.Connection, schedule_id: str, day) -> asyncpg.
         " RETURNING last_seq AS seq, quota_jkn, taken_jkn, start_time", schedule_id, day)
 
 
-async def free_seat(conn: asyncpg.Connection, schedule_id: str, day) -> None:
+async def free_seat(conn: asyncpg.Connection, *, schedule_id: str, day: date) -> None:
     await conn.execute("UPDATE sessions SET taken_jkn = taken_jkn - 1 WHERE schedule_id = $1 AND date = $2"
                        " AND taken_jkn > 0", schedule_id, day)
 
 
 # --- referrals -----------------------------------------------------------------------------
 
-async def referral(conn: asyncpg.Pool | asyncpg.Connection, number: str) -> asyncpg.Record | None:
+async def referral(conn: Conn, *, number: str) -> asyncpg.Record | None:
     return await conn.fetchrow("SELECT number, noka, from_facility, to_facility, poli_code, issued_on, valid_until"
                                " FROM referrals WHERE number = $1", number)
 
@@ -203,7 +211,8 @@ async def next_referral_serial(conn: asyncpg.Connection, *, facility_code: str, 
 
 
 async def insert_referral(conn: asyncpg.Connection, *, number: str, noka: str, from_facility: str,
-                          to_facility: str, poli_code: str, visit_type: int, issued_on, valid_until) -> bool:
+                          to_facility: str, poli_code: str, visit_type: int, issued_on: date,
+                          valid_until: date) -> bool:
     """False when the number is taken (then the caller takes the next serial)."""
     return await conn.fetchval(
         "INSERT INTO referrals (number, noka, from_facility, to_facility, poli_code, visit_type, issued_on,"
@@ -226,30 +235,28 @@ BOOKING_VIEW = (
     " JOIN sessions s ON s.schedule_id = b.schedule_id AND s.date = b.date")
 
 
-async def booking(conn: asyncpg.Pool | asyncpg.Connection, code: str) -> asyncpg.Record | None:
+async def booking(conn: Conn, *, code: str) -> asyncpg.Record | None:
     return await conn.fetchrow(f"{BOOKING_VIEW} WHERE b.code = $1", code)
 
 
-async def booking_row(conn: asyncpg.Pool | asyncpg.Connection, code: str) -> asyncpg.Record | None:
+async def booking_row(conn: Conn, *, code: str) -> asyncpg.Record | None:
     """The booking's own row, not locked (to learn its session before locking in order)."""
     return await conn.fetchrow("SELECT * FROM bookings WHERE code = $1", code)
 
 
-async def set_first_response(conn: asyncpg.Connection, code: str, body: bytes) -> None:
+async def set_first_response(conn: asyncpg.Connection, *, code: str, body: bytes) -> None:
     await conn.execute("UPDATE bookings SET first_response = $2 WHERE code = $1", code, body)
 
 
-async def booking_for_update(conn: asyncpg.Connection, code: str) -> asyncpg.Record | None:
+async def booking_for_update(conn: asyncpg.Connection, *, code: str) -> asyncpg.Record | None:
     return await conn.fetchrow("SELECT * FROM bookings WHERE code = $1 FOR UPDATE", code)
 
 
-async def booking_by_idempotency_key(conn: asyncpg.Pool | asyncpg.Connection, *, booked_by: str,
-                                     key: str) -> asyncpg.Record | None:
+async def booking_by_idempotency_key(conn: Conn, *, booked_by: str, key: str) -> asyncpg.Record | None:
     return await conn.fetchrow(f"{BOOKING_VIEW} WHERE b.booked_by = $1 AND b.idempotency_key = $2", booked_by, key)
 
 
-async def has_active_booking(conn: asyncpg.Pool | asyncpg.Connection, *, noka: str, facility_code: str,
-                             poli_code: str, day) -> bool:
+async def has_active_booking(conn: Conn, *, noka: str, facility_code: str, poli_code: str, day: date) -> bool:
     return await conn.fetchval(
         "SELECT true FROM bookings WHERE noka = $1 AND facility_code = $2 AND poli_code = $3 AND date = $4"
         " AND status IN ('BOOKED', 'CHECKED_IN', 'SERVING')", noka, facility_code, poli_code, day) or False
@@ -266,41 +273,61 @@ async def remember_medical_record(conn: asyncpg.Connection, *, facility_code: st
                        " SET medical_record_number = EXCLUDED.medical_record_number", facility_code, noka, number)
 
 
-async def insert_booking(conn: asyncpg.Connection, **columns) -> None:
-    names = ", ".join(columns)
-    placeholders = ", ".join(f"${i}" for i in range(1, len(columns) + 1))
-    await conn.execute(f"INSERT INTO bookings ({names}) VALUES ({placeholders})", *columns.values())
+async def insert_booking(conn: asyncpg.Connection, *, code: str, schedule_id: str, day: date, facility_code: str,
+                         poli_code: str, seq: int, noka: str, booked_by: str, status: str, visit_type: int,
+                         referral_number: str | None, medical_record_number: str | None, new_patient: bool,
+                         idempotency_key: str | None, request_fingerprint: str) -> None:
+    await conn.execute(
+        "INSERT INTO bookings (code, schedule_id, date, facility_code, poli_code, seq, noka, booked_by, status,"
+        " visit_type, referral_number, medical_record_number, new_patient, idempotency_key, request_fingerprint)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+        code, schedule_id, day, facility_code, poli_code, seq, noka, booked_by, status, visit_type, referral_number,
+        medical_record_number, new_patient, idempotency_key, request_fingerprint)
 
 
-async def bookings_of(conn: asyncpg.Pool | asyncpg.Connection, *, booked_by: str, noka: str,
-                      limit: int) -> list[asyncpg.Record]:
+async def bookings_of(conn: Conn, *, booked_by: str, noka: str, limit: int) -> list[asyncpg.Record]:
     """The caller's own bookings and those the caller made for others, newest visit first."""
     return await conn.fetch(f"{BOOKING_VIEW} WHERE b.booked_by = $1 OR b.noka = $2"
                             " ORDER BY b.date DESC, b.created_at DESC LIMIT $3", booked_by, noka, limit)
 
 
-async def facility_bookings(conn: asyncpg.Pool | asyncpg.Connection, *, facility_code: str, day,
-                            poli_code: str | None, limit: int) -> list[asyncpg.Record]:
+async def facility_bookings(conn: Conn, *, facility_code: str, day: date, poli_code: str | None,
+                            limit: int) -> list[asyncpg.Record]:
     return await conn.fetch(f"{BOOKING_VIEW} WHERE b.facility_code = $1 AND b.date = $2"
                             " AND ($3::text IS NULL OR b.poli_code = $3) ORDER BY b.poli_code, b.seq LIMIT $4",
                             facility_code, day, poli_code, limit)
 
 
-async def set_status(conn: asyncpg.Connection, code: str, status: str, **columns) -> None:
-    sets = "".join(f", {name} = ${i}" for i, name in enumerate(columns, start=3))
-    await conn.execute(f"UPDATE bookings SET status = $2{sets} WHERE code = $1", code, status, *columns.values())
+class _Keep(enum.Enum):
+    KEEP = "keep"
 
 
-async def tasks_of(conn: asyncpg.Connection, code: str) -> dict[int, object]:
+#: `set_status`'s default for a column the caller leaves as it is (None sets NULL).
+KEEP: Final = _Keep.KEEP
+
+
+async def set_status(conn: asyncpg.Connection, *, code: str, status: str,
+                     checked_in_at: datetime | None | _Keep = KEEP, cancelled_at: datetime | None | _Keep = KEEP,
+                     cancelled_by: str | None | _Keep = KEEP, cancel_reason: str | None | _Keep = KEEP) -> None:
+    """The booking's new status, and of the other columns only those given (names from this fixed list)."""
+    given = [(name, value) for name, value in (("checked_in_at", checked_in_at), ("cancelled_at", cancelled_at),
+                                               ("cancelled_by", cancelled_by), ("cancel_reason", cancel_reason))
+             if value is not KEEP]
+    sets = "".join(f", {name} = ${i}" for i, (name, _) in enumerate(given, start=3))
+    await conn.execute(f"UPDATE bookings SET status = $2{sets} WHERE code = $1", code, status,
+                       *(value for _, value in given))
+
+
+async def tasks_of(conn: asyncpg.Connection, *, code: str) -> dict[int, datetime]:
     return {r["task_id"]: r["at"] for r in await conn.fetch(
         "SELECT task_id, at FROM booking_tasks WHERE booking_code = $1", code)}
 
 
-async def add_task(conn: asyncpg.Connection, code: str, task_id: int, at) -> None:
+async def add_task(conn: asyncpg.Connection, *, code: str, task_id: int, at: datetime) -> None:
     await conn.execute("INSERT INTO booking_tasks (booking_code, task_id, at) VALUES ($1, $2, $3)", code, task_id, at)
 
 
-async def queue_state(conn: asyncpg.Pool | asyncpg.Connection, schedule_id: str, day) -> list[asyncpg.Record]:
+async def queue_state(conn: Conn, *, schedule_id: str, day: date) -> list[asyncpg.Record]:
     """Every booking of a session in queue order, with its poli service start (task 4)."""
     return await conn.fetch(
         "SELECT b.code, b.seq, b.poli_code, b.status, b.booked_by, b.noka, b.turn_near_sent, t.at AS service_at"
@@ -308,13 +335,13 @@ async def queue_state(conn: asyncpg.Pool | asyncpg.Connection, schedule_id: str,
         " WHERE b.schedule_id = $1 AND b.date = $2 ORDER BY b.seq", schedule_id, day)
 
 
-async def active_bookings_of_session(conn: asyncpg.Connection, schedule_id: str, day) -> list[str]:
+async def active_bookings_of_session(conn: asyncpg.Connection, *, schedule_id: str, day: date) -> list[str]:
     return [r["code"] for r in await conn.fetch(
         "SELECT code FROM bookings WHERE schedule_id = $1 AND date = $2 AND status = 'BOOKED' FOR UPDATE",
         schedule_id, day)]
 
 
-async def mark_no_shows(conn: asyncpg.Connection, *, now) -> list[asyncpg.Record]:
+async def mark_no_shows(conn: asyncpg.Connection, *, now: datetime) -> list[asyncpg.Record]:
     """Bookings still BOOKED after their session ended become NO_SHOW (returns them)."""
     return await conn.fetch(
         "UPDATE bookings b SET status = 'NO_SHOW' FROM sessions s"
@@ -324,7 +351,7 @@ async def mark_no_shows(conn: asyncpg.Connection, *, now) -> list[asyncpg.Record
         " RETURNING b.code", now)
 
 
-async def due_reminders(conn: asyncpg.Connection, *, day, limit: int = 500) -> list[asyncpg.Record]:
+async def due_reminders(conn: asyncpg.Connection, *, day: date, limit: int = 500) -> list[asyncpg.Record]:
     """BOOKED bookings of ``day`` not reminded yet; marks them reminded (the caller's transaction)."""
     return await conn.fetch(
         "UPDATE bookings SET reminder_sent = true WHERE code IN (SELECT code FROM bookings"
@@ -332,5 +359,5 @@ async def due_reminders(conn: asyncpg.Connection, *, day, limit: int = 500) -> l
         " RETURNING code", day, limit)
 
 
-async def mark_turn_near(conn: asyncpg.Connection, codes: list[str]) -> None:
+async def mark_turn_near(conn: asyncpg.Connection, *, codes: list[str]) -> None:
     await conn.execute("UPDATE bookings SET turn_near_sent = true WHERE code = ANY($1)", sorted(codes))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import asyncpg
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -11,6 +12,9 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from jkn.common.v1 import common_pb2
 from jkn.queue.v1 import queue_pb2
 from services.queue import rules
+
+if TYPE_CHECKING:  # bookings imports this module
+    from services.queue.bookings import Progress
 
 
 def timestamp(at: datetime) -> Timestamp:
@@ -48,4 +52,12 @@ def booking(row: asyncpg.Record) -> queue_pb2.Booking:
         message.checked_in_at.CopyFrom(timestamp(row["checked_in_at"]))
     for task_id, at in json.loads(row["tasks"]):
         message.tasks.add(task_id=task_id, at=timestamp(datetime.fromisoformat(at)))
+    return message
+
+
+def progress(progress: Progress) -> queue_pb2.QueueProgress:
+    message = queue_pb2.QueueProgress(ahead=progress.ahead,
+                                      estimated_service_at=timestamp(progress.estimated_service_at))
+    if progress.now_serving:
+        message.now_serving = progress.now_serving
     return message

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 
 import pytest
@@ -77,3 +78,17 @@ async def test_five_wrong_pins_lock_pin_use_for_30_minutes(lockout):
     with pytest.raises(DomainError) as caught:
         await pins.check(account)
     assert caught.value.code == "PIN_LOCKED" and 1790 <= caught.value.fields["retry_after"] <= 1800
+
+
+def test_a_lock_key_is_a_hash_of_the_identifier():
+    """Pure (no Redis): keys hold a hash, never the identifier (rule 3)."""
+    key = key_of("3171011501800001")
+    assert key == "auth:lock:" + hashlib.sha256(b"3171011501800001").hexdigest()[:32]
+    assert len(key) == len("auth:lock:") + 32 and "3171011501800001" not in key
+    assert key_of("3171011501800002") != key
+
+
+def test_a_lock_key_ignores_case_and_spaces():
+    """Pure (no Redis): "Dewi@Example.id " and "dewi@example.id" are one identifier, with one counter."""
+    assert key_of("  Dewi.Lestari@Example.ID\n") == key_of("dewi.lestari@example.id") == \
+        "auth:lock:" + hashlib.sha256(b"dewi.lestari@example.id").hexdigest()[:32]

@@ -209,6 +209,18 @@ async def test_every_request_body_in_openapi_comes_with_examples(gateway_client)
     assert missing == []
 
 
+async def test_every_answer_with_a_body_has_a_named_schema_in_openapi(gateway_client):
+    async with gateway_client({}) as (_, client):
+        document = (await client.get("/openapi.json")).json()
+    answers = {(method.upper(), path, status): response for path, operations in document["paths"].items()
+               for method, operation in operations.items() for status, response in operation["responses"].items()
+               if status.startswith("2") and status != "204"}
+    assert len(answers) >= 25
+    unnamed = [answer for answer, response in answers.items()
+               if "$ref" not in response.get("content", {}).get("application/json", {}).get("schema", {})]
+    assert unnamed == []
+
+
 
 async def test_the_card_number_in_the_token_spares_the_call_to_auth(platform, gateway_client, signing_key):
     def get_account_calls() -> float:

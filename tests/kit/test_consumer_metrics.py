@@ -13,12 +13,12 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from services.devstack import infra
 from services.kit.consumer import PROCESSED_EVENTS_DDL_V1, Event, IdempotentConsumer
-from services.kit.kafka import start_producer
+from services.kit.kafka import KIT_SELFTEST, start_producer
 from services.notify.app import build as build_notify
 from services.notify.settings import NotifySettings
 from tests.kit.test_outbox import wait_for
 
-TOPIC = "kit.selftest"
+TOPIC = KIT_SELFTEST
 
 
 def sample(name: str, **labels: str) -> float | None:

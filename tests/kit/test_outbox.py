@@ -16,9 +16,10 @@ import pytest
 
 from services.devstack import infra
 from services.kit.consumer import PROCESSED_EVENTS_DDL_V1, Event, IdempotentConsumer
+from services.kit.kafka import KIT_SELFTEST
 from services.kit.outbox import OUTBOX_DDL_V1, OutboxRelay, add_event
 
-TOPIC = "kit.selftest"
+TOPIC = KIT_SELFTEST
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ from jkn.notify.v1 import notify_pb2, notify_pb2_grpc
 from services.kit.channels import open_channel
 from services.kit.consumer import PROCESSED_EVENTS_DDL_V1, Event, IdempotentConsumer
 from services.kit.grpc_server import GrpcServer, Servicer
+from services.kit.kafka import KIT_SELFTEST
 from services.kit.outbox import OUTBOX_DDL_V1, OutboxRelay, add_event
 from services.kit.telemetry import setup_tracing
 
@@ -67,13 +68,13 @@ async def test_kafka_consumer_span_is_parented_from_the_producers_trace(spans, f
     try:
         with tracer.start_as_current_span("place_order") as origin:
             async with pool.acquire() as conn, conn.transaction():
-                await add_event(conn, topic="kit.selftest", event_type="traced", key="trace-test", payload=b"{}")
+                await add_event(conn, topic=KIT_SELFTEST, event_type="traced", key="trace-test", payload=b"{}")
         relay = OutboxRelay(pool, bootstrap)
         with tracer.start_as_current_span("relay_tick"):
             assert await relay.relay_once() == 1
         await relay._drop_producer()
 
-        reader = AIOKafkaConsumer("kit.selftest", bootstrap_servers=bootstrap, auto_offset_reset="earliest")
+        reader = AIOKafkaConsumer(KIT_SELFTEST, bootstrap_servers=bootstrap, auto_offset_reset="earliest")
         await reader.start()
         try:
             records = [r for batch in (await reader.getmany(timeout_ms=5000)).values() for r in batch]
@@ -85,7 +86,7 @@ async def test_kafka_consumer_span_is_parented_from_the_producers_trace(spans, f
             with tracer.start_as_current_span("deliver"):
                 pass
 
-        consumer = IdempotentConsumer(pool=pool, bootstrap=bootstrap, topic="kit.selftest", group="trace",
+        consumer = IdempotentConsumer(pool=pool, bootstrap=bootstrap, topic=KIT_SELFTEST, group="trace",
                                       handler=handler)
         assert await consumer.handle(Event.from_record(record)) == "handled"
     finally:
@@ -99,7 +100,7 @@ async def test_kafka_consumer_span_is_parented_from_the_producers_trace(spans, f
     assert processing.parent.span_id == producer.context.span_id
     assert by_name["deliver"].parent.span_id == processing.context.span_id
     assert by_name["relay_tick"].context.trace_id != trace_id
-    assert processing.attributes["messaging.destination.name"] == "kit.selftest"
+    assert processing.attributes["messaging.destination.name"] == KIT_SELFTEST
     assert processing.attributes["messaging.consumer.group.name"] == "trace"
     assert processing.attributes["jkn.consumer.result"] == "handled"
     assert "messaging.kafka.message.key" not in processing.attributes  # keys may be card numbers

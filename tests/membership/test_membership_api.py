@@ -8,9 +8,10 @@ from datetime import timedelta
 import grpc
 import pytest
 
-from jkn.membership.v1 import membership_pb2, membership_pb2_grpc, partner_pb2, partner_pb2_grpc
+from jkn.membership.v1 import events_pb2, membership_pb2, membership_pb2_grpc, partner_pb2, partner_pb2_grpc
 from services.kit.clock import jakarta_now, jakarta_today
 from services.kit.errors import decode_rpc_error
+from services.kit.events import event_type
 from services.kit.partner_auth import signed_metadata
 from services.membership import fktp, premiums
 from services.membership.app import build
@@ -258,7 +259,8 @@ async def test_a_due_change_is_applied_on_its_date(fresh_database):
         assert await jobs.apply_fktp_changes(pool, effective - timedelta(days=1)) == 0
         assert await jobs.apply_fktp_changes(pool, effective) == 1
         assert await pool.fetchval("SELECT fktp_code FROM participants WHERE id = $1", dewi) == "0114U002"
-        assert await pool.fetchval("SELECT count(*) FROM outbox WHERE event_type = 'fktp_changed'") == 1
+        assert await pool.fetchval("SELECT count(*) FROM outbox WHERE event_type = $1",
+                                   event_type(events_pb2.FktpChanged)) == 1
     finally:
         await pool.close()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import date
 
 import grpc
@@ -22,6 +23,49 @@ def test_distance_and_bounding_box():
     assert min_lat < MENTENG[0] < max_lat and min_lon < MENTENG[1] < max_lon
     assert facilities.clamp_radius(None) == 10 and facilities.clamp_radius(500) == 100
 
+
+
+ONE_DEGREE_KM = 6371 * math.pi / 180  # an arc of one degree on a great circle
+
+
+def test_distance_is_the_great_circle():
+    """Pure: the haversine distance on a sphere of radius 6371 km."""
+    assert facilities.distance_km(*MENTENG, *MENTENG) == 0
+    assert facilities.distance_km(0, 100, 0, 101) == pytest.approx(ONE_DEGREE_KM, rel=1e-9)  # along the equator
+    assert facilities.distance_km(-7, 106, -5.5, 106) == pytest.approx(1.5 * ONE_DEGREE_KM, rel=1e-9)  # a meridian
+    at_60 = 6371 * math.acos(math.sin(math.radians(60)) ** 2 + math.cos(math.radians(60)) ** 2 * math.cos(
+        math.radians(1)))  # a degree of longitude at 60°, by the spherical law of cosines
+    assert facilities.distance_km(60, 10, 60, 11) == pytest.approx(at_60, rel=1e-6)
+    assert facilities.distance_km(0, 0, 0, 180) == pytest.approx(180 * ONE_DEGREE_KM, rel=1e-9)  # the antipode
+    jakarta_bandung = facilities.distance_km(-6.1957, 106.8312, -6.8889, 107.5960)
+    assert facilities.distance_km(-6.8889, 107.5960, -6.1957, 106.8312) == pytest.approx(jakarta_bandung, rel=1e-12)
+
+
+def test_the_box_is_as_wide_as_the_circle():
+    """Pure: the bounding box reaches exactly the radius north, south, east and west."""
+    assert facilities.bounding_box(0, 100, ONE_DEGREE_KM) == pytest.approx((-1, 1, 99, 101), rel=1e-9)
+    min_lat, max_lat, min_lon, max_lon = facilities.bounding_box(60, 10, ONE_DEGREE_KM)
+    assert (min_lat, max_lat) == pytest.approx((59, 61), rel=1e-9)
+    assert (min_lon, max_lon) == pytest.approx((8, 12), rel=1e-9)  # meridians are half as far apart at 60°
+    lat, lon, radius = *MENTENG, 10
+    min_lat, max_lat, min_lon, max_lon = facilities.bounding_box(lat, lon, radius)
+    for corner_lat, corner_lon in ((min_lat, lon), (max_lat, lon), (lat, min_lon), (lat, max_lon)):
+        assert facilities.distance_km(lat, lon, corner_lat, corner_lon) == pytest.approx(radius, rel=1e-3)
+
+
+def test_the_box_at_a_pole_spans_every_longitude():
+    """Pure: no division by zero at the pole, and the box still contains the circle."""
+    min_lat, max_lat, min_lon, max_lon = facilities.bounding_box(90, 0, 10)
+    assert max_lat - min_lat == pytest.approx(2 * 10 / ONE_DEGREE_KM, rel=1e-9)
+    assert min_lon < -180 and max_lon > 180
+
+
+@pytest.mark.parametrize(("asked", "used"), [
+    (None, 10), (0, 10), (-5, 10), (0.5, 0.5), (1, 1), (25, 25), (99.9, 99.9), (100, 100), (100.5, 100), (500, 100),
+])
+def test_search_radius_defaults_and_cap(asked, used):
+    """Pure: 10 km unless a positive radius is asked for, and never more than 100 km."""
+    assert facilities.clamp_radius(asked) == used
 
 @pytest.fixture
 async def queue(service):

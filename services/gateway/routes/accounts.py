@@ -5,17 +5,22 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Request, Response
+from fastapi import APIRouter, Depends, Path, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 
 from jkn.auth.v1 import auth_pb2
 from services.gateway import captcha
-from services.gateway.deps import AccountRateLimit, CurrentPrincipal, State
-from services.gateway.routes.enrollments import Otp, client_context, otp_out
+from services.gateway.deps import AccountRateLimit, Client, CurrentPrincipal, State
+from services.gateway.models import Code, Otp, OtpCode, Password, otp_out
 
 router = APIRouter(prefix="/v1", tags=["accounts"], dependencies=[AccountRateLimit])
 _bearer = HTTPBearer(auto_error=False)
+
+
+class Captcha(BaseModel):
+    captcha_id: str
+    image: str = Field(description="PNG as a data URL")
 
 
 class RegistrationRequest(BaseModel):
@@ -26,7 +31,7 @@ class RegistrationRequest(BaseModel):
     birth_date: date = Field(examples=["1980-01-15"])
     phone: str = Field(min_length=8, max_length=20, examples=["081234500001"])
     email: str = Field("", max_length=254, examples=["budi@example.id"])
-    password: str = Field(min_length=1, max_length=128, examples=["Sehat#2026"])
+    password: Password
 
 
 class RegistrationStarted(BaseModel):
@@ -35,8 +40,11 @@ class RegistrationStarted(BaseModel):
     otp: Otp
 
 
-class CodeRequest(BaseModel):
-    code: str = Field(pattern=r"^[0-9]{6}$", examples=["482913"])
+class OtpResent(BaseModel):
+    """The same code again: seconds until it expires and until the next resend."""
+
+    expires_in: int
+    resend_after: int
 
 
 class Activated(BaseModel):
@@ -48,7 +56,7 @@ class SessionRequest(BaseModel):
     captcha_answer: str | None = Field(None, max_length=16)
     identifier: str = Field(min_length=1, max_length=254, description="NIK, NOKA or email",
                             examples=["dewi.lestari@example.id"])
-    password: str = Field(min_length=1, max_length=128, examples=["Sehat#2026"])
+    password: Password
 
 
 class RefreshRequest(BaseModel):
@@ -67,52 +75,64 @@ def tokens_out(pair: auth_pb2.TokenPair) -> Tokens:
                   expires_in=pair.expires_in_s)
 
 
+class ResetRequest(BaseModel):
+    identifier: str = Field(min_length=1, max_length=254, description="NIK, NOKA or email",
+                            examples=["0004567890006"])
+
+
+class ResetStarted(BaseModel):
+    reset_id: str
+
+
+class ResetCompletion(BaseModel):
+    code: Code
+    new_password: str = Field(min_length=1, max_length=128, examples=["Baru#Sehat2027"])
+
+
 @router.get("/captcha", summary="An image captcha (5 minutes, single use), for registration and repeated logins")
-async def new_captcha(state: State) -> dict[str, str]:
+async def new_captcha(state: State) -> Captcha:
     captcha_id, image = await captcha.new_captcha(state.redis)
-    return {"captcha_id": captcha_id, "image": image}
+    return Captcha(captcha_id=captcha_id, image=image)
 
 
-@router.post("/registrations", status_code=201, response_model=RegistrationStarted, tags=["accounts"],
+@router.post("/registrations", status_code=201, tags=["accounts"],
              summary="Activate an account for an existing participant; a code goes by SMS")
-async def register(body: RegistrationRequest, state: State, request: Request) -> RegistrationStarted:
+async def register(body: RegistrationRequest, state: State, client: Client) -> RegistrationStarted:
     reply = await state.auth.StartRegistration(auth_pb2.StartRegistrationRequest(
         identifier=body.identifier, birth_date=body.birth_date.isoformat(), phone=body.phone, email=body.email,
-        password=body.password, client=client_context(request),
+        password=body.password, client=client,
         captcha_passed=await captcha.passed(state.redis, body.captcha_id, body.captcha_answer)))
     return RegistrationStarted(registration_id=reply.registration_id, status="PENDING_VERIFICATION",
                                otp=otp_out(reply.otp))
 
 
 @router.post("/registrations/{registration_id}/otp/resend", status_code=202)
-async def resend(registration_id: Annotated[str, Path(max_length=64)], state: State,
-                 request: Request) -> dict[str, int]:
+async def resend(registration_id: Annotated[str, Path(max_length=64)], state: State, client: Client) -> OtpResent:
     reply = await state.auth.ResendRegistrationOtp(auth_pb2.ResendRegistrationOtpRequest(
-        registration_id=registration_id, client=client_context(request)))
-    return {"expires_in": reply.otp.expires_in_s, "resend_after": reply.otp.resend_after_s}
+        registration_id=registration_id, client=client))
+    return OtpResent(expires_in=reply.otp.expires_in_s, resend_after=reply.otp.resend_after_s)
 
 
-@router.post("/registrations/{registration_id}/verify", status_code=201, response_model=Activated)
-async def verify(registration_id: Annotated[str, Path(max_length=64)], body: CodeRequest, state: State,
-                 request: Request) -> Activated:
+@router.post("/registrations/{registration_id}/verify", status_code=201)
+async def verify(registration_id: Annotated[str, Path(max_length=64)], body: OtpCode, state: State,
+                 client: Client) -> Activated:
     reply = await state.auth.VerifyRegistration(auth_pb2.VerifyRegistrationRequest(
-        registration_id=registration_id, code=body.code, client=client_context(request)))
+        registration_id=registration_id, code=body.code, client=client))
     return Activated(account_id=reply.account_id)
 
 
-@router.post("/sessions", status_code=201, response_model=Tokens, tags=["sessions"],
-             summary="Log in with NIK, NOKA or email")
-async def login(body: SessionRequest, state: State, request: Request) -> Tokens:
+@router.post("/sessions", status_code=201, tags=["sessions"], summary="Log in with NIK, NOKA or email")
+async def login(body: SessionRequest, state: State, client: Client) -> Tokens:
     reply = await state.auth.Login(auth_pb2.LoginRequest(
-        identifier=body.identifier, password=body.password, client=client_context(request),
+        identifier=body.identifier, password=body.password, client=client,
         captcha_passed=await captcha.passed(state.redis, body.captcha_id, body.captcha_answer)))
     return tokens_out(reply.tokens)
 
 
-@router.post("/sessions/refresh", status_code=201, response_model=Tokens, tags=["sessions"])
-async def refresh(body: RefreshRequest, state: State, request: Request) -> Tokens:
+@router.post("/sessions/refresh", status_code=201, tags=["sessions"])
+async def refresh(body: RefreshRequest, state: State, client: Client) -> Tokens:
     reply = await state.auth.RefreshSession(auth_pb2.RefreshSessionRequest(refresh_token=body.refresh_token,
-                                                                           client=client_context(request)))
+                                                                           client=client))
     return tokens_out(reply.tokens)
 
 
@@ -124,28 +144,18 @@ async def logout(principal: CurrentPrincipal, state: State,
     return Response(status_code=204)
 
 
-class ResetRequest(BaseModel):
-    identifier: str = Field(min_length=1, max_length=254, description="NIK, NOKA or email",
-                            examples=["0004567890006"])
-
-
-class ResetCompletion(BaseModel):
-    code: str = Field(pattern=r"^[0-9]{6}$", examples=["482913"])
-    new_password: str = Field(min_length=1, max_length=128, examples=["Baru#Sehat2027"])
-
-
 @router.post("/password-resets", status_code=202, tags=["sessions"],
              summary="Always 202 with a reset id; a code goes by SMS to the account's phone, if there is one")
-async def start_reset(body: ResetRequest, state: State, request: Request) -> dict[str, str]:
+async def start_reset(body: ResetRequest, state: State, client: Client) -> ResetStarted:
     reply = await state.auth.StartPasswordReset(auth_pb2.StartPasswordResetRequest(
-        identifier=body.identifier, client=client_context(request)))
-    return {"reset_id": reply.reset_id}
+        identifier=body.identifier, client=client))
+    return ResetStarted(reset_id=reply.reset_id)
 
 
 @router.post("/password-resets/{reset_id}/complete", status_code=204, tags=["sessions"],
              summary="The right code sets the new password and ends every session")
 async def complete_reset(reset_id: Annotated[str, Path(max_length=64)], body: ResetCompletion, state: State,
-                         request: Request) -> Response:
+                         client: Client) -> Response:
     await state.auth.CompletePasswordReset(auth_pb2.CompletePasswordResetRequest(
-        reset_id=reset_id, code=body.code, new_password=body.new_password, client=client_context(request)))
+        reset_id=reset_id, code=body.code, new_password=body.new_password, client=client))
     return Response(status_code=204)

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
-from datetime import UTC
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Header, Path, Query
 from pydantic import BaseModel, Field
 
 from jkn.queue.v1 import queue_pb2
+from services.gateway.bearer import Principal
 from services.gateway.deps import BookingRateLimit, CallerNoka, CurrentPrincipal, State
-from services.kit.clock import JAKARTA
+from services.gateway.models import CodeName, code_name_out, jakarta_iso, utc_iso
 
 router = APIRouter(prefix="/v1", tags=["queue"])
 BookingCode = Annotated[str, Path(min_length=8, max_length=40, pattern=r"^[0-9A-Za-z]+$")]
@@ -20,38 +20,79 @@ _VISIT_TYPES = {"FKTP_REFERRAL": queue_pb2.VISIT_TYPE_FKTP_REFERRAL,
                 "CONTROL": queue_pb2.VISIT_TYPE_CONTROL, "HOSPITAL_REFERRAL": queue_pb2.VISIT_TYPE_HOSPITAL_REFERRAL}
 
 
-def _code_name(value) -> dict[str, str]:
-    return {"code": value.code, "name": value.name}
+class Schedule(BaseModel):
+    """A doctor's session at a poli on the date asked for, with its JKN seats."""
+
+    schedule_id: str
+    poli: CodeName
+    doctor: CodeName
+    start: str = Field(description="HH:MM (Asia/Jakarta)")
+    end: str = Field(description="HH:MM (Asia/Jakarta)")
+    quota_jkn: int
+    remaining_jkn: int
+    quota_non_jkn: int
 
 
-@router.get("/facilities/{code}/schedules", summary="Doctors' sessions at a facility on a date, with free JKN seats")
-async def schedules(state: State, code: Annotated[str, Path(pattern=r"^[0-9A-Za-z]{8}$")],
-                    date: Annotated[dt.date, Query(description="YYYY-MM-DD (Asia/Jakarta)")],
-                    poli: Annotated[str | None, Query(max_length=8, pattern=r"^[0-9A-Za-z]+$")] = None,
-                    ) -> dict[str, object]:
-    request = queue_pb2.ListSchedulesRequest(facility_code=code, date=date.isoformat())
-    if poli:
-        request.poli_code = poli
-    reply = await state.queue.ListSchedules(request)
-    return {"items": [{"schedule_id": s.schedule_id, "poli": _code_name(s.poli), "doctor": _code_name(s.doctor),
-                       "start": s.start, "end": s.end, "quota_jkn": s.quota_jkn, "remaining_jkn": s.remaining_jkn,
-                       "quota_non_jkn": s.quota_non_jkn}
-                      for s in reply.schedules]}
+class Schedules(BaseModel):
+    items: list[Schedule]
 
 
-def booking_out(b: queue_pb2.Booking) -> dict[str, object]:
-    out: dict[str, object] = {
-        "booking_code": b.booking_code, "queue_number": b.queue_number, "queue_seq": b.queue_seq,
-        "status": queue_pb2.BookingStatus.Name(b.status).removeprefix("BOOKING_STATUS_"), "date": b.date,
-        "facility": _code_name(b.facility), "poli": _code_name(b.poli), "doctor": _code_name(b.doctor),
-        "noka": b.noka, "estimated_service_at": b.estimated_service_at.ToDatetime(tzinfo=UTC).astimezone(
-            JAKARTA).isoformat(),
-        "remaining_jkn": b.remaining_jkn, "new_patient": b.new_patient, "schedule_id": b.schedule_id,
-        "referral_number": b.referral_number if b.HasField("referral_number") else None,
-        "created_at": b.created_at.ToDatetime(tzinfo=UTC).isoformat()}
-    if b.HasField("cancel_reason"):
-        out["cancel_reason"] = b.cancel_reason
-    return out
+def schedule_out(s: queue_pb2.Schedule) -> Schedule:
+    return Schedule(schedule_id=s.schedule_id, poli=code_name_out(s.poli), doctor=code_name_out(s.doctor),
+                    start=s.start, end=s.end, quota_jkn=s.quota_jkn, remaining_jkn=s.remaining_jkn,
+                    quota_non_jkn=s.quota_non_jkn)
+
+
+class Booking(BaseModel):
+    """A queue booking: the seat taken, the queue number and the estimated service time."""
+
+    booking_code: str
+    queue_number: str
+    queue_seq: int
+    status: Literal["BOOKED", "CHECKED_IN", "SERVING", "DONE", "CANCELLED", "NO_SHOW"]
+    date: str = Field(description="YYYY-MM-DD")
+    facility: CodeName
+    poli: CodeName
+    doctor: CodeName
+    noka: str
+    estimated_service_at: str = Field(description="ISO 8601, Asia/Jakarta offset")
+    remaining_jkn: int
+    new_patient: bool
+    schedule_id: str
+    referral_number: str | None
+    created_at: str
+    cancel_reason: str | None = Field(None, exclude_if=lambda reason: reason is None,
+                                      description="present only on a cancelled booking")
+
+
+class Bookings(BaseModel):
+    items: list[Booking]
+
+
+class BookingWithProgress(Booking):
+    """A booking with its live queue position; `estimated_service_at` follows the day's actual pace."""
+
+    now_serving: str | None = Field(description="the queue number being served; null before the first")
+    ahead: int = Field(description="patients still waiting before this one")
+
+
+def booking_out(b: queue_pb2.Booking) -> Booking:
+    return Booking(
+        booking_code=b.booking_code, queue_number=b.queue_number, queue_seq=b.queue_seq,
+        status=queue_pb2.BookingStatus.Name(b.status).removeprefix("BOOKING_STATUS_"), date=b.date,
+        facility=code_name_out(b.facility), poli=code_name_out(b.poli), doctor=code_name_out(b.doctor), noka=b.noka,
+        estimated_service_at=jakarta_iso(b.estimated_service_at), remaining_jkn=b.remaining_jkn,
+        new_patient=b.new_patient, schedule_id=b.schedule_id,
+        referral_number=b.referral_number if b.HasField("referral_number") else None,
+        created_at=utc_iso(b.created_at), cancel_reason=b.cancel_reason if b.HasField("cancel_reason") else None)
+
+
+def booking_with_progress_out(reply: queue_pb2.GetBookingResponse) -> BookingWithProgress:
+    progress = reply.progress
+    booking = booking_out(reply.booking).model_dump(exclude={"estimated_service_at"})
+    return BookingWithProgress(
+        **booking, estimated_service_at=jakarta_iso(progress.estimated_service_at),
+        now_serving=progress.now_serving if progress.HasField("now_serving") else None, ahead=progress.ahead)
 
 
 class BookingRequest(BaseModel):
@@ -64,15 +105,35 @@ class BookingRequest(BaseModel):
     medical_record_number: str | None = Field(None, min_length=1, max_length=32, examples=["RM-000123"])
 
 
+class CancelRequest(BaseModel):
+    reason: str = Field("", max_length=200, examples=["Sudah sembuh"])
+
+
+def _caller(principal: Principal, noka: str) -> queue_pb2.Caller:
+    return queue_pb2.Caller(account_id=principal.account_id, noka=noka)
+
+
+@router.get("/facilities/{code}/schedules", summary="Doctors' sessions at a facility on a date, with free JKN seats")
+async def schedules(state: State, code: Annotated[str, Path(pattern=r"^[0-9A-Za-z]{8}$")],
+                    date: Annotated[dt.date, Query(description="YYYY-MM-DD (Asia/Jakarta)")],
+                    poli: Annotated[str | None, Query(max_length=8, pattern=r"^[0-9A-Za-z]+$")] = None,
+                    ) -> Schedules:
+    request = queue_pb2.ListSchedulesRequest(facility_code=code, date=date.isoformat())
+    if poli:
+        request.poli_code = poli
+    reply = await state.queue.ListSchedules(request)
+    return Schedules(items=[schedule_out(s) for s in reply.schedules])
+
+
 @router.post("/bookings", status_code=201, dependencies=[BookingRateLimit],
              summary="Take a queue number (the same Idempotency-Key: the same booking)")
 async def create_booking(body: BookingRequest, principal: CurrentPrincipal, noka: CallerNoka, state: State,
                          idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", min_length=1,
                                                                        max_length=128)] = None,
-                         ) -> dict[str, object]:
+                         ) -> Booking:
     request = queue_pb2.CreateBookingRequest(
-        caller=queue_pb2.Caller(account_id=principal.account_id, noka=noka), schedule_id=body.schedule_id,
-        date=body.date.isoformat(), visit_type=_VISIT_TYPES.get(body.visit_type or "", 0))
+        caller=_caller(principal, noka), schedule_id=body.schedule_id, date=body.date.isoformat(),
+        visit_type=_VISIT_TYPES.get(body.visit_type or "", queue_pb2.VISIT_TYPE_UNSPECIFIED))
     for name in ("noka", "referral_number", "medical_record_number"):
         if getattr(body, name) is not None:
             setattr(request, name, getattr(body, name))
@@ -83,33 +144,23 @@ async def create_booking(body: BookingRequest, principal: CurrentPrincipal, noka
 
 
 @router.get("/bookings", summary="My bookings and those I made for my family")
-async def list_bookings(principal: CurrentPrincipal, noka: CallerNoka, state: State) -> dict[str, object]:
-    reply = await state.queue.ListBookings(queue_pb2.ListBookingsRequest(
-        caller=queue_pb2.Caller(account_id=principal.account_id, noka=noka)))
-    return {"items": [booking_out(b) for b in reply.bookings]}
+async def list_bookings(principal: CurrentPrincipal, noka: CallerNoka, state: State) -> Bookings:
+    reply = await state.queue.ListBookings(queue_pb2.ListBookingsRequest(caller=_caller(principal, noka)))
+    return Bookings(items=[booking_out(b) for b in reply.bookings])
 
 
 @router.get("/bookings/{booking_code}", summary="One booking with its live queue position")
 async def get_booking(booking_code: BookingCode, principal: CurrentPrincipal, noka: CallerNoka,
-                      state: State) -> dict[str, object]:
-    reply = await state.queue.GetBooking(queue_pb2.GetBookingRequest(
-        caller=queue_pb2.Caller(account_id=principal.account_id, noka=noka), booking_code=booking_code))
-    return {**booking_out(reply.booking),
-            "now_serving": reply.progress.now_serving if reply.progress.HasField("now_serving") else None,
-            "ahead": reply.progress.ahead,
-            "estimated_service_at": reply.progress.estimated_service_at.ToDatetime(tzinfo=UTC).astimezone(
-                JAKARTA).isoformat()}
-
-
-class CancelRequest(BaseModel):
-    reason: str = Field("", max_length=200, examples=["Sudah sembuh"])
+                      state: State) -> BookingWithProgress:
+    reply = await state.queue.GetBooking(queue_pb2.GetBookingRequest(caller=_caller(principal, noka),
+                                                                     booking_code=booking_code))
+    return booking_with_progress_out(reply)
 
 
 @router.post("/bookings/{booking_code}/cancel", dependencies=[BookingRateLimit],
              summary="Cancel (until check-in); the seat is freed at once")
 async def cancel_booking(booking_code: BookingCode, body: CancelRequest, principal: CurrentPrincipal,
-                         noka: CallerNoka, state: State) -> dict[str, object]:
+                         noka: CallerNoka, state: State) -> Booking:
     reply = await state.queue.CancelBooking(queue_pb2.CancelBookingRequest(
-        caller=queue_pb2.Caller(account_id=principal.account_id, noka=noka), booking_code=booking_code,
-        reason=body.reason))
+        caller=_caller(principal, noka), booking_code=booking_code, reason=body.reason))
     return booking_out(reply.booking)

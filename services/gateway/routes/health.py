@@ -3,25 +3,35 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Literal
 
 from fastapi import APIRouter, Response
-from fastapi.responses import JSONResponse
 from grpc_health.v1 import health_pb2
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel, Field
 
 from services.gateway.deps import State
 
 router = APIRouter(tags=["operations"])
 
 
+class Liveness(BaseModel):
+    status: Literal["ok"]
+
+
+class Readiness(BaseModel):
+    status: Literal["ready", "not_ready"]
+    checks: dict[str, str] = Field(description="service → SERVING, NOT_SERVING, UNAVAILABLE, ...")
+
+
 @router.get("/healthz", summary="200 while the gateway process lives")
-async def healthz() -> dict[str, str]:
-    return {"status": "ok"}
+async def healthz() -> Liveness:
+    return Liveness(status="ok")
 
 
 @router.get("/readyz", summary="200 only when every backing service answers its gRPC health check",
-            responses={503: {"description": "at least one service is not serving"}})
-async def readyz(state: State) -> JSONResponse:
+            responses={503: {"model": Readiness, "description": "at least one service is not serving"}})
+async def readyz(state: State, response: Response) -> Readiness:
     async def check(name: str) -> tuple[str, str]:
         try:
             reply = await state.health[name].Check(health_pb2.HealthCheckRequest(service=""),
@@ -32,8 +42,9 @@ async def readyz(state: State) -> JSONResponse:
 
     checks = dict(await asyncio.gather(*(check(name) for name in state.health)))
     ready = all(status == "SERVING" for status in checks.values())
-    return JSONResponse({"status": "ready" if ready else "not_ready", "checks": checks},
-                        status_code=200 if ready else 503)
+    if not ready:
+        response.status_code = 503
+    return Readiness(status="ready" if ready else "not_ready", checks=checks)
 
 
 @router.get("/metrics", summary="Prometheus metrics of the gateway", include_in_schema=False)

@@ -5,9 +5,8 @@ from __future__ import annotations
 import json
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Header, Query, Request
-from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from fastapi import APIRouter, Header, Query, Request, Response
+from pydantic import BaseModel, ConfigDict, Field
 
 from jkn.membership.v1 import membership_pb2
 from jkn.queue.v1 import queue_pb2
@@ -31,7 +30,7 @@ class Facilities(BaseModel):
     items: list[FacilityItem]
 
 
-@router.get("/facilities", response_model=Facilities, summary="Facilities nearest first, or by name")
+@router.get("/facilities", summary="Facilities nearest first, or by name")
 async def facilities(
     state: State,
     type: Annotated[Literal["FKTP", "FKRTL"] | None, Query(description="FKTP or FKRTL")] = None,  # noqa: A002
@@ -57,17 +56,31 @@ async def facilities(
         for f in reply.facilities])
 
 
+class Jwks(BaseModel):
+    """The card-signing public keys (RFC 7517), as membership serves them."""
+
+    model_config = ConfigDict(extra="allow")
+    keys: list[dict[str, str]]
+
+
 @router.get("/card-keys", summary="Public keys (JWKS) that verify the digital card's signature")
-async def card_keys(state: State) -> JSONResponse:
+async def card_keys(state: State, response: Response) -> Jwks:
     reply = await state.membership.GetCardKeys(membership_pb2.GetCardKeysRequest())
-    return JSONResponse(json.loads(reply.jwks_json), headers={"Cache-Control": f"public, max-age={reply.max_age_s}"})
+    response.headers["Cache-Control"] = f"public, max-age={reply.max_age_s}"
+    return Jwks.model_validate(json.loads(reply.jwks_json))
+
+
+class PaymentCallbackResult(BaseModel):
+    payment_id: str
+    status: Literal["PAID"]
+    replayed: bool = Field(description="true when this provider_ref was already handled")
 
 
 @router.post("/payment-callbacks", summary="The payment provider's webhook (HMAC-signed raw body)",
              responses={401: {"description": "bad signature"}, 422: {"description": "amount or account mismatch"}})
 async def payment_callback(state: State, request: Request,
-                           x_signature: Annotated[str, Header(max_length=128)]) -> dict[str, object]:
+                           x_signature: Annotated[str, Header(max_length=128)]) -> PaymentCallbackResult:
     raw = await request.body()
     reply = await state.membership.HandlePaymentCallback(
         membership_pb2.HandlePaymentCallbackRequest(raw_body=raw, signature=x_signature))
-    return {"payment_id": reply.payment_id, "status": "PAID", "replayed": reply.replayed}
+    return PaymentCallbackResult(payment_id=reply.payment_id, status="PAID", replayed=reply.replayed)

@@ -11,7 +11,9 @@ from jkn.common.v1 import common_pb2
 from jkn.notify.v1 import notify_pb2
 from services.kit import db
 from services.kit.consumer import IdempotentConsumer
-from services.kit.outbox import OutboxRelay, add_event
+from services.kit.events import publish
+from services.kit.kafka import NOTIFY_REQUESTS
+from services.kit.outbox import OutboxRelay
 from services.kit.redis import open_redis
 from services.notify import otp
 from services.notify.app import MIGRATIONS
@@ -46,7 +48,7 @@ async def test_requests_survive_a_worker_crash_and_go_out_exactly_once(fresh_dat
 
     def worker() -> asyncio.Task:
         return asyncio.create_task(IdempotentConsumer(
-            pool=pool, bootstrap=bootstrap, topic="notify.requests", group="crash-test", handler=delivery.handle,
+            pool=pool, bootstrap=bootstrap, topic=NOTIFY_REQUESTS, group="crash-test", handler=delivery.handle,
             batch_size=20).run())
 
     async def delivered() -> list[str]:
@@ -61,8 +63,7 @@ async def test_requests_survive_a_worker_crash_and_go_out_exactly_once(fresh_dat
                     request_id=f"crash-{n}", template=notify_pb2.NOTIFICATION_TEMPLATE_TURN_NEAR,
                     channel=common_pb2.CHANNEL_SMS, to=to, params={"queue_number": f"A-{n}", "poli": "Umum",
                                                                    "ahead": "2"})
-                await add_event(conn, topic="notify.requests", event_type="notification", key="same-key",
-                                payload=request.SerializeToString())
+                await publish(conn, NOTIFY_REQUESTS, request, key="same-key")
         await asyncio.wait({first}, timeout=30)
         assert first.done(), "the worker should have crashed"
         assert len(await delivered()) < len(recipients)

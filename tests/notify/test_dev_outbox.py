@@ -11,18 +11,10 @@ from pydantic import SecretStr
 
 from jkn.common.v1 import common_pb2
 from jkn.notify.v1 import notify_pb2, notify_pb2_grpc
-from services.contracts.contacts import normalize_destination
 from services.kit.errors import decode_rpc_error
 from services.notify import store
 from services.notify.app import build
 from services.notify.settings import NotifySettings
-
-
-def test_destinations_are_normalised():
-    assert normalize_destination("081234500006") == "+6281234500006"
-    assert normalize_destination("+6281234500006") == "+6281234500006"
-    assert normalize_destination(" Dewi.Lestari@Example.ID ") == "dewi.lestari@example.id"
-    assert normalize_destination("not a number") == "not a number"
 
 
 async def test_outbox_lists_messages_for_one_recipient_newest_first(service):

@@ -1,0 +1,121 @@
+"""Activation of an account for an existing participant, and the verification of its email
+(CONTRACT.md §4 "Account activation"): the order of the checks, the codes, the account.
+
+- Rule 1: with the captcha on, a registration without a passed captcha is refused first
+  (CAPTCHA_REQUIRED); then identifier, birth date, phone and password are required (422).
+- Rule 2: the identifier (NIK or NOKA) and the birth date must match one participant in
+  membership (422 IDENTITY_MISMATCH, which does not say which part is wrong); a participant who
+  has an account is refused (409 ALREADY_REGISTERED); then the password rules apply (422
+  WEAK_PASSWORD, `passwords`). Only then is a code sent, by SMS, to the phone given.
+- Rule 3: a registration stays pending for 1 hour; its code can be resent (the same code, on
+  notify's cooldowns and limits).
+- Rule 4: the right code creates the account (409 ALREADY_REGISTERED if the participant got one
+  meanwhile); a wrong, expired or exhausted code answers as `contracts.otp` says.
+- Rule 5: after activation, when an email was given, a code goes to it; that code confirms the
+  email (``email_verified``); with none pending, verifying is "not found".
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime, timedelta
+
+import asyncpg
+
+from jkn.common.v1 import common_pb2
+from jkn.membership.v1 import membership_pb2
+from jkn.notify.v1 import notify_pb2
+from services.auth import accounts, passwords, store
+from services.auth.deps import Deps
+from services.contracts import otp
+from services.contracts.contacts import normalize_phone
+from services.kit.errors import DomainError, NotFound
+from services.kit.ids import is_uuid
+from services.kit.logs import get_logger
+from services.kit.validation import require
+
+log = get_logger("jkn.auth.registration")
+#: Rule 3.
+REGISTRATION_LIFETIME = timedelta(hours=1)
+
+
+async def start(deps: Deps, *, identifier: str, birth_date: str, phone: str, email: str, password: str,
+                captcha_passed: bool, client: common_pb2.ClientContext) -> tuple[str, common_pb2.OtpChallenge]:
+    """Rules 1–3: the registration id and where its code went."""
+    if deps.captcha_on and not captcha_passed:
+        raise DomainError("captcha required", code="CAPTCHA_REQUIRED")
+    require({"identifier": identifier, "birth_date": birth_date, "phone": phone, "password": password})
+    match = await deps.membership.MatchIdentity(membership_pb2.MatchIdentityRequest(
+        identifier=identifier.strip(), birth_date=birth_date))
+    if not match.matched:
+        raise DomainError("identity does not match", code="IDENTITY_MISMATCH")
+    if await store.participant_has_account(deps.pool, noka=match.noka):
+        raise DomainError("already registered", code="ALREADY_REGISTERED")
+    born = date.fromisoformat(birth_date)
+    passwords.require_strong(password, nik=match.nik, noka=match.noka, birth_date=born)
+    participant = (await deps.membership.GetParticipant(
+        membership_pb2.GetParticipantRequest(noka=match.noka))).participant
+    registration_id = uuid.uuid4()
+    issued = await deps.notify.IssueOtp(notify_pb2.IssueOtpRequest(
+        purpose=notify_pb2.OTP_PURPOSE_REGISTRATION, flow_id=str(registration_id), channel=common_pb2.CHANNEL_SMS,
+        destination=phone, client_ip=client.client_ip, idempotency_key=str(registration_id),
+        language=client.language))
+    await store.add_registration(
+        deps.pool, registration_id=registration_id, participant_id=match.participant_id, noka=match.noka,
+        nik=match.nik, name=participant.name, birth_date=born, phone=normalize_phone(phone) or phone,
+        email=email.strip().lower() or None, password_hash=await deps.hasher.hash_async(password),
+        verification_id=issued.verification.verification_id, expires_at=datetime.now(UTC) + REGISTRATION_LIFETIME)
+    log.info("registration_started", extra={"registration_id": str(registration_id)})
+    return str(registration_id), otp.challenge(issued.verification)
+
+
+async def resend(deps: Deps, *, registration_id: str, client: common_pb2.ClientContext) -> common_pb2.OtpChallenge:
+    """Rule 3."""
+    registration = await _pending(deps, registration_id)
+    resent = await deps.notify.ResendOtp(notify_pb2.ResendOtpRequest(
+        verification_id=registration["verification_id"], purpose=notify_pb2.OTP_PURPOSE_REGISTRATION,
+        flow_id=registration_id, client_ip=client.client_ip))
+    return otp.challenge(resent.verification)
+
+
+async def verify(deps: Deps, *, registration_id: str, code: str, client: common_pb2.ClientContext) -> str:
+    """Rules 4–5: the new account's id."""
+    registration = await _pending(deps, registration_id)
+    await otp.check_or_raise(deps.notify, verification_id=registration["verification_id"], code=code,
+                             purpose=notify_pb2.OTP_PURPOSE_REGISTRATION, flow_id=registration_id)
+    async with deps.pool.acquire() as conn, conn.transaction():
+        account_id = await store.create_account(conn, registration=registration)
+    if account_id is None:
+        raise DomainError("already registered", code="ALREADY_REGISTERED")
+    if registration["email"]:
+        await _send_email_code(deps, account_id=account_id, email=registration["email"], client=client)
+    log.info("account_activated", extra={"account_id": account_id})
+    return account_id
+
+
+async def _send_email_code(deps: Deps, *, account_id: str, email: str, client: common_pb2.ClientContext) -> None:
+    """Rule 5: the code that confirms the email, pending on the account."""
+    issued = await deps.notify.IssueOtp(notify_pb2.IssueOtpRequest(
+        purpose=notify_pb2.OTP_PURPOSE_EMAIL_VERIFICATION, flow_id=account_id, channel=common_pb2.CHANNEL_EMAIL,
+        destination=email, client_ip=client.client_ip, idempotency_key=account_id))
+    await store.set_email_verification(deps.pool, account_id=account_id,
+                                       verification_id=issued.verification.verification_id)
+
+
+async def verify_email(deps: Deps, *, account_id: str, code: str) -> None:
+    """Rule 5."""
+    account = await accounts.by_id(deps.pool, account_id=account_id)
+    if account["email_verified"] or not account["email_verification_id"]:
+        raise NotFound("no email verification pending")
+    await otp.check_or_raise(deps.notify, verification_id=account["email_verification_id"], code=code,
+                             purpose=notify_pb2.OTP_PURPOSE_EMAIL_VERIFICATION, flow_id=str(account["id"]))
+    await store.mark_email_verified(deps.pool, account_id=account["id"])
+
+
+async def _pending(deps: Deps, registration_id: str) -> asyncpg.Record:
+    """A pending, unexpired registration; any other id is "not found"."""
+    registration = await store.pending_registration(deps.pool, registration_id=registration_id) \
+        if is_uuid(registration_id) else None
+    if registration is None:
+        raise NotFound("no such registration")
+    return registration

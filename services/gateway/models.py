@@ -1,0 +1,89 @@
+"""Shapes that more than one route module uses (CONTRACT.md §4), and their conversion from the
+services' protobuf messages — one converter per shape.
+
+Instants leave the gateway as ISO 8601 strings with an explicit offset (``utc_iso``,
+``jakarta_iso``), formatted here rather than by pydantic, which would write UTC as ``Z``.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC
+from typing import Annotated, Literal
+
+from google.protobuf.timestamp_pb2 import Timestamp
+from pydantic import BaseModel, Field
+
+from jkn.common.v1 import common_pb2
+from jkn.membership.v1 import membership_pb2
+from services.kit.clock import JAKARTA
+
+#: A 6-digit one-time code (SMS or email).
+Code = Annotated[str, Field(pattern=r"^[0-9]{6}$", examples=["482913"])]
+#: An account password as typed (the strength rules are auth's).
+Password = Annotated[str, Field(min_length=1, max_length=128, examples=["Sehat#2026"])]
+
+
+class OtpCode(BaseModel):
+    """The body of every route that checks a one-time code: `{code}`."""
+
+    code: Code
+
+
+class Otp(BaseModel):
+    """Where a one-time code went, and when it expires and may be resent (seconds)."""
+
+    channel: Literal["sms", "email"]
+    destination_masked: str
+    expires_in: int
+    resend_after: int
+
+
+def otp_out(challenge: common_pb2.OtpChallenge) -> Otp:
+    return Otp(channel="email" if challenge.channel == common_pb2.CHANNEL_EMAIL else "sms",
+               destination_masked=challenge.destination_masked, expires_in=challenge.expires_in_s,
+               resend_after=challenge.resend_after_s)
+
+
+class CodeName(BaseModel):
+    """A facility, poli or doctor: `{code, name}`."""
+
+    code: str
+    name: str
+
+
+def code_name_out(value: common_pb2.CodeName) -> CodeName:
+    return CodeName(code=value.code, name=value.name)
+
+
+class Payment(BaseModel):
+    """A virtual account to pay premiums into (integer rupiah)."""
+
+    payment_id: str
+    virtual_account: str
+    amount: int
+    expires_at: str
+
+
+def payment_out(payment: membership_pb2.Payment) -> Payment:
+    return Payment(payment_id=payment.payment_id, virtual_account=payment.virtual_account,
+                   amount=payment.amount_idr, expires_at=utc_iso(payment.expires_at))
+
+
+def participant_status(status: membership_pb2.ParticipantStatus.ValueType) -> str:
+    """``AKTIF`` or ``TIDAK_AKTIF``."""
+    return membership_pb2.ParticipantStatus.Name(status).removeprefix("PARTICIPANT_STATUS_")
+
+
+def status_reason(reason: membership_pb2.StatusReason.ValueType) -> str | None:
+    """Why a participant is not active (``TUNGGAKAN_IURAN``, ...); None when there is no reason."""
+    return membership_pb2.StatusReason.Name(reason).removeprefix("STATUS_REASON_") if reason else None
+
+
+def utc_iso(instant: Timestamp) -> str:
+    """ISO 8601 in UTC, e.g. ``2026-01-15T01:00:00+00:00``."""
+    return instant.ToDatetime(tzinfo=UTC).isoformat()
+
+
+def jakarta_iso(instant: Timestamp) -> str:
+    """ISO 8601 on the Jakarta wall clock, e.g. ``2026-01-15T08:00:00+07:00``."""
+    return instant.ToDatetime(tzinfo=UTC).astimezone(JAKARTA).isoformat()

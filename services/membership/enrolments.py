@@ -1,0 +1,117 @@
+"""Enrolling a new self-paying family (POST /v1/enrollments, .../verify): the order of the checks
+and the transaction that creates the family. The rules are `enrollment`'s (rules 1–3 below are
+its rules); the premiums and the payment are `premiums`' and `billing`'s.
+
+`start`:
+1. Rule 1 without the database (`enrollment.validate_application`): KK, class, members, NIKs.
+2. Rule 1 with it: the family card and every NIK not yet registered (ALREADY_REGISTERED).
+3. The chosen FKTP is an FKTP (FKTP rule 3, asked of queue: FACILITY_INVALID).
+4. Rule 2: an SMS code to the phone (purpose ENROLLMENT, the enrolment id as the flow); the
+   application is kept for 24 hours.
+
+`complete`:
+1. The enrolment is pending and not expired (NOT_FOUND), and the code is right (the OTP errors).
+2. Rule 3, in one transaction: no NIK registered meanwhile; the family and its members
+   (TIDAK_AKTIF / MENUNGGU_PEMBAYARAN, new NOKAs), the first month's bills, a payment for them
+   (counted ``created``), and `events.family_enrolled`. Paying it makes the family AKTIF
+   (payments rule 5, `billing.settle`).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+import asyncpg
+
+from jkn.common.v1 import common_pb2
+from jkn.notify.v1 import notify_pb2, notify_pb2_grpc
+from jkn.queue.v1 import queue_pb2_grpc
+from services.contracts import otp
+from services.kit.errors import DomainError, NotFound
+from services.kit.ids import is_uuid
+from services.membership import billing, enrollment, events, fktp_changes, metrics, premiums, store
+
+
+@dataclass(frozen=True)
+class Application:
+    """An application as the applicant sent it (text trimmed, names upper-case)."""
+
+    kk_number: str
+    address: str
+    phone: str
+    email: str
+    care_class: int
+    fktp_code: str
+    #: ``{nik, name, birth_date: date, sex: "M"|"F"|"?", relation: "HEAD"|…}`` each.
+    members: list[dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Started:
+    enrollment_id: uuid.UUID
+    verification: notify_pb2.Verification
+
+
+@dataclass(frozen=True)
+class Enrolled:
+    #: The new participants, in the application's order.
+    members: list[asyncpg.Record]
+    #: The first payment (`store.open_payment`'s row).
+    payment: asyncpg.Record
+
+
+async def start(pool: asyncpg.Pool, *, notify: notify_pb2_grpc.NotifyServiceStub,
+                queue: queue_pb2_grpc.QueueServiceStub, application: Application, client_ip: str,
+                language: common_pb2.Language.ValueType) -> Started:
+    """`start`'s steps 1–4."""
+    enrollment.validate_application(kk_number=application.kk_number, care_class=application.care_class,
+                                    members=application.members)
+    if await store.kk_registered(pool, kk_number=application.kk_number):
+        raise DomainError("family card already registered", code="ALREADY_REGISTERED")
+    taken = await store.taken_niks(pool, niks=[m["nik"] for m in application.members])
+    if taken:
+        raise enrollment.already_registered(taken)
+    facility = await fktp_changes.new_fktp(queue, code=application.fktp_code, current_code="")
+    enrollment_id = uuid.uuid4()
+    issued = await notify.IssueOtp(notify_pb2.IssueOtpRequest(
+        purpose=notify_pb2.OTP_PURPOSE_ENROLLMENT, flow_id=str(enrollment_id), channel=common_pb2.CHANNEL_SMS,
+        destination=application.phone, client_ip=client_ip, idempotency_key=str(enrollment_id), language=language))
+    stored = {"kk_number": application.kk_number, "address": application.address, "phone": application.phone,
+              "email": application.email, "care_class": application.care_class, "fktp_code": facility.code,
+              "fktp_name": facility.name,
+              "members": [{**m, "birth_date": m["birth_date"].isoformat()} for m in application.members]}
+    await store.add_enrollment(pool, enrollment_id=enrollment_id, application=stored,
+                               verification_id=issued.verification.verification_id,
+                               expires_at=datetime.now(UTC) + enrollment.APPLICATION_LIFETIME)
+    return Started(enrollment_id=enrollment_id, verification=issued.verification)
+
+
+async def complete(pool: asyncpg.Pool, *, notify: notify_pb2_grpc.NotifyServiceStub, enrollment_id: str,
+                   code: str, today: date) -> Enrolled:
+    """`complete`'s steps 1–2."""
+    pending = await store.pending_enrollment(pool, enrollment_id=enrollment_id) if is_uuid(enrollment_id) else None
+    if pending is None:
+        raise NotFound("no such enrolment")
+    await otp.check_or_raise(notify, verification_id=pending.verification_id, code=code,
+                             purpose=notify_pb2.OTP_PURPOSE_ENROLLMENT, flow_id=enrollment_id)
+    application = pending.application
+    premium_idr = premiums.monthly_premium_idr(application["care_class"])
+    async with pool.acquire() as conn, conn.transaction():
+        taken = await store.taken_niks(conn, niks=[m["nik"] for m in application["members"]])
+        if taken:  # registered by someone else between the application and the code
+            raise enrollment.already_registered(taken)
+        period = premiums.period_of(today)
+        family_id, members = await store.enroll_family(
+            conn, enrollment_id=pending.id, kk_number=application["kk_number"], address=application["address"],
+            care_class=application["care_class"], fktp_code=application["fktp_code"],
+            fktp_name=application["fktp_name"], members=application["members"], period=period,
+            premium_idr=premium_idr, registered_on=today)
+        head = next(m for m in members if m["relation"] == "HEAD")
+        payment = await billing.open_payment_in(conn, family_id=family_id, head_noka=head["noka"],
+                                                amount_idr=premium_idr * len(members), periods=[period])
+        await events.family_enrolled(conn, head_noka=head["noka"], nokas=[m["noka"] for m in members])
+    metrics.PAYMENTS.labels("created").inc()
+    return Enrolled(members=members, payment=payment)
