@@ -13,7 +13,7 @@ CHECKOV_VERSION := 3.3.30
 PROTOS := $(shell find protos -name '*.proto' 2>/dev/null)
 GEN    := gen
 
-.PHONY: help setup system-deps proto run test test-unit lint bench chart-check chart-generate clean seed-bulk
+.PHONY: help setup system-deps proto run test test-unit lint bench mutate chart-check chart-generate clean seed-bulk
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -77,6 +77,9 @@ lint: setup ## ruff and mypy
 
 bench: setup ## benchmarks (ratios against a baseline measured in the same run)
 	@for b in kit_rpc_overhead otp membership queue; do echo "== bench.$$b"; $(BIN)/python -m bench.$$b || exit 1; done
+
+mutate: setup ## mutation testing: each pure rule module against its own unit tests; fails below 90 % (tests/mutate.py)
+	@$(BIN)/python -m tests.mutate --min-score 90
 
 chart-check: setup ## the chart's offline checks: lint, schema, kubernetes-validate, checkov, promtool, metrics
 	@$(BIN)/python -m pytest tests/deploy -q

@@ -21,7 +21,6 @@ import logging
 import random
 import tempfile
 import time
-from datetime import date
 from pathlib import Path
 
 import asyncpg
@@ -31,6 +30,7 @@ from bench.common import report
 from jkn.membership.v1 import partner_pb2, partner_pb2_grpc
 from services.devstack import infra
 from services.kit import db
+from services.kit.clock import jakarta_today
 from services.kit.partner_auth import signed_metadata
 from services.kit.runtime import run_service
 from services.kit.seed import seed_once
@@ -149,7 +149,7 @@ async def main(participants: int, calls: int, concurrency: int) -> None:
         dsn = postgres.dsn("bench_membership")
         await db.migrate(dsn, MIGRATIONS)
         pool = await asyncpg.create_pool(dsn, min_size=1, max_size=2)
-        await seed_once(pool, service="membership", today=date.today(), seed=seed_demo)
+        await seed_once(pool, service="membership", today=jakarta_today(), seed=seed_demo)
         loaded = await bulk.load(dsn, participants)
         print(f"loaded {loaded['participants']} participants in {loaded['seconds']} s")  # noqa: T201
         sample = await pool.fetch("SELECT noka, nik FROM participants TABLESAMPLE SYSTEM (1) LIMIT $1", calls)

@@ -17,6 +17,10 @@ Usage (from the repository root)::
     .venv/bin/python -m tests.mutate services/auth/tokens.py      # one module
     .venv/bin/python -m tests.mutate --keep /tmp/mut              # keep workspaces for `mutmut browse`
 
+mutmut runs against a mutant only the tests it saw calling the mutated function. A fixture of a
+wider scope than a test builds its object in the first test only, so objects whose constructor
+holds rules (``Hasher``) belong in function-scoped fixtures.
+
 The score is killed / all mutants (a timeout counts as killed; "no tests" and "survived" do
 not). The exit status is 1 when any module scores below ``--min-score`` (default 90 %).
 """
@@ -66,6 +70,7 @@ TARGETS = (
     Target("services/queue/facilities.py", ("tests/queue/test_facilities.py::test_distance_and_bounding_box",
                                             "tests/queue/test_facilities.py::test_distance_is_the_great_circle",
                                             "tests/queue/test_facilities.py::test_the_box_is_as_wide_as_the_circle",
+                                            "tests/queue/test_facilities.py::test_the_box_at_a_pole_spans_every_longitude",
                                             "tests/queue/test_facilities.py::test_search_radius_defaults_and_cap")),
 )
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 from datetime import date
 from functools import lru_cache
+from itertools import pairwise
 from pathlib import Path
 
 from argon2 import PasswordHasher
@@ -93,7 +94,7 @@ def pin_problems(pin: str) -> list[str]:
     reasons = []
     if len(set(pin)) == 1:
         reasons.append("REPEATED_DIGIT")
-    steps = {int(b) - int(a) for a, b in zip(pin, pin[1:], strict=False)}
+    steps = {int(b) - int(a) for a, b in pairwise(pin)}
     if steps in ({1}, {-1}):
         reasons.append("SEQUENCE")
     return reasons

@@ -13,6 +13,9 @@
   meanwhile); a wrong, expired or exhausted code answers as `contracts.otp` says.
 - Rule 5: after activation, when an email was given, a code goes to it; that code confirms the
   email (``email_verified``); with none pending, verifying is "not found".
+- Rule 6: a lost email code can be sent again: the same code while it is valid (notify's
+  cooldown and caps apply), a fresh one once it expired or was spent on wrong guesses; an
+  account with no unverified email has nothing to resend ("not found").
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import uuid
 from datetime import UTC, date, datetime, timedelta
 
 import asyncpg
+import grpc
 
 from jkn.common.v1 import common_pb2
 from jkn.membership.v1 import membership_pb2
@@ -29,7 +33,7 @@ from services.auth import accounts, passwords, store
 from services.auth.deps import Deps
 from services.contracts import otp
 from services.contracts.contacts import normalize_phone
-from services.kit.errors import DomainError, NotFound
+from services.kit.errors import DomainError, NotFound, decode_rpc_error
 from services.kit.ids import is_uuid
 from services.kit.logs import get_logger
 from services.kit.validation import require
@@ -93,13 +97,35 @@ async def verify(deps: Deps, *, registration_id: str, code: str, client: common_
     return account_id
 
 
-async def _send_email_code(deps: Deps, *, account_id: str, email: str, client: common_pb2.ClientContext) -> None:
-    """Rule 5: the code that confirms the email, pending on the account."""
+async def _send_email_code(deps: Deps, *, account_id: str, email: str, client: common_pb2.ClientContext,
+                           idempotency_key: str | None = None) -> common_pb2.OtpChallenge:
+    """Rules 5–6: the code that confirms the email, pending on the account."""
     issued = await deps.notify.IssueOtp(notify_pb2.IssueOtpRequest(
         purpose=notify_pb2.OTP_PURPOSE_EMAIL_VERIFICATION, flow_id=account_id, channel=common_pb2.CHANNEL_EMAIL,
-        destination=email, client_ip=client.client_ip, idempotency_key=account_id))
+        destination=email, client_ip=client.client_ip, idempotency_key=idempotency_key or account_id,
+        language=client.language))
     await store.set_email_verification(deps.pool, account_id=account_id,
                                        verification_id=issued.verification.verification_id)
+    return otp.challenge(issued.verification)
+
+
+async def resend_email_code(deps: Deps, *, account_id: str,
+                            client: common_pb2.ClientContext) -> common_pb2.OtpChallenge:
+    """Rule 6: where the code went."""
+    account = await accounts.by_id(deps.pool, account_id=account_id)
+    if account["email_verified"] or not account["email"]:
+        raise NotFound("no email verification pending")
+    if account["email_verification_id"]:
+        try:
+            resent = await deps.notify.ResendOtp(notify_pb2.ResendOtpRequest(
+                verification_id=account["email_verification_id"], purpose=notify_pb2.OTP_PURPOSE_EMAIL_VERIFICATION,
+                flow_id=account_id, client_ip=client.client_ip))
+            return otp.challenge(resent.verification)
+        except grpc.aio.AioRpcError as error:
+            if decode_rpc_error(error).code not in ("OTP_EXPIRED", "OTP_ATTEMPTS_EXCEEDED", "NOT_FOUND"):
+                raise
+    return await _send_email_code(deps, account_id=account_id, email=account["email"], client=client,
+                                  idempotency_key=f"{account_id}:{uuid.uuid4()}")
 
 
 async def verify_email(deps: Deps, *, account_id: str, code: str) -> None:

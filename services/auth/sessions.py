@@ -30,7 +30,7 @@ import asyncpg
 import jwt
 
 from jkn.common.v1 import common_pb2
-from services.auth import events, store, tokens
+from services.auth import events, metrics, store, tokens
 from services.auth.deps import Deps
 from services.contracts import revocation
 from services.kit.errors import DomainError, NotFound, Unauthenticated
@@ -57,8 +57,19 @@ class Tokens:
 
 async def login(deps: Deps, *, identifier: str, password: str, captcha_passed: bool,
                 client: common_pb2.ClientContext) -> Tokens:
-    """Rules 1–4."""
-    identifier = identifier.strip()
+    """Rules 1–4 (each outcome counted in `metrics.LOGINS`)."""
+    try:
+        issued = await _login(deps, identifier=identifier.strip(), password=password, captcha_passed=captcha_passed,
+                              client=client)
+    except DomainError as refusal:
+        metrics.login_refused(refusal.code)
+        raise
+    metrics.LOGINS.labels("succeeded").inc()
+    return issued
+
+
+async def _login(deps: Deps, *, identifier: str, password: str, captcha_passed: bool,
+                 client: common_pb2.ClientContext) -> Tokens:
     await deps.lockout.check(identifier)
     if (deps.captcha_on and not captcha_passed
             and await deps.lockout.recent_failures(identifier) >= CAPTCHA_AFTER_FAILURES):

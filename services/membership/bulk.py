@@ -21,6 +21,7 @@ from datetime import date, timedelta
 
 import asyncpg
 
+from services.kit.clock import jakarta_today
 from services.membership import premiums
 from services.membership.seed import REGISTERED_ON
 from services.membership.settings import MembershipSettings
@@ -87,7 +88,7 @@ PARTICIPANT_COLUMNS = ["nik", "noka", "name", "birth_date", "sex", "family_id", 
 
 async def load(dsn: str, count: int, *, seed: int = 7, batch: int = 50_000, today: date | None = None) -> dict:
     """Add about ``count`` participants (whole families) to the database at ``dsn``."""
-    today = today or date.today()
+    today = today or jakarta_today()
     conn = await asyncpg.connect(dsn)
     try:
         first_family = await conn.fetchval("SELECT coalesce(max(id), 0) FROM families")

@@ -22,8 +22,8 @@ APPLICATION_LIFETIME = timedelta(hours=24)
 RELATIONS = {"HEAD", "SPOUSE", "CHILD", "OTHER"}
 
 
-def validate_application(*, kk_number: str, care_class: int, members: list[dict]) -> None:
-    """Rule 1 (the checks that need no database)."""
+def validate_application(*, kk_number: str, care_class: int, members: list[dict], today: date) -> None:
+    """Rule 1 (the checks that need no database); ``today`` is the Jakarta calendar date."""
     errors = []
     if identifiers.identifier_kind(kk_number) != "nik":  # a KK number has the NIK's 16-digit shape
         errors.append({"field": "kk_number", "code": "invalid", "message": "16 digits"})
@@ -44,7 +44,7 @@ def validate_application(*, kk_number: str, care_class: int, members: list[dict]
             errors.append({"field": f"members.{index}.name", "code": "invalid", "message": "1 to 100 characters"})
         if member["relation"] not in RELATIONS:
             errors.append({"field": f"members.{index}.relation", "code": "invalid", "message": "unknown relation"})
-        if member["birth_date"] > date.today():
+        if member["birth_date"] > today:
             errors.append({"field": f"members.{index}.birth_date", "code": "invalid", "message": "in the future"})
     if errors:
         raise ValidationFailed(errors)

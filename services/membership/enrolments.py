@@ -65,10 +65,10 @@ class Enrolled:
 
 async def start(pool: asyncpg.Pool, *, notify: notify_pb2_grpc.NotifyServiceStub,
                 queue: queue_pb2_grpc.QueueServiceStub, application: Application, client_ip: str,
-                language: common_pb2.Language.ValueType) -> Started:
+                language: common_pb2.Language.ValueType, today: date) -> Started:
     """`start`'s steps 1–4."""
     enrollment.validate_application(kk_number=application.kk_number, care_class=application.care_class,
-                                    members=application.members)
+                                    members=application.members, today=today)
     if await store.kk_registered(pool, kk_number=application.kk_number):
         raise DomainError("family card already registered", code="ALREADY_REGISTERED")
     taken = await store.taken_niks(pool, niks=[m["nik"] for m in application.members])

@@ -32,7 +32,8 @@ class MembershipServicer(membership_pb2_grpc.MembershipServiceServicer):
                               context: grpc.aio.ServicerContext) -> membership_pb2.StartEnrollmentResponse:
         started = await enrolments.start(self.pool, notify=self.notify, queue=self.queue,
                                          application=views.application(request),
-                                         client_ip=request.client.client_ip, language=request.client.language)
+                                         client_ip=request.client.client_ip, language=request.client.language,
+                                         today=self.today())
         return membership_pb2.StartEnrollmentResponse(enrollment_id=str(started.enrollment_id),
                                                       otp=otp.challenge(started.verification))
 

@@ -16,9 +16,8 @@ import asyncpg
 from jkn.common.v1 import common_pb2
 from jkn.notify.v1 import notify_pb2
 from services.kit.errors import ValidationFailed
-from services.kit.events import publish
-from services.kit.kafka import NOTIFY_REQUESTS
 from services.kit.validation import require
+from services.notify import events
 
 CHANNELS = (common_pb2.CHANNEL_SMS, common_pb2.CHANNEL_EMAIL)
 NOT_REQUESTABLE = (notify_pb2.NOTIFICATION_TEMPLATE_UNSPECIFIED, notify_pb2.NOTIFICATION_TEMPLATE_OTP_CODE)
@@ -38,7 +37,7 @@ async def enqueue(pool: asyncpg.Pool, note: notify_pb2.NotificationRequest) -> b
                                  "message": "a notification template and sms or email"}])
     try:
         async with pool.acquire() as conn, conn.transaction():
-            await publish(conn, NOTIFY_REQUESTS, note, key=note.request_id, event_id=event_id_of(note.request_id))
+            await events.delivery_requested(conn, note, key=note.request_id, event_id=event_id_of(note.request_id))
     except asyncpg.UniqueViolationError:
         return True
     return False

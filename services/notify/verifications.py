@@ -18,11 +18,9 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from jkn.common.v1 import common_pb2
 from jkn.notify.v1 import notify_pb2
 from services.kit.errors import DependencyUnavailable, DomainError, NotFound
-from services.kit.events import publish
-from services.kit.kafka import NOTIFY_REQUESTS
 from services.kit.logs import get_logger
 from services.kit.masking import mask_email, mask_phone
-from services.notify import metrics, otp
+from services.notify import events, metrics, otp
 from services.notify.otp_store import CheckOutcome, OtpSendRefused, OtpStore, Sent
 from services.notify.settings import NotifySettings
 
@@ -161,7 +159,7 @@ class Verifications:
             params={"verification_id": verification_id}, source="notify", requested_at=now)
         try:
             async with self.pool.acquire() as conn, conn.transaction():
-                await publish(conn, NOTIFY_REQUESTS, request, key=verification_id)
+                await events.delivery_requested(conn, request, key=verification_id)
         except Exception as error:  # noqa: BLE001 - the database is down: undo, then 503
             if cancel_on_failure:
                 await self.store.cancel(verification_id=verification_id, purpose=purpose, flow_id=flow_id)

@@ -9,6 +9,7 @@ import secrets
 import string
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from itertools import pairwise
 from statistics import median
 
 from services.kit.clock import JAKARTA
@@ -165,7 +166,7 @@ def live_estimate(*, planned: datetime, service_starts: list[datetime], ahead: i
     if not service_starts:
         return max(planned, now + ahead * SLOT) if now > planned else planned
     starts = sorted(service_starts)
-    gaps = [b - a for a, b in zip(starts, starts[1:], strict=False) if b > a]
+    gaps = [b - a for a, b in pairwise(starts) if b > a]
     pace = timedelta(seconds=median(g.total_seconds() for g in gaps)) if gaps else SLOT
     return max(starts[-1] + pace, now) + ahead * pace
 

@@ -60,3 +60,23 @@ async def test_account_routes_are_limited_per_client_ip(platform, gateway_client
     assert [r.status_code for r in answers] == [401, 401, 401, 429]
     assert answers[-1].json()["code"] == "RATE_LIMITED" and 1 <= int(answers[-1].headers["Retry-After"]) <= 60
     assert health.status_code == 200
+
+
+async def test_login_outcomes_are_counted_without_identifiers(service):
+    from prometheus_client import REGISTRY
+
+    def count(result: str) -> float:
+        return REGISTRY.get_sample_value("auth_logins_total", {"result": result}) or 0.0
+
+    async with (service(AuthSettings, build, seed_demo_data=True) as auth,
+                grpc.aio.insecure_channel(auth.address) as channel):
+        stub = auth_pb2_grpc.AuthServiceStub(channel)
+        before = {r: count(r) for r in ("succeeded", "invalid_credentials")}
+        with pytest.raises(grpc.aio.AioRpcError):
+            await stub.Login(auth_pb2.LoginRequest(identifier=f"31710{uuid.uuid4().int % 10**11:011d}",
+                                                   password="Salah#Sandi1"))
+        await stub.Login(auth_pb2.LoginRequest(identifier="0005678900007", password="Sehat#2026"))
+    assert count("invalid_credentials") == before["invalid_credentials"] + 1
+    assert count("succeeded") == before["succeeded"] + 1
+    labels = {tuple(s.labels) for m in REGISTRY.collect() if m.name == "auth_logins" for s in m.samples}
+    assert labels == {("result",)}

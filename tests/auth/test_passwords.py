@@ -114,11 +114,19 @@ def test_require_strong_refuses_with_weak_password_and_the_reasons():
     assert caught.value.detail == "password too weak"
 
 
+@pytest.mark.parametrize("personal", [NIK, NOKA, "04081995"], ids=["nik", "noka", "birth_date"])
+def test_require_strong_refuses_a_password_with_personal_data(personal):
+    with pytest.raises(DomainError) as caught:
+        passwords.require_strong(f"Ab{personal}", nik=NIK, noka=NOKA, birth_date=BORN)
+    assert caught.value.fields == {"reasons": ["CONTAINS_PERSONAL_DATA"]}
+
+
 # --- rules 4 and 5: argon2id hashes ---------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def hasher() -> Hasher:
+    """A new one per test (microseconds with these parameters), so every test exercises the constructor."""
     return Hasher(memory_kib=8, time_cost=1, parallelism=1)
 
 

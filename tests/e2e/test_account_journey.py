@@ -151,6 +151,8 @@ def test_budi_sets_a_pin_and_verifies_his_email(stack: Stack):
     assert verified.status_code == 204
     me = httpx.get(f"{gateway}/v1/me", headers=headers).json()
     assert me["pin_set"] and me["email_verified"] and me["email_masked"] == "b***@example.id"
+    nothing_to_resend = httpx.post(f"{gateway}/v1/me/email/resend", headers=headers)
+    assert nothing_to_resend.status_code == 404 and nothing_to_resend.json()["code"] == "NOT_FOUND"
 
 
 def test_dewi_changes_email_and_phone_with_her_pin_and_the_old_addresses_are_told(stack: Stack):

@@ -1,7 +1,6 @@
 """Enrolment rule 1, the checks that need no database (services/membership/enrollment.py): no server.
 
-`validate_application` compares birth dates with the clock's today, so the tests that need a
-date near today compute it from the clock too.
+`validate_application` is given the Jakarta calendar date; the tests give it a fixed one.
 """
 
 from __future__ import annotations
@@ -14,6 +13,7 @@ from services.kit.errors import DomainError, ValidationFailed
 from services.membership import enrollment
 
 KK = "3171010101800001"
+TODAY = date(2026, 11, 21)
 
 
 def member(nik: str, name: str, born: date, sex: str, relation: str) -> dict:
@@ -35,7 +35,7 @@ def errors_of(*, kk_number: str = KK, care_class: int = 2, members: list[dict] |
     """The validation errors of an application ([] when it is acceptable)."""
     try:
         enrollment.validate_application(kk_number=kk_number, care_class=care_class,
-                                        members=[BUDI, SRI, ANDI] if members is None else members)
+                                        members=[BUDI, SRI, ANDI] if members is None else members, today=TODAY)
     except ValidationFailed as failed:
         assert failed.code == "VALIDATION_ERROR"
         return failed.fields["errors"]
@@ -160,13 +160,12 @@ def test_an_empty_or_too_long_name_is_refused(name):
 
 
 def test_a_baby_born_today_may_be_enrolled():
-    today = date.today()
-    baby = member(nik_of(today, sex="F", serial=4), "BAYI", today, "F", "CHILD")
+    baby = member(nik_of(TODAY, sex="F", serial=4), "BAYI", TODAY, "F", "CHILD")
     assert errors_of(members=[BUDI, baby]) == []
 
 
 def test_a_birth_date_in_the_future_is_refused():
-    future = date.today() + timedelta(days=365)
+    future = TODAY + timedelta(days=1)
     unborn = member(nik_of(future, serial=4), "BELUM LAHIR", future, "M", "CHILD")
     assert errors_of(members=[BUDI, unborn]) == \
         [{"field": "members.1.birth_date", "code": "invalid", "message": "in the future"}]
@@ -187,6 +186,10 @@ def test_every_error_of_an_application_is_reported_at_once_in_order():
         {"field": "members.1.name", "code": "invalid", "message": "1 to 100 characters"},
         {"field": "members.1.relation", "code": "invalid", "message": "unknown relation"},
     ]
+
+
+def test_an_application_expires_after_24_hours():  # rule 2 (used by the enrolment use case)
+    assert enrollment.APPLICATION_LIFETIME.total_seconds() == 24 * 3600
 
 
 # --- NIKs already registered ------------------------------------------------------------------------------------

@@ -80,3 +80,29 @@ def test_a_change_takes_effect_on_the_first_of_the_next_month(requested, effecti
 ])
 def test_adding_calendar_months_keeps_the_day_or_clamps_it(day, months, expected):
     assert fktp.add_months(day, months) == expected
+
+
+# --- rule 3: the new facility --------------------------------------------------------------------------
+
+
+def test_the_new_facility_must_be_another_fktp():
+    assert fktp.is_valid_new_fktp(facility_type="FKTP", facility_code="0114U002", current_code="0114U001") is True
+
+
+def test_a_hospital_is_not_a_valid_new_fktp():
+    assert fktp.is_valid_new_fktp(facility_type="FKRTL", facility_code="0114R001", current_code="0114U001") is False
+
+
+@pytest.mark.parametrize("facility_type", ["fktp", "", "FKTP "])
+def test_the_facility_type_must_be_exactly_fktp(facility_type):
+    assert fktp.is_valid_new_fktp(facility_type=facility_type, facility_code="0114U002",
+                                  current_code="0114U001") is False
+
+
+def test_the_current_fktp_is_not_a_change():
+    assert fktp.is_valid_new_fktp(facility_type="FKTP", facility_code="0114U001", current_code="0114U001") is False
+    assert fktp.is_valid_new_fktp(facility_type="FKRTL", facility_code="0114U001", current_code="0114U001") is False
+
+
+def test_a_new_participant_without_an_fktp_may_choose_any_fktp():
+    assert fktp.is_valid_new_fktp(facility_type="FKTP", facility_code="0114U001", current_code="") is True

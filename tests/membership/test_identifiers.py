@@ -63,6 +63,31 @@ def test_a_nik_is_16_digits_and_nothing_else_is_checked_otherwise(value):
     assert nik_problems(value, birth_date=date(1980, 1, 15), sex="F") == ["not_16_digits"]
 
 
+#: Kemendagri's province codes (kode wilayah), from Aceh to the Papua region with the provinces formed in 2022.
+PROVINCES = {
+    11: "Aceh", 12: "Sumatera Utara", 13: "Sumatera Barat", 14: "Riau", 15: "Jambi", 16: "Sumatera Selatan",
+    17: "Bengkulu", 18: "Lampung", 19: "Kepulauan Bangka Belitung", 21: "Kepulauan Riau",
+    31: "DKI Jakarta", 32: "Jawa Barat", 33: "Jawa Tengah", 34: "DI Yogyakarta", 35: "Jawa Timur", 36: "Banten",
+    51: "Bali", 52: "Nusa Tenggara Barat", 53: "Nusa Tenggara Timur",
+    61: "Kalimantan Barat", 62: "Kalimantan Tengah", 63: "Kalimantan Selatan", 64: "Kalimantan Timur",
+    65: "Kalimantan Utara",
+    71: "Sulawesi Utara", 72: "Sulawesi Tengah", 73: "Sulawesi Selatan", 74: "Sulawesi Tenggara", 75: "Gorontalo",
+    76: "Sulawesi Barat", 81: "Maluku", 82: "Maluku Utara",
+    **{code: f"Papua region {code}" for code in range(91, 98)},
+}
+
+
+@pytest.mark.parametrize("code", sorted(PROVINCES), ids=[PROVINCES[c] for c in sorted(PROVINCES)])
+def test_every_province_is_a_known_region(code):
+    assert nik_problems(nik(province=f"{code:02d}")) == []
+
+
+def test_every_other_two_digit_code_is_an_unknown_region():
+    unknown = [code for code in range(100) if code not in PROVINCES]
+    assert len(unknown) == 100 - 39
+    assert all(nik_problems(nik(province=f"{code:02d}")) == ["unknown_region"] for code in unknown)
+
+
 @pytest.mark.parametrize("province", ["11", "12", "31", "36", "51", "65", "82", "91", "92", "97"])
 def test_indonesian_provinces_are_known_regions(province):
     """From Aceh (11) to the Papua provinces formed in 2022 (92–97)."""

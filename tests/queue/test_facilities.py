@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import math
-from datetime import date
 
 import grpc
 import pytest
 
 from jkn.queue.v1 import queue_pb2, queue_pb2_grpc
+from services.kit.clock import jakarta_today
 from services.kit.errors import decode_rpc_error
 from services.queue import facilities
 from services.queue.app import build
@@ -69,7 +69,7 @@ def test_search_radius_defaults_and_cap(asked, used):
 
 @pytest.fixture
 async def queue(service):
-    async with (service(QueueSettings, build, seed_demo_data=True, demo_today=date.today()) as running,
+    async with (service(QueueSettings, build, seed_demo_data=True, demo_today=jakarta_today()) as running,
                 grpc.aio.insecure_channel(running.address) as channel):
         yield queue_pb2_grpc.QueueServiceStub(channel)
 

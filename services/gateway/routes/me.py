@@ -206,6 +206,18 @@ async def verify_email(body: OtpCode, principal: CurrentPrincipal, state: State)
     return Response(status_code=204)
 
 
+class EmailCodeSent(BaseModel):
+    otp: Otp
+
+
+@router.post("/email/resend", status_code=202,
+             summary="Send my email verification code again (the same while valid, a fresh one once expired)")
+async def resend_email_code(principal: CurrentPrincipal, state: State, client: Client) -> EmailCodeSent:
+    reply = await state.auth.ResendEmailVerification(auth_pb2.ResendEmailVerificationRequest(
+        account_id=principal.account_id, client=client))
+    return EmailCodeSent(otp=otp_out(reply.otp))
+
+
 @router.post("/email-changes", status_code=202, summary="Change my email: PIN, then a code to the new address")
 async def start_email_change(body: EmailChange, principal: CurrentPrincipal, state: State,
                              client: Client) -> ChangeStarted:
