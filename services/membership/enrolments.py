@@ -1,9 +1,9 @@
 """Enrolling a new self-paying family (POST /v1/enrollments, .../verify): the order of the checks
-and the transaction that creates the family. The rules are `enrollment`'s (rules 1–3 below are
+and the transaction that creates the family. The rules are `enrolment_rules`' (rules 1–3 below are
 its rules); the premiums and the payment are `premiums`' and `billing`'s.
 
 `start`:
-1. Rule 1 without the database (`enrollment.validate_application`): KK, class, members, NIKs.
+1. Rule 1 without the database (`enrolment_rules.validate_application`): KK, class, members, NIKs.
 2. Rule 1 with it: the family card and every NIK not yet registered (ALREADY_REGISTERED).
 3. The chosen FKTP is an FKTP (FKTP rule 3, asked of queue: FACILITY_INVALID).
 4. Rule 2: an SMS code to the phone (purpose ENROLLMENT, the enrolment id as the flow); the
@@ -32,7 +32,7 @@ from jkn.queue.v1 import queue_pb2_grpc
 from services.contracts import otp
 from services.kit.errors import DomainError, NotFound
 from services.kit.ids import is_uuid
-from services.membership import billing, enrollment, events, fktp_changes, metrics, premiums, store
+from services.membership import billing, enrolment_rules, events, fktp_changes, metrics, premiums, store
 
 
 @dataclass(frozen=True)
@@ -67,13 +67,13 @@ async def start(pool: asyncpg.Pool, *, notify: notify_pb2_grpc.NotifyServiceStub
                 queue: queue_pb2_grpc.QueueServiceStub, application: Application, client_ip: str,
                 language: common_pb2.Language.ValueType, today: date) -> Started:
     """`start`'s steps 1–4."""
-    enrollment.validate_application(kk_number=application.kk_number, care_class=application.care_class,
+    enrolment_rules.validate_application(kk_number=application.kk_number, care_class=application.care_class,
                                     members=application.members, today=today)
     if await store.kk_registered(pool, kk_number=application.kk_number):
         raise DomainError("family card already registered", code="ALREADY_REGISTERED")
     taken = await store.taken_niks(pool, niks=[m["nik"] for m in application.members])
     if taken:
-        raise enrollment.already_registered(taken)
+        raise enrolment_rules.already_registered(taken)
     facility = await fktp_changes.new_fktp(queue, code=application.fktp_code, current_code="")
     enrollment_id = uuid.uuid4()
     issued = await notify.IssueOtp(notify_pb2.IssueOtpRequest(
@@ -85,7 +85,7 @@ async def start(pool: asyncpg.Pool, *, notify: notify_pb2_grpc.NotifyServiceStub
               "members": [{**m, "birth_date": m["birth_date"].isoformat()} for m in application.members]}
     await store.add_enrollment(pool, enrollment_id=enrollment_id, application=stored,
                                verification_id=issued.verification.verification_id,
-                               expires_at=datetime.now(UTC) + enrollment.APPLICATION_LIFETIME)
+                               expires_at=datetime.now(UTC) + enrolment_rules.APPLICATION_LIFETIME)
     return Started(enrollment_id=enrollment_id, verification=issued.verification)
 
 
@@ -102,7 +102,7 @@ async def complete(pool: asyncpg.Pool, *, notify: notify_pb2_grpc.NotifyServiceS
     async with pool.acquire() as conn, conn.transaction():
         taken = await store.taken_niks(conn, niks=[m["nik"] for m in application["members"]])
         if taken:  # registered by someone else between the application and the code
-            raise enrollment.already_registered(taken)
+            raise enrolment_rules.already_registered(taken)
         period = premiums.period_of(today)
         family_id, members = await store.enroll_family(
             conn, enrollment_id=pending.id, kk_number=application["kk_number"], address=application["address"],

@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from services.devstack.launch import Stack
-from tests.e2e.test_enrolment_journey import latest_code
+from tests.factories import latest_code
 
 pytestmark = pytest.mark.e2e
 BUDI = {"identifier": "3171011501800001", "birth_date": "1980-01-15", "phone": "081234500001",
@@ -31,7 +31,7 @@ def test_budi_activates_logs_in_and_sees_his_family(stack: Stack):
     assert started.status_code == 201, started.text
     registration = started.json()
     assert registration["status"] == "PENDING_VERIFICATION" and registration["otp"]["channel"] == "sms"
-    code = latest_code(stack, BUDI["phone"])
+    code = latest_code(stack.gateway, BUDI["phone"])
     wrong = httpx.post(f"{gateway}/v1/registrations/{registration['registration_id']}/verify",
                        json={"code": "000000" if code != "000000" else "111111"})
     assert wrong.status_code == 422 and wrong.json()["attempts_left"] == 4
@@ -146,7 +146,7 @@ def test_budi_sets_a_pin_and_verifies_his_email(stack: Stack):
     assert weak.status_code == 422 and weak.json()["code"] == "WEAK_PIN"
     ok = httpx.put(f"{gateway}/v1/me/pin", headers=headers, json={"pin": "582914", "password": BUDI["password"]})
     assert ok.status_code == 204
-    code = latest_code(stack, BUDI["email"])
+    code = latest_code(stack.gateway, BUDI["email"])
     verified = httpx.post(f"{gateway}/v1/me/email/verify", headers=headers, json={"code": code})
     assert verified.status_code == 204
     me = httpx.get(f"{gateway}/v1/me", headers=headers).json()
@@ -169,7 +169,7 @@ def test_dewi_changes_email_and_phone_with_her_pin_and_the_old_addresses_are_tol
     started = httpx.post(f"{gateway}/v1/me/email-changes", headers=headers,
                          json={"new_email": "dewi.baru@example.id", "pin": "240817"})
     assert started.status_code == 202 and started.json()["otp"]["destination_masked"] == "d***@example.id"
-    code = latest_code(stack, "dewi.baru@example.id")
+    code = latest_code(stack.gateway, "dewi.baru@example.id")
     done = httpx.post(f"{gateway}/v1/me/email-changes/{started.json()['change_id']}/verify", headers=headers,
                       json={"code": code})
     assert done.status_code == 204
@@ -177,7 +177,7 @@ def test_dewi_changes_email_and_phone_with_her_pin_and_the_old_addresses_are_tol
     phone = httpx.post(f"{gateway}/v1/me/phone-changes", headers=headers,
                        json={"new_phone": "081299990006", "pin": "240817"})
     assert phone.status_code == 202
-    sms = latest_code(stack, "081299990006")
+    sms = latest_code(stack.gateway, "081299990006")
     assert httpx.post(f"{gateway}/v1/me/phone-changes/{phone.json()['change_id']}/verify", headers=headers,
                       json={"code": sms}).status_code == 204
     me = httpx.get(f"{gateway}/v1/me", headers=headers).json()

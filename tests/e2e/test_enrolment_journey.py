@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import time
 
 import grpc
 import httpx
@@ -14,6 +13,7 @@ import pytest
 from jkn.membership.v1 import membership_pb2, membership_pb2_grpc
 from services.devstack.launch import Stack
 from services.kit.clock import jakarta_now
+from tests.factories import latest_code
 
 pytestmark = pytest.mark.e2e
 PHONE = "081298765432"
@@ -31,22 +31,12 @@ FAMILY = {
 }
 
 
-def latest_code(stack: Stack, to: str, timeout_s: float = 30) -> str:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        items = httpx.get(f"{stack.gateway}/dev/outbox", params={"to": to}).json()["items"]
-        if items:
-            return items[0]["code"]
-        time.sleep(0.2)
-    raise AssertionError("no code arrived")
-
-
 def test_a_new_family_enrols_pays_and_becomes_active(stack: Stack):
     started = httpx.post(f"{stack.gateway}/v1/enrollments", json=FAMILY)
     assert started.status_code == 201, started.text
     body = started.json()
     assert body["otp"]["channel"] == "sms" and body["otp"]["destination_masked"] == "+62812****5432"
-    code = latest_code(stack, PHONE)
+    code = latest_code(stack.gateway, PHONE)
 
     wrong = httpx.post(f"{stack.gateway}/v1/enrollments/{body['enrollment_id']}/verify",
                        json={"code": "000000" if code != "000000" else "111111"})

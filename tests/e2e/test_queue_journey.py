@@ -19,7 +19,7 @@ from services.devstack.launch import Stack
 from services.kit.clock import jakarta_now
 from services.kit.errors import decode_rpc_error
 from services.kit.partner_auth import signed_metadata
-from tests.e2e.test_enrolment_journey import latest_code
+from tests.factories import DEWI, RUDI, activate, bearer
 
 pytestmark = pytest.mark.e2e
 PASSWORD = "Antre#Sehat2026"
@@ -31,28 +31,17 @@ SRI, ANDI = "0001234567802", "0001234567803"
 REFERRAL_INT, EXPIRED_INT = "0114U0011126Y000001", "0114U0011126Y000009"
 
 
-def activate(stack: Stack, person: dict) -> None:
-    started = httpx.post(f"{stack.gateway}/v1/registrations", json={**person, "password": PASSWORD})
-    assert started.status_code == 201, started.text
-    code = latest_code(stack, "+62" + person["phone"][1:])
-    verified = httpx.post(f"{stack.gateway}/v1/registrations/{started.json()['registration_id']}/verify",
-                          json={"code": code})
-    assert verified.status_code == 201, verified.text
-
-
-def bearer(stack: Stack, identifier: str, password: str) -> dict[str, str]:
-    session = httpx.post(f"{stack.gateway}/v1/sessions", json={"identifier": identifier, "password": password})
-    assert session.status_code == 201, session.text
-    return {"Authorization": f"Bearer {session.json()['access_token']}"}
 
 
 @pytest.fixture(scope="module")
 def people(stack: Stack) -> dict[str, dict[str, str]]:
     """Budi and Siti activate their accounts; Dewi and Rudi have theirs (demo data)."""
-    activate(stack, BUDI)
-    activate(stack, SITI)
-    return {"budi": bearer(stack, BUDI["identifier"], PASSWORD), "siti": bearer(stack, SITI["identifier"], PASSWORD),
-            "dewi": bearer(stack, "0004567890006", "Sehat#2026"), "rudi": bearer(stack, "0005678900007", "Sehat#2026")}
+    activate(stack.gateway, {**BUDI, "password": PASSWORD})
+    activate(stack.gateway, {**SITI, "password": PASSWORD})
+    return {"budi": bearer(stack.gateway, BUDI["identifier"], PASSWORD),
+            "siti": bearer(stack.gateway, SITI["identifier"], PASSWORD),
+            "dewi": bearer(stack.gateway, DEWI.noka, DEWI.password or ""),
+            "rudi": bearer(stack.gateway, RUDI.noka, RUDI.password or "")}
 
 
 def schedule(stack: Stack, facility: str, poli: str, day) -> dict:

@@ -14,6 +14,7 @@ from prometheus_client import REGISTRY
 from services.gateway.deps import CallerNoka, CurrentPrincipal
 from services.kit.clock import jakarta_today
 from services.kit.signing import load_signing_keys
+from tests.factories import access_token
 
 PROBLEM = "application/problem+json"
 
@@ -121,10 +122,8 @@ def signing_key():
 
 
 def token(key, **claims) -> str:
-    now = int(time.time())
-    body = {"sub": "acc-1", "sid": "ses-1", "jti": uuid.uuid4().hex, "iat": now, "exp": now + 900, **claims}
-    body = {k: v for k, v in body.items() if v is not None}
-    return jwt.encode(body, key.private_key, algorithm="EdDSA", headers={"kid": key.kid})
+    """An access token as auth signs it (`factories.access_token`); a claim given as None is left out."""
+    return access_token(key, **claims)
 
 
 async def test_bearer_dependency_verifies_tokens_locally_with_auths_jwks(platform, gateway_client, signing_key):

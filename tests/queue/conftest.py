@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
@@ -15,15 +14,15 @@ from jkn.queue.v1 import partner_pb2_grpc, queue_pb2, queue_pb2_grpc
 from services.kit.clock import jakarta_now
 from services.kit.errors import RemoteError, decode_rpc_error
 from services.kit.partner_auth import signed_metadata
-from services.membership import bulk
 from services.membership.app import build as build_membership
 from services.membership.settings import MembershipSettings
 from services.queue import rules
 from services.queue.app import build as build_queue
 from services.queue.settings import QueueSettings
+from tests import factories
 
-BUDI, SRI, ANDI = "0001234567801", "0001234567802", "0001234567803"
-SITI, AGUS, DEWI, RUDI = "0002345678904", "0003456789005", "0004567890006", "0005678900007"
+BUDI, SRI, ANDI = factories.BUDI.noka, factories.SRI.noka, factories.ANDI.noka
+SITI, AGUS, DEWI, RUDI = factories.SITI.noka, factories.AGUS.noka, factories.DEWI.noka, factories.RUDI.noka
 DAY_S = 86_400
 
 
@@ -50,21 +49,15 @@ class QueueWorld:
     membership_dsn: str
     kafka_bootstrap: str
 
-    @staticmethod
-    def caller(noka: str, account_id: str | None = None) -> queue_pb2.Caller:
-        return queue_pb2.Caller(account_id=account_id or str(uuid.uuid5(uuid.NAMESPACE_OID, noka)), noka=noka)
+    caller = staticmethod(factories.caller)
 
     async def schedule_id(self, facility: str, poli: str, day: date) -> str:
-        reply = await self.queue.ListSchedules(queue_pb2.ListSchedulesRequest(
-            facility_code=facility, date=day.isoformat(), poli_code=poli))
-        (schedule,) = reply.schedules
-        return schedule.schedule_id
+        return await factories.schedule_id(self.queue, facility=facility, poli=poli, day=day)
 
     async def book(self, noka: str, facility: str, poli: str, day: date, **fields) -> queue_pb2.CreateBookingResponse:
-        caller = fields.pop("caller", None) or self.caller(noka)
-        schedule_id = fields.pop("schedule_id", None) or await self.schedule_id(facility, poli, day)
-        return await self.queue.CreateBooking(queue_pb2.CreateBookingRequest(
-            caller=caller, schedule_id=schedule_id, date=day.isoformat(), noka=noka, **fields))
+        return await factories.book(self.queue, noka=noka, facility=facility, poli=poli, day=day,
+                                    booked_by=fields.pop("caller", None), schedule=fields.pop("schedule_id", None),
+                                    **fields)
 
 
 def signed(facility: str, secret: str | None = None) -> tuple[tuple[str, str], ...]:
@@ -99,10 +92,8 @@ async def world(service) -> AsyncIterator[QueueWorld]:
 
 
 async def active_participants_of(membership_dsn: str, fktp: str, count: int) -> list[str]:
-    """``count`` AKTIF participants registered at ``fktp``: synthetic families loaded by the
-    bulk loader (`make seed-bulk`) into the membership database."""
-    await bulk.load(membership_dsn, count * 8, batch=5_000)
-    return [r["noka"] for r in await bulk.active_at(membership_dsn, fktp, count)]
+    """``count`` AKTIF participants registered at ``fktp`` (`factories.participants`)."""
+    return await factories.participants(membership_dsn, fktp=fktp, count=count)
 
 
 def epoch_ms(at: datetime) -> int:

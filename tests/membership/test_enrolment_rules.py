@@ -1,4 +1,4 @@
-"""Enrolment rule 1, the checks that need no database (services/membership/enrollment.py): no server.
+"""Enrolment rule 1, the checks that need no database (services/membership/enrolment_rules.py): no server.
 
 `validate_application` is given the Jakarta calendar date; the tests give it a fixed one.
 """
@@ -10,7 +10,7 @@ from datetime import date, timedelta
 import pytest
 
 from services.kit.errors import DomainError, ValidationFailed
-from services.membership import enrollment
+from services.membership import enrolment_rules
 
 KK = "3171010101800001"
 TODAY = date(2026, 11, 21)
@@ -34,7 +34,7 @@ ANDI = member("3171012107100003", "ANDI SANTOSO", date(2010, 7, 21), "M", "CHILD
 def errors_of(*, kk_number: str = KK, care_class: int = 2, members: list[dict] | None = None) -> list[dict]:
     """The validation errors of an application ([] when it is acceptable)."""
     try:
-        enrollment.validate_application(kk_number=kk_number, care_class=care_class,
+        enrolment_rules.validate_application(kk_number=kk_number, care_class=care_class,
                                         members=[BUDI, SRI, ANDI] if members is None else members, today=TODAY)
     except ValidationFailed as failed:
         assert failed.code == "VALIDATION_ERROR"
@@ -189,14 +189,14 @@ def test_every_error_of_an_application_is_reported_at_once_in_order():
 
 
 def test_an_application_expires_after_24_hours():  # rule 2 (used by the enrolment use case)
-    assert enrollment.APPLICATION_LIFETIME.total_seconds() == 24 * 3600
+    assert enrolment_rules.APPLICATION_LIFETIME.total_seconds() == 24 * 3600
 
 
 # --- NIKs already registered ------------------------------------------------------------------------------------
 
 
 def test_niks_already_registered_are_counted_but_not_named():
-    error = enrollment.already_registered(["3171011501800001", "3171015203820002"])
+    error = enrolment_rules.already_registered(["3171011501800001", "3171015203820002"])
     assert isinstance(error, DomainError) and error.code == "ALREADY_REGISTERED"
     assert error.detail == "2 NIK(s) already registered" and error.fields == {}
     assert "3171011501800001" not in str(error)
