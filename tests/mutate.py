@@ -60,11 +60,14 @@ TARGETS = (
                                         "tests/auth/test_lockout.py::test_a_lock_key_ignores_case_and_spaces"),
            functions=("x_key_of",)),
     Target("services/kit/ids.py", ("tests/kit/test_ids.py",)),
+    # The Redis-backed engine (otp_store.py) has its own tests in test_otp_store.py.
+    Target("services/notify/otp.py", ("tests/notify/test_otp.py",)),
     Target("services/membership/identifiers.py", ("tests/membership/test_identifiers.py",)),
     Target("services/membership/fktp.py", ("tests/membership/test_fktp.py",)),
     Target("services/membership/premiums.py", ("tests/membership/test_premiums.py",)),
     Target("services/membership/payments.py", ("tests/membership/test_payments.py",)),
-    Target("services/membership/enrollment.py", ("tests/membership/test_enrollment.py",)),
+    Target("services/membership/enrolment_rules.py", ("tests/membership/test_enrolment_rules.py",)),
+    Target("services/membership/card.py", ("tests/membership/test_card.py",)),
     Target("services/queue/rules.py", ("tests/queue/test_rules.py",)),
     # test_facilities.py also searches through a running queue service; only its pure tests here.
     Target("services/queue/facilities.py", ("tests/queue/test_facilities.py::test_distance_and_bounding_box",

@@ -17,7 +17,6 @@ from services.kit.consumer import IdempotentConsumer
 from services.kit.grpc_server import Servicer
 from services.kit.kafka import MEMBERSHIP_EVENTS, QUEUE_EVENTS
 from services.kit.runtime import Runtime
-from services.kit.seed import seed_once
 from services.kit.signing import load_signing_keys
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -26,11 +25,9 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 async def build(runtime: Runtime) -> list[Servicer]:
     settings = runtime.settings
     assert isinstance(settings, AuthSettings)
-    pool = await runtime.database(MIGRATIONS)
     hasher = Hasher(memory_kib=settings.argon2_memory_kib, time_cost=settings.argon2_time_cost,
                     parallelism=settings.argon2_parallelism)
-    if settings.seed_demo_data:
-        await seed_once(pool, service="auth", today=settings.demo_today, seed=seeder(hasher))
+    pool = await runtime.database(MIGRATIONS, demo_data=seeder(hasher))
     redis = await runtime.redis()
     runtime.relay_outbox(pool)
     runtime.background(IdempotentConsumer(

@@ -32,6 +32,7 @@ from services.kit.logs import configure_logging, get_logger
 from services.kit.metrics import serve_metrics
 from services.kit.outbox import OutboxRelay
 from services.kit.redis import check_redis, open_redis
+from services.kit.seed import SeedFunction, seed_once
 from services.kit.settings import ServiceSettings
 from services.kit.settings import load as load_settings
 from services.kit.startup import StartupError, configuration_error
@@ -47,8 +48,9 @@ class Runtime:
     settings: ServiceSettings
     stack: AsyncExitStack
 
-    async def database(self, migrations: Path) -> asyncpg.Pool:
-        """The service's own database, migrated to the newest revision."""
+    async def database(self, migrations: Path, *, demo_data: SeedFunction | None = None) -> asyncpg.Pool:
+        """The service's own database, migrated to the newest revision; with ``demo_data`` and
+        ``seed_demo_data`` set, seeded once (`kit.seed`)."""
         settings = self.settings
         pool = await db.connect_pool(settings.database_dsn, min_size=settings.db_pool_min,
                                      max_size=settings.db_pool_max)
@@ -57,6 +59,8 @@ class Runtime:
             await db.migrate(settings.database_dsn, migrations)
         else:
             await db.require_head(pool, migrations)
+        if demo_data is not None and settings.seed_demo_data:
+            await seed_once(pool, service=settings.service_name, today=settings.demo_today, seed=demo_data)
         return pool
 
     async def redis(self) -> Redis:

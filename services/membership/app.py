@@ -13,7 +13,6 @@ from services.kit.grpc_server import Servicer
 from services.kit.jobs import run_periodically
 from services.kit.partner_auth import PartnerSecrets
 from services.kit.runtime import Runtime
-from services.kit.seed import seed_once
 from services.kit.signing import load_signing_keys
 from services.membership import jobs
 from services.membership.seed import seed_demo
@@ -26,9 +25,7 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 async def build(runtime: Runtime) -> list[Servicer]:
     settings = runtime.settings
     assert isinstance(settings, MembershipSettings)
-    pool = await runtime.database(MIGRATIONS)
-    if settings.seed_demo_data:
-        await seed_once(pool, service="membership", today=settings.demo_today, seed=seed_demo)
+    pool = await runtime.database(MIGRATIONS, demo_data=seed_demo)
     runtime.relay_outbox(pool)
     queue = queue_pb2_grpc.QueueServiceStub(
         runtime.channel(settings.queue_addr, queue_pb2.DESCRIPTOR.services_by_name["QueueService"]))

@@ -56,10 +56,11 @@ def derive_code(key: CodeKey, verification_id: str, nonce: bytes) -> str:
 
 
 def code_matches(key: CodeKey, verification_id: str, nonce: bytes, submitted: str) -> bool:
-    """Rule 1: compare in constant time; anything but 6 digits never matches."""
+    """Rule 1: compare in constant time; anything but 6 ASCII digits never matches (full-width
+    digits such as "２８７８６８" are digits to Python, but no code)."""
     expected = derive_code(key, verification_id, nonce)
     candidate = submitted.strip()
-    if len(candidate) != CODE_DIGITS or not candidate.isdigit():
+    if len(candidate) != CODE_DIGITS or not (candidate.isascii() and candidate.isdigit()):
         candidate = "x" * CODE_DIGITS
     return hmac.compare_digest(expected, candidate)
 

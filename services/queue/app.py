@@ -12,7 +12,6 @@ from services.kit.grpc_server import Servicer
 from services.kit.jobs import run_periodically
 from services.kit.partner_auth import PartnerSecrets
 from services.kit.runtime import Runtime
-from services.kit.seed import seed_once
 from services.queue import jobs
 from services.queue.seed import seed_demo
 from services.queue.server import PartnerQueueServicer, QueueServicer
@@ -24,9 +23,7 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 async def build(runtime: Runtime) -> list[Servicer]:
     settings = runtime.settings
     assert isinstance(settings, QueueSettings)
-    pool = await runtime.database(MIGRATIONS)
-    if settings.seed_demo_data:
-        await seed_once(pool, service="queue", today=settings.demo_today, seed=seed_demo)
+    pool = await runtime.database(MIGRATIONS, demo_data=seed_demo)
     runtime.relay_outbox(pool)
     now = partial(jakarta_now, settings.clock_offset_s)
     runtime.background(run_periodically((jobs.mark_no_shows, jobs.send_reminders), pool, now,
