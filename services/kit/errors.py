@@ -72,6 +72,9 @@ CODES: dict[str, Code] = {
     "BOOKING_NOT_CANCELLABLE": Code(S.FAILED_PRECONDITION, 409, "Antrean tidak dapat dibatalkan",
                                     "Booking cannot be cancelled"),
     "INTERNAL": Code(S.INTERNAL, 500, "Terjadi kesalahan pada sistem", "Internal error"),
+    "EMAIL_IN_USE": Code(S.ALREADY_EXISTS, 409, "Email sudah digunakan akun lain",
+                         "Email already used by another account"),
+    "PAYLOAD_TOO_LARGE": Code(S.INVALID_ARGUMENT, 413, "Data terlalu besar", "Request body too large"),
     # Platform codes beyond the contract's list (jkn.common.v1.ErrorReason 100+).
     "CAPTCHA_REQUIRED": Code(S.FAILED_PRECONDITION, 422, "Captcha diperlukan", "Captcha required"),
     "CAPTCHA_INVALID": Code(S.INVALID_ARGUMENT, 422, "Captcha salah", "Invalid captcha"),
@@ -182,18 +185,27 @@ class RemoteError(Exception):
         return f"{self.code} ({self.grpc_status.name}): {self.detail}"
 
 
+def _contract_refusal(error: grpc.aio.AioRpcError | grpc.RpcError) -> RemoteError | None:
+    """The contract code and fields a failed call carries in its ``ErrorInfo``, if it carries one."""
+    status = rpc_status.from_call(error)  # type: ignore[arg-type]
+    if status is None:
+        return None
+    for detail in status.details:
+        if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
+            info = error_details_pb2.ErrorInfo()
+            detail.Unpack(info)
+            if info.domain == ERROR_DOMAIN and info.reason in CODES:
+                fields = {k: json.loads(v) for k, v in info.metadata.items()}
+                return RemoteError(info.reason, error.code(), status.message, fields)  # type: ignore[union-attr]
+    return None
+
+
 def decode_rpc_error(error: grpc.aio.AioRpcError | grpc.RpcError) -> RemoteError:
     """Recover the contract code and fields from a failed call."""
-    status = rpc_status.from_call(error)  # type: ignore[arg-type]
+    refusal = _contract_refusal(error)
+    if refusal is not None:
+        return refusal
     grpc_code = error.code()  # type: ignore[union-attr]
-    if status is not None:
-        for detail in status.details:
-            if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
-                info = error_details_pb2.ErrorInfo()
-                detail.Unpack(info)
-                if info.domain == ERROR_DOMAIN and info.reason in CODES:
-                    fields = {k: json.loads(v) for k, v in info.metadata.items()}
-                    return RemoteError(info.reason, grpc_code, status.message, fields)
     code = CODE_BY_GRPC_STATUS.get(grpc_code, "INTERNAL")
     extra: dict[str, Any] = {"retry_after": 5} if code == "DEPENDENCY_UNAVAILABLE" else {}
     return RemoteError(code, grpc_code, error.details() or code, extra)  # type: ignore[union-attr]
@@ -215,6 +227,19 @@ async def call_peer(call: Awaitable[T], **refusals: DomainError) -> T:
         raise replacement from None
 
 
+def peer_refusal(error: BaseException) -> DomainError | None:
+    """A peer service's refusal (its contract code in ``ErrorInfo``) as this service's own error,
+    with the same code and fields (``retry_after``, ``attempts_left``, ``errors``…), so it reaches
+    the client intact (CONTRACT.md §7 "Errors across services"). None for anything else: a peer's
+    crash (INTERNAL, or no ErrorInfo) stays an internal error here too."""
+    if not isinstance(error, grpc.aio.AioRpcError):
+        return None
+    refusal = _contract_refusal(error)
+    if refusal is None or refusal.code == "INTERNAL":
+        return None
+    return DomainError(refusal.detail, code=refusal.code, **refusal.fields)
+
+
 def dependency_failure(error: BaseException) -> DependencyUnavailable | None:
     """If ``error`` means a backing server is down or too slow, the 503 it stands for."""
     import asyncpg
@@ -226,7 +251,10 @@ def dependency_failure(error: BaseException) -> DependencyUnavailable | None:
           asyncpg.exceptions.QueryCanceledError, asyncpg.exceptions.CannotConnectNowError,
           # a lock conflict the database broke: the transaction rolled back whole, a retry succeeds
           asyncpg.exceptions.DeadlockDetectedError, asyncpg.exceptions.SerializationError), "database"),
-        ((redis_errors.ConnectionError, redis_errors.TimeoutError), "redis"),
+        # down, failing over (READONLY, MASTERDOWN, TRYAGAIN, CLUSTERDOWN, LOADING) or out of memory
+        ((redis_errors.ConnectionError, redis_errors.TimeoutError, redis_errors.ReadOnlyError,
+          redis_errors.OutOfMemoryError, redis_errors.MasterDownError, redis_errors.TryAgainError,
+          redis_errors.ClusterDownError, redis_errors.BusyLoadingError), "redis"),
         ((KafkaConnectionError, KafkaTimeoutError), "kafka"),
         ((ConnectionError, TimeoutError), "dependency"),
     ]

@@ -19,7 +19,7 @@ from opentelemetry import propagate, trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from services.kit import metrics
-from services.kit.errors import DomainError, dependency_failure
+from services.kit.errors import DomainError, dependency_failure, peer_refusal
 from services.kit.logs import get_logger
 from services.kit.telemetry import UNTRACED_GRPC_SERVICES
 from services.kit.validation import check_text
@@ -45,7 +45,7 @@ class ObservedCall:
 
     async def fail(self, error: BaseException, context: grpc.aio.ServicerContext) -> None:
         """Abort the call with the status that ``error`` stands for (always raises)."""
-        error = dependency_failure(error) or error
+        error = dependency_failure(error) or peer_refusal(error) or error
         if isinstance(error, DomainError):
             self.code, self.reason = error.grpc_status, error.code
             await context.abort_with_status(error.to_status())

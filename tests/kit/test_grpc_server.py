@@ -140,3 +140,45 @@ async def test_taken_port_is_a_one_line_startup_error(probe):
     other = GrpcServer([], host="127.0.0.1", port=server.port)
     with pytest.raises(StartupError, match=f"cannot listen on 127.0.0.1:{server.port}"):
         await other.start()
+
+
+class RelayServicer(notify_pb2_grpc.NotifyServiceServicer):
+    """A service in front of the probe: each RPC asks the probe's and lets its failure propagate."""
+
+    def __init__(self, peer: notify_pb2_grpc.NotifyServiceStub) -> None:
+        self.peer = peer
+
+    async def CancelOtp(self, request, context):  # the probe refuses with a domain error
+        return await self.peer.CancelOtp(request)
+
+    async def ResendOtp(self, request, context):  # the probe crashes
+        return await self.peer.ResendOtp(request)
+
+    async def CheckOtp(self, request, context):  # the probe's dependency is down
+        return await self.peer.CheckOtp(request)
+
+
+async def test_a_peers_refusal_reaches_the_caller_with_its_code_and_fields(probe):
+    _, _, probe_channel = probe
+    relay = GrpcServer([Servicer(RelayServicer(notify_pb2_grpc.NotifyServiceStub(probe_channel)),
+                                 notify_pb2_grpc.add_NotifyServiceServicer_to_server, SERVICE.full_name)],
+                       host="127.0.0.1", port=0)
+    await relay.start()
+    channel = open_channel(f"127.0.0.1:{relay.port}", [SERVICE], timeout_s=5)
+    stub = notify_pb2_grpc.NotifyServiceStub(channel)
+    try:
+        answers = []
+        for call in (stub.CancelOtp(notify_pb2.CancelOtpRequest()), stub.ResendOtp(notify_pb2.ResendOtpRequest()),
+                     stub.CheckOtp(notify_pb2.CheckOtpRequest())):
+            with pytest.raises(grpc.aio.AioRpcError) as caught:
+                await call
+            answers.append(decode_rpc_error(caught.value))
+    finally:
+        await channel.close()
+        await relay.stop(grace_s=0)
+    refused, crashed, unavailable = answers
+    assert (refused.code, refused.http_status, refused.fields) == (
+        "OTP_ATTEMPTS_EXCEEDED", 429, {"retry_after": 42, "attempts_left": 0})
+    assert (crashed.code, crashed.grpc_status) == ("INTERNAL", grpc.StatusCode.INTERNAL)  # a peer's bug stays one
+    assert (unavailable.code, unavailable.http_status) == ("DEPENDENCY_UNAVAILABLE", 503)
+    assert "3171011501800001" not in crashed.detail
