@@ -158,7 +158,7 @@ async def main(attempts: int, seats: int) -> None:
             conn = await asyncpg.connect(dsn.format("postgres"))
             await conn.execute("CREATE DATABASE bench_bare")
             await conn.close()
-            baseline = await bare_update(dsn.format("bench_bare"), attempts, seats, QueueSettings().db_pool_max)
+            baseline = await bare_update(dsn.format("bench_bare"), attempts, seats, QueueSettings(env="test").db_pool_max)
 
             stub = queue_pb2_grpc.QueueServiceStub(channel)
             grpc_row = await rush([stub.CreateBooking(queue_pb2.CreateBookingRequest(
@@ -166,7 +166,7 @@ async def main(attempts: int, seats: int) -> None:
                 date=today.isoformat()), timeout=60) for account, noka in people], "grpc CreateBooking")
             await check_sold(dsn.format("jkn_queue"), sessions[today], today, seats)
 
-        key = load_signing_keys(AuthSettings().jwt_private_keys.get_secret_value())[0]
+        key = load_signing_keys(AuthSettings(env="test").jwt_private_keys.get_secret_value())[0]
         # Many small client pools: one httpx pool with 2,000 connections spends its time in its
         # own bookkeeping (O(n²)) and would measure itself instead of the gateway.
         clients = [httpx.AsyncClient(base_url=stack.gateway, timeout=120, limits=httpx.Limits(

@@ -40,9 +40,10 @@ async def build(runtime: Runtime) -> list[Servicer]:
         settings.membership_addr, membership_pb2.DESCRIPTOR.services_by_name["MembershipService"]))
     notify = notify_pb2_grpc.NotifyServiceStub(runtime.channel(
         settings.notify_addr, notify_pb2.DESCRIPTOR.services_by_name["NotifyService"]))
+    signing_keys = load_signing_keys(settings.jwt_private_keys.get_secret_value(), setting="JKN_AUTH_JWT_PRIVATE_KEYS",
+                                     allow_derived=not settings.is_prod)
     deps = Deps.assemble(pool=pool, redis=redis, hasher=hasher, membership=membership, notify=notify,
-                         signing_keys=load_signing_keys(settings.jwt_private_keys.get_secret_value()),
-                         captcha_on=settings.captcha == "on")
+                         signing_keys=signing_keys, captcha_on=settings.captcha == "on")
     servicer = AuthServicer(deps, jwks_max_age_s=settings.jwks_max_age_s)
     return [Servicer(servicer, auth_pb2_grpc.add_AuthServiceServicer_to_server,
                      auth_pb2.DESCRIPTOR.services_by_name["AuthService"].full_name)]

@@ -46,7 +46,9 @@ class PlatformSettings(BaseSettings):
 
     model_config = SettingsConfigDict(extra="ignore", populate_by_name=True, frozen=True)
 
-    env: Env = shared("JKN_ENV", "dev", description="dev (local run), test, or prod")
+    env: Env = shared("JKN_ENV", "prod", description="dev (local run), test, or prod; unset is prod, so a "
+                                                     "forgotten setting never exposes dev features or accepts "
+                                                     "dev secrets (make run and the tests set it)")
     data_dir: Path = shared("JKN_DATA_DIR", Path("var"), description="local state of the dev stack")
     log_level: str = shared("JKN_LOG_LEVEL", "INFO")
     log_json: bool = shared("JKN_LOG_JSON", True, description="JSON log lines (false: plain text)")

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from services.kit.startup import StartupError
+
 _PEM_BLOCK = re.compile(r"-----BEGIN PRIVATE KEY-----.+?-----END PRIVATE KEY-----", re.S)
 
 
@@ -40,17 +42,24 @@ class SigningKey:
         return {"kty": "OKP", "crv": "Ed25519", "x": _b64url(raw), "kid": self.kid, "alg": "EdDSA", "use": "sig"}
 
 
-def load_signing_keys(secret: str) -> list[SigningKey]:
-    """PEM keys (newest first), or one key derived from a dev secret."""
+def load_signing_keys(secret: str, *, setting: str = "signing keys", allow_derived: bool = True) -> list[SigningKey]:
+    """PEM keys (newest first), or — only where ``allow_derived`` (dev and test) — one key derived
+    from a dev secret. In prod anything but Ed25519 PEM keys is a start-up error naming ``setting``,
+    never a key silently made from whatever string was configured."""
     blocks = _PEM_BLOCK.findall(secret)
     if blocks:
         keys = []
         for block in blocks:
-            key = serialization.load_pem_private_key(block.encode(), password=None)
+            try:
+                key = serialization.load_pem_private_key(block.encode(), password=None)
+            except ValueError as error:
+                raise StartupError(f"{setting}: not a readable PEM private key") from error
             if not isinstance(key, Ed25519PrivateKey):
-                raise ValueError("access-token keys must be Ed25519")
+                raise StartupError(f"{setting}: keys must be Ed25519")
             keys.append(SigningKey.from_private(key))
         return keys
+    if not allow_derived:
+        raise StartupError(f"{setting}: expected Ed25519 private keys in PEM (JKN_ENV=prod derives no dev key)")
     seed = hashlib.sha256(secret.encode()).digest()
     return [SigningKey.from_private(Ed25519PrivateKey.from_private_bytes(seed))]
 

@@ -37,7 +37,9 @@ async def build(runtime: Runtime) -> list[Servicer]:
     return [
         Servicer(MembershipServicer(pool=pool, today=jakarta_today,
                                     payment_secret=settings.payment_webhook_secret.get_secret_value(),
-                                    card_keys=load_signing_keys(settings.card_signing_keys.get_secret_value()),
+                                    card_keys=load_signing_keys(settings.card_signing_keys.get_secret_value(),
+                                                                setting="JKN_MEMBERSHIP_CARD_SIGNING_KEYS",
+                                                                allow_derived=not settings.is_prod),
                                     card_validity=timedelta(days=settings.card_validity_days), queue=queue,
                                     notify=notify),
                  membership_pb2_grpc.add_MembershipServiceServicer_to_server,

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import random
 import sys
 import time
@@ -158,7 +159,7 @@ def main() -> None:
     parser.add_argument("--database-url", default=None)
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
-    dsn = args.database_url or MembershipSettings().database_url
+    dsn = args.database_url or MembershipSettings(env=os.environ.get("JKN_ENV", "dev")).database_url
     result = asyncio.run(load(dsn, args.count, seed=args.seed))
     sys.stdout.write(f"loaded {result['participants']} participants in {result['families']} families "
                      f"({result['families_in_arrears']} in arrears) in {result['seconds']} s\n")

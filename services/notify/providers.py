@@ -1,17 +1,21 @@
 """Where messages go: the SMTP relay, an HTTP SMS gateway, and the dev outbox.
 
 Each provider's ``send`` either delivers or raises; `ProviderError.permanent` tells the
-worker not to try again (a 4xx from the gateway). Retries here are for the transient
-(timeouts, connection errors, 5xx), with backoff, and always resend the very same message
-(same text, same code, same reference) so a retry can never produce a different code.
+worker not to try again (a 4xx refusal from the gateway: a bad number, a bad request). Retries
+here are for the transient — timeouts, connection errors, 5xx, and the gateway's throttling
+(408 Request Timeout, 425, 429 Too Many Requests), waiting at least what its ``Retry-After``
+asks (capped, so a worker is never parked for long; past the cap the delivery worker's own
+retries take over) — with backoff, and always resend the very same message (same text, same
+code, same reference) so a retry can never produce a different code.
 """
 
 from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from email.message import EmailMessage
-from email.utils import make_msgid
+from email.utils import make_msgid, parsedate_to_datetime
 
 import aiosmtplib
 import asyncpg
@@ -32,10 +36,30 @@ class Outgoing:
     code: str | None = None  # only the dev outbox keeps it (it is what `GET /dev/outbox` shows)
 
 
+#: Gateway answers that mean "not now" rather than "never".
+THROTTLED = frozenset({408, 425, 429})
+#: The longest ``Retry-After`` one send waits for before giving the message back to the worker.
+MAX_RETRY_AFTER_S = 10.0
+
+
 class ProviderError(Exception):
-    def __init__(self, message: str, *, permanent: bool = False):
+    def __init__(self, message: str, *, permanent: bool = False, retry_after_s: float | None = None):
         super().__init__(message)
         self.permanent = permanent
+        self.retry_after_s = retry_after_s
+
+
+def retry_after_s(value: str | None) -> float | None:
+    """Seconds from a ``Retry-After`` header (delay seconds or an HTTP date); None when absent or unreadable."""
+    if not value:
+        return None
+    if value.strip().isdigit():
+        return float(value.strip())
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, (when - datetime.now(UTC)).total_seconds()) if when.tzinfo else None
 
 
 class DevOutbox:
@@ -81,8 +105,9 @@ class HttpSms:
         async def post() -> None:
             response = await self.client.post(self.url, json=payload,
                                               headers={"Idempotency-Key": message.request_id})
-            if response.status_code >= 500:
-                raise ProviderError(f"gateway answered {response.status_code}")
+            if response.status_code >= 500 or response.status_code in THROTTLED:
+                raise ProviderError(f"gateway answered {response.status_code}",
+                                    retry_after_s=retry_after_s(response.headers.get("Retry-After")))
             if response.status_code >= 400:
                 raise ProviderError(f"gateway refused with {response.status_code}", permanent=True)
 
@@ -93,15 +118,21 @@ class HttpSms:
 
 
 async def _with_retries(tries: int, call, *, first_backoff_s: float = 0.2) -> None:
-    """Run ``call`` until it succeeds; transient failures are retried with exponential backoff."""
+    """Run ``call`` until it succeeds; transient failures are retried with exponential backoff,
+    never sooner than the provider's ``Retry-After`` (up to `MAX_RETRY_AFTER_S`)."""
     for attempt in range(1, tries + 1):
+        wait_s = first_backoff_s * 2 ** (attempt - 1)
         try:
             await call()
             return
         except ProviderError as error:
             if error.permanent or attempt == tries:
                 raise
+            if error.retry_after_s is not None:
+                if error.retry_after_s > MAX_RETRY_AFTER_S:
+                    raise  # the worker retries the message later
+                wait_s = max(wait_s, error.retry_after_s)
         except (httpx.TransportError, aiosmtplib.SMTPException, OSError, TimeoutError) as error:
             if attempt == tries:
                 raise ProviderError(f"{type(error).__name__} after {tries} tries") from error
-        await asyncio.sleep(first_backoff_s * 2 ** (attempt - 1))
+        await asyncio.sleep(wait_s)

@@ -13,13 +13,20 @@ from services.notify.settings import NotifySettings
 
 
 def test_defaults_work_for_the_local_run(monkeypatch):
-    monkeypatch.delenv("JKN_ENV", raising=False)
+    monkeypatch.setenv("JKN_ENV", "dev")
     settings = NotifySettings()
     assert settings.env == "dev" and settings.grpc_port == 50052
     assert settings.database_url.endswith("/jkn_notify")
 
 
+def test_an_unset_env_is_prod_and_refuses_dev_secrets(monkeypatch):
+    monkeypatch.delenv("JKN_ENV", raising=False)
+    with pytest.raises(ValidationError, match="JKN_ENV=prod refuses dev or empty secrets"):
+        NotifySettings()
+
+
 def test_platform_variables_reach_every_service(monkeypatch):
+    monkeypatch.setenv("JKN_ENV", "dev")
     monkeypatch.setenv("JKN_REDIS_URL", "redis://10.0.0.5:6379/1")
     monkeypatch.setenv("JKN_AUTH_GRPC_PORT", "6001")
     assert AuthSettings().redis_url == "redis://10.0.0.5:6379/1"
@@ -76,3 +83,20 @@ def test_bad_configuration_names_the_variable_to_fix(monkeypatch):
     with pytest.raises(ValidationError) as caught:
         GatewaySettings()
     assert configuration_error(GatewaySettings, caught.value).startswith("bad configuration: JKN_GATEWAY_PORT: ")
+
+
+def test_prod_takes_signing_keys_only_as_ed25519_pem():
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from services.kit.signing import load_signing_keys
+    from services.kit.startup import StartupError
+
+    pem = Ed25519PrivateKey.generate().private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()).decode()
+    assert len(load_signing_keys(pem, allow_derived=False)) == 1
+    with pytest.raises(StartupError, match="JKN_AUTH_JWT_PRIVATE_KEYS: expected Ed25519 private keys in PEM"):
+        load_signing_keys("a-long-random-looking-string", setting="JKN_AUTH_JWT_PRIVATE_KEYS", allow_derived=False)
+    with pytest.raises(StartupError, match="not a readable PEM"):
+        load_signing_keys("-----BEGIN PRIVATE KEY-----x-----END PRIVATE KEY-----", allow_derived=False)
+    assert len(load_signing_keys("dev-jwt-signing-key")) == 1  # dev and test derive one

@@ -24,11 +24,13 @@ PHONE, EMAIL = "+6281234509876", "sinta.dewi@example.id"  # used by no other tes
 
 
 class SmsSink:
-    """A local HTTP SMS gateway: records requests; can fail the first N per recipient with 503."""
+    """A local HTTP SMS gateway: records requests; can fail the first N per recipient (503 by
+    default, or another status with a ``Retry-After``)."""
 
-    def __init__(self, fail_first: int = 0):
+    def __init__(self, fail_first: int = 0, *, fail_status: int = 503, retry_after: str | None = None):
         self.received: list[dict] = []
-        self.fail_first = fail_first
+        self.fail_first, self.fail_status, self.retry_after = fail_first, fail_status, retry_after
+        self.answered_at: list[float] = []
         self.calls: dict[str, int] = {}  # attempts per recipient
         sink = self
 
@@ -36,8 +38,11 @@ class SmsSink:
             def do_POST(self):  # noqa: N802 - http.server hook
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 sink.calls[body["to"]] = sink.calls.get(body["to"], 0) + 1
+                sink.answered_at.append(time.monotonic())
                 if sink.calls[body["to"]] <= sink.fail_first:
-                    self.send_response(503)
+                    self.send_response(sink.fail_status)
+                    if sink.retry_after is not None:
+                        self.send_header("Retry-After", sink.retry_after)
                 else:
                     sink.received.append({**body, "auth": self.headers["Authorization"]})
                     self.send_response(202)
