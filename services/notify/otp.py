@@ -83,7 +83,12 @@ class Destination:
 
 
 class DestinationRejected(ValueError):
-    """The destination is malformed or outside the allowed countries."""
+    """The destination is malformed (``malformed``: bad input, a 422 VALIDATION_ERROR) or a valid
+    number outside the allowed countries (DESTINATION_NOT_ALLOWED)."""
+
+    def __init__(self, message: str, *, malformed: bool = True):
+        super().__init__(message)
+        self.malformed = malformed
 
 
 def parse_destination(channel: str, raw: str, *, allowed_country_codes: frozenset[int], prefix_digits: int
@@ -101,6 +106,6 @@ def parse_destination(channel: str, raw: str, *, allowed_country_codes: frozense
     if not phonenumbers.is_valid_number(number):
         raise DestinationRejected("not a valid phone number")
     if number.country_code not in allowed_country_codes:
-        raise DestinationRejected("country not allowed")
+        raise DestinationRejected("country not allowed", malformed=False)
     e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
     return Destination("sms", e164, e164[1:1 + prefix_digits])

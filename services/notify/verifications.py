@@ -17,7 +17,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from jkn.common.v1 import common_pb2
 from jkn.notify.v1 import notify_pb2
-from services.kit.errors import DependencyUnavailable, DomainError, NotFound
+from services.kit.errors import DependencyUnavailable, DomainError, NotFound, ValidationFailed
 from services.kit.logs import get_logger
 from services.kit.masking import mask_email, mask_phone
 from services.notify import events, metrics, otp
@@ -62,6 +62,8 @@ class Verifications:
                                          prefix_digits=self.settings.otp_number_prefix_digits)
         except otp.DestinationRejected as error:
             metrics.OTP_REFUSED.labels("destination_not_allowed").inc()
+            if error.malformed:
+                raise ValidationFailed([{"field": "destination", "code": "invalid", "message": str(error)}]) from None
             raise DomainError(str(error), code="DESTINATION_NOT_ALLOWED") from None
         key = self.keys[0]
         verification_id = uuid.uuid4().hex

@@ -140,8 +140,12 @@ async def test_foreign_numbers_and_bad_input_are_refused(service):
             await stub.IssueOtp(issue_request(common_pb2.CHANNEL_SMS, "+14155550100", "f1"))
         with pytest.raises(grpc.aio.AioRpcError) as missing:
             await stub.IssueOtp(issue_request(common_pb2.CHANNEL_SMS, "", "f2"))
+        with pytest.raises(grpc.aio.AioRpcError) as invalid:
+            await stub.IssueOtp(issue_request(common_pb2.CHANNEL_SMS, "0000000000000000000", "f3"))
     assert decode_rpc_error(foreign.value).code == "DESTINATION_NOT_ALLOWED"
     assert decode_rpc_error(missing.value).code == "VALIDATION_ERROR"
+    refused = decode_rpc_error(invalid.value)
+    assert (refused.code, refused.fields["errors"][0]["field"]) == ("VALIDATION_ERROR", "destination")
 
 
 async def test_redis_down_fails_closed_and_sends_nothing(service, tmp_path):
