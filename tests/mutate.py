@@ -57,8 +57,11 @@ TARGETS = (
     Target("services/auth/tokens.py", ("tests/auth/test_tokens.py",)),
     # The rest of lockout is Redis scripts, tested against a real redis-server in test_lockout.py.
     Target("services/auth/lockout.py", ("tests/auth/test_lockout.py::test_a_lock_key_is_a_hash_of_the_identifier",
-                                        "tests/auth/test_lockout.py::test_a_lock_key_ignores_case_and_spaces"),
-           functions=("x_key_of",)),
+                                        "tests/auth/test_lockout.py::test_a_lock_key_ignores_case_and_spaces",
+                                        "tests/auth/test_lockout.py::test_an_account_has_one_hashed_key_of_its_own",
+                                        "tests/auth/test_lockout.py::"
+                                        "test_the_subject_is_the_account_once_resolved_else_the_identifier"),
+           functions=("x_key_of", "x_account_key", "x_subject_key")),
     Target("services/kit/ids.py", ("tests/kit/test_ids.py",)),
     # The Redis-backed engine (otp_store.py) has its own tests in test_otp_store.py.
     Target("services/notify/otp.py", ("tests/notify/test_otp.py",)),
@@ -68,6 +71,7 @@ TARGETS = (
     Target("services/membership/payments.py", ("tests/membership/test_payments.py",)),
     Target("services/membership/enrolment_rules.py", ("tests/membership/test_enrolment_rules.py",)),
     Target("services/membership/card.py", ("tests/membership/test_card.py",)),
+    Target("services/membership/inputs.py", ("tests/membership/test_inputs.py",)),
     Target("services/queue/rules.py", ("tests/queue/test_rules.py",)),
     # test_facilities.py also searches through a running queue service; only its pure tests here.
     Target("services/queue/facilities.py", ("tests/queue/test_facilities.py::test_distance_and_bounding_box",

@@ -41,7 +41,7 @@ async def build(runtime: Runtime) -> list[Servicer]:
                                                                 setting="JKN_MEMBERSHIP_CARD_SIGNING_KEYS",
                                                                 allow_derived=not settings.is_prod),
                                     card_validity=timedelta(days=settings.card_validity_days), queue=queue,
-                                    notify=notify),
+                                    notify=notify, captcha_on=settings.captcha == "on"),
                  membership_pb2_grpc.add_MembershipServiceServicer_to_server,
                  membership_pb2.DESCRIPTOR.services_by_name["MembershipService"].full_name),
         Servicer(PartnerMembershipServicer(pool=pool, secrets=secrets),

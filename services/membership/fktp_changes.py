@@ -32,7 +32,10 @@ class Requested:
 
 async def new_fktp(queue: queue_pb2_grpc.QueueServiceStub, *, code: str, current_code: str) -> queue_pb2.Facility:
     """Rule 3, for a change and for an enrolment's chosen FKTP (``current_code`` empty): the
-    facility ``code`` as queue knows it."""
+    facility ``code`` as queue knows it (a code that is not 1–20 ASCII letters and digits names none,
+    and queue is not asked)."""
+    if not (0 < len(code) <= 20 and code.isascii() and code.isalnum()):
+        raise DomainError("no such facility", code="FACILITY_INVALID")
     reply = await call_peer(queue.GetFacility(queue_pb2.GetFacilityRequest(code=code)),
                             NOT_FOUND=DomainError("no such facility", code="FACILITY_INVALID"))
     facility = reply.facility

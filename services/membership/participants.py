@@ -1,7 +1,8 @@
 """Finding participants, and what they (and auth) may read about them: the family, the card.
 
-- Rule 1: a participant is found by NOKA (13 digits), NIK (16 digits) or id. A malformed NOKA or
-  NIK is a 422 naming the field; one that belongs to nobody is NOT_FOUND.
+- Rule 1: a participant is found by NOKA (13 digits), NIK (16 digits) or id (a UUID). A malformed
+  NOKA or NIK is a 422 naming the field, none of the three a 422 (``noka`` required); one that
+  belongs to nobody, and an id that is not a UUID (inputs rule 3), is NOT_FOUND.
 - Rule 2: an identity matches when the identifier (a NIK or a NOKA) and the birth date belong to
   one participant; a mismatch does not say which part failed.
 - Rule 3: the family is every member of the participant's family card, head first; it is
@@ -29,8 +30,13 @@ async def find(conn: asyncpg.Pool | asyncpg.Connection, *, noka: str = "", nik: 
         raise inputs.invalid("noka", "13 digits")
     if nik and identifiers.identifier_kind(nik) != "nik":
         raise inputs.invalid("nik", "16 digits")
-    row = await store.participant_by(conn, noka=noka or None, nik=nik or None,
-                                     participant_id=participant_id or None)
+    if not (noka or nik or participant_id):
+        raise inputs.invalid("noka", "a NOKA, a NIK or a participant id is required", code="required")
+    row = None
+    if noka or nik:
+        row = await store.participant_by(conn, noka=noka or None, nik=nik or None)
+    elif (by_id := inputs.as_uuid(participant_id)) is not None:
+        row = await store.participant_by(conn, participant_id=by_id)
     if row is None:
         raise NotFound("no such participant")
     return row

@@ -24,16 +24,16 @@ class MembershipServicer(membership_pb2_grpc.MembershipServiceServicer):
 
     def __init__(self, *, pool: asyncpg.Pool, today: Callable[[], date], payment_secret: str,
                  card_keys: list[SigningKey], card_validity: timedelta, queue: queue_pb2_grpc.QueueServiceStub,
-                 notify: notify_pb2_grpc.NotifyServiceStub) -> None:
-        self.pool, self.today, self.payment_secret = pool, today, payment_secret
+                 notify: notify_pb2_grpc.NotifyServiceStub, captcha_on: bool) -> None:
+        self.pool, self.today, self.payment_secret, self.captcha_on = pool, today, payment_secret, captcha_on
         self.card_keys, self.card_validity, self.queue, self.notify = card_keys, card_validity, queue, notify
 
     async def StartEnrollment(self, request: membership_pb2.StartEnrollmentRequest,
                               context: grpc.aio.ServicerContext) -> membership_pb2.StartEnrollmentResponse:
         started = await enrolments.start(self.pool, notify=self.notify, queue=self.queue,
-                                         application=views.application(request),
-                                         client_ip=request.client.client_ip, language=request.client.language,
-                                         today=self.today())
+                                         application=views.application(request), captcha_on=self.captcha_on,
+                                         captcha_passed=request.captcha_passed, client_ip=request.client.client_ip,
+                                         language=request.client.language, today=self.today())
         return membership_pb2.StartEnrollmentResponse(enrollment_id=str(started.enrollment_id),
                                                       otp=otp.challenge(started.verification))
 

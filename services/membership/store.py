@@ -18,13 +18,13 @@ PARTICIPANT_COLUMNS = (
 # --- participants and families -------------------------------------------------------------
 
 async def participant_by(conn: asyncpg.Pool | asyncpg.Connection, *, noka: str | None = None, nik: str | None = None,
-                         participant_id: str | None = None) -> asyncpg.Record | None:
+                         participant_id: uuid.UUID | None = None) -> asyncpg.Record | None:
     """One participant by NOKA, NIK or id (each is unique and indexed)."""
     if noka is not None:
         return await conn.fetchrow(f"SELECT {PARTICIPANT_COLUMNS} FROM participants p WHERE p.noka = $1", noka)
     if nik is not None:
         return await conn.fetchrow(f"SELECT {PARTICIPANT_COLUMNS} FROM participants p WHERE p.nik = $1", nik)
-    return await conn.fetchrow(f"SELECT {PARTICIPANT_COLUMNS} FROM participants p WHERE p.id = $1::uuid",
+    return await conn.fetchrow(f"SELECT {PARTICIPANT_COLUMNS} FROM participants p WHERE p.id = $1",
                                participant_id)
 
 
@@ -135,37 +135,100 @@ async def bill_period(conn: asyncpg.Connection, *, period: str) -> int:
     return int(status.split()[-1])
 
 
+async def lock_family(conn: asyncpg.Connection, *, family_id: int) -> None:
+    """Lock the family's row until the end of the caller's transaction: its payments are opened,
+    superseded and settled one at a time (always taken first, so no two of them deadlock)."""
+    await conn.execute("SELECT 1 FROM families WHERE id = $1 FOR UPDATE", family_id)
+
+
+PAYMENT_COLUMNS = "id, family_id, virtual_account, amount_idr, periods, status, expires_at, provider_ref"
+
+
+async def open_payment_of(conn: asyncpg.Connection, *, family_id: int) -> asyncpg.Record | None:
+    """The family's open (PENDING) payment, locked (None: none is open)."""
+    return await conn.fetchrow(f"SELECT {PAYMENT_COLUMNS} FROM payments WHERE family_id = $1 AND status = 'PENDING'"
+                               " ORDER BY created_at DESC LIMIT 1 FOR UPDATE", family_id)
+
+
+async def payment_bill_keys(conn: asyncpg.Pool | asyncpg.Connection, *,
+                            payment_id: uuid.UUID) -> set[tuple[uuid.UUID, str]]:
+    """The (participant id, period) of every bill a payment covers."""
+    rows = await conn.fetch("SELECT participant_id, period FROM payment_bills WHERE payment_id = $1", payment_id)
+    return {(r["participant_id"], r["period"]) for r in rows}
+
+
 async def open_payment(conn: asyncpg.Connection, *, family_id: int, virtual_account: str, amount_idr: int,
                        periods: list[str], expires_at: datetime) -> asyncpg.Record:
-    """Expire the family's open payment, then open a new one."""
-    await conn.execute("UPDATE payments SET status = 'EXPIRED' WHERE family_id = $1 AND status = 'PENDING'",
-                       family_id)
-    return await conn.fetchrow(
-        "INSERT INTO payments (family_id, virtual_account, amount_idr, periods, status, expires_at)"
-        " VALUES ($1, $2, $3, $4, 'PENDING', $5) RETURNING id, virtual_account, amount_idr, periods, status,"
-        " expires_at", family_id, virtual_account, amount_idr, periods, expires_at)
+    """Supersede the family's open payment (EXPIRED, ``superseded_by`` the new one), then open a new
+    one covering the family's unpaid bills of ``periods``."""
+    payment_id = uuid.uuid4()
+    await conn.execute("UPDATE payments SET status = 'EXPIRED', superseded_by = $2"
+                       " WHERE family_id = $1 AND status = 'PENDING'", family_id, payment_id)
+    row = await conn.fetchrow(
+        "INSERT INTO payments (id, family_id, virtual_account, amount_idr, periods, status, expires_at)"
+        f" VALUES ($1, $2, $3, $4, $5, 'PENDING', $6) RETURNING {PAYMENT_COLUMNS}",
+        payment_id, family_id, virtual_account, amount_idr, periods, expires_at)
+    await conn.execute(
+        "INSERT INTO payment_bills (payment_id, participant_id, period, amount_idr)"
+        " SELECT $1, b.participant_id, b.period, b.amount_idr FROM bills b JOIN participants p"
+        " ON p.id = b.participant_id WHERE p.family_id = $2 AND b.status = 'UNPAID' AND b.period = ANY($3)",
+        payment_id, family_id, periods)
+    return row
 
 
-async def payment_for_update(conn: asyncpg.Connection, *, payment_id: str) -> asyncpg.Record | None:
-    return await conn.fetchrow(
-        "SELECT id, family_id, virtual_account, amount_idr, periods, status, expires_at, provider_ref"
-        " FROM payments WHERE id = $1::uuid FOR UPDATE", payment_id)
+async def payment_family(conn: asyncpg.Pool | asyncpg.Connection, *, payment_id: uuid.UUID) -> int | None:
+    """The family a payment is for (None: no such payment); read without a lock."""
+    return await conn.fetchval("SELECT family_id FROM payments WHERE id = $1", payment_id)
 
 
-async def payment_by_provider_ref(conn: asyncpg.Pool | asyncpg.Connection, *,
-                                  provider_ref: str) -> asyncpg.Record | None:
-    return await conn.fetchrow("SELECT id, status FROM payments WHERE provider_ref = $1", provider_ref)
+async def payment_for_update(conn: asyncpg.Connection, *, payment_id: uuid.UUID) -> asyncpg.Record | None:
+    return await conn.fetchrow(f"SELECT {PAYMENT_COLUMNS} FROM payments WHERE id = $1 FOR UPDATE", payment_id)
 
 
-async def mark_paid(conn: asyncpg.Connection, *, payment_id: uuid.UUID, family_id: int, periods: list[str],
-                    paid_at: datetime, provider_ref: str) -> None:
-    """The payment and the family's bills of its periods become PAID."""
+async def receipt_of(conn: asyncpg.Pool | asyncpg.Connection, *, provider_ref: str) -> asyncpg.Record | None:
+    """The receipt of a provider's reference (``payment_id``, ``outcome``), None when never received."""
+    return await conn.fetchrow("SELECT payment_id, outcome FROM payment_receipts WHERE provider_ref = $1",
+                               provider_ref)
+
+
+async def add_receipt(conn: asyncpg.Connection, *, provider_ref: str, payment_id: uuid.UUID, amount_idr: int,
+                      paid_at: datetime, outcome: str) -> bool:
+    """Record a received sum under the provider's reference; False when that reference is taken
+    already (then nothing is written; a concurrent writer of it is waited for)."""
+    return bool(await conn.fetchval(
+        "INSERT INTO payment_receipts (provider_ref, payment_id, amount_idr, paid_at, outcome)"
+        " VALUES ($1, $2, $3, $4, upper($5)) ON CONFLICT (provider_ref) DO NOTHING RETURNING true",
+        provider_ref, payment_id, amount_idr, paid_at, outcome))
+
+
+async def note_overpaid(conn: asyncpg.Connection, *, provider_ref: str, overpaid_idr: int) -> None:
+    """What a receipt paid beyond its bills (the receipt then needs reconciliation)."""
+    await conn.execute("UPDATE payment_receipts SET overpaid_idr = $2 WHERE provider_ref = $1",
+                       provider_ref, overpaid_idr)
+
+
+async def settle_payment(conn: asyncpg.Connection, *, payment_id: uuid.UUID, paid_at: datetime,
+                         provider_ref: str) -> int:
+    """The payment becomes PAID and those of its bills still unpaid PAID; returns their rupiah."""
     await conn.execute("UPDATE payments SET status = 'PAID', paid_at = $2, provider_ref = $3 WHERE id = $1",
                        payment_id, paid_at, provider_ref)
-    await conn.execute(
-        "UPDATE bills b SET status = 'PAID', paid_at = $3 FROM participants p"
-        " WHERE p.id = b.participant_id AND p.family_id = $1 AND b.period = ANY($2) AND b.status = 'UNPAID'",
-        family_id, periods, paid_at)
+    return int(await conn.fetchval(
+        "WITH paid AS (UPDATE bills b SET status = 'PAID', paid_at = $2 FROM payment_bills pb"
+        " WHERE pb.payment_id = $1 AND b.participant_id = pb.participant_id AND b.period = pb.period"
+        " AND b.status = 'UNPAID' RETURNING pb.amount_idr) SELECT coalesce(sum(amount_idr), 0) FROM paid",
+        payment_id, paid_at))
+
+
+async def supersede_payments_owing_paid_bills(conn: asyncpg.Connection, *, family_id: int,
+                                              by: uuid.UUID) -> list[uuid.UUID]:
+    """Open payments of the family covering a bill that is PAID now become EXPIRED, superseded
+    ``by`` the payment that paid it; their ids."""
+    rows = await conn.fetch(
+        "UPDATE payments p SET status = 'EXPIRED', superseded_by = $2 WHERE p.family_id = $1"
+        " AND p.status = 'PENDING' AND EXISTS (SELECT 1 FROM payment_bills pb JOIN bills b"
+        " ON b.participant_id = pb.participant_id AND b.period = pb.period"
+        " WHERE pb.payment_id = p.id AND b.status = 'PAID') RETURNING p.id", family_id, by)
+    return [r["id"] for r in rows]
 
 
 # --- enrolments ----------------------------------------------------------------------------
@@ -186,14 +249,20 @@ async def add_enrollment(conn: asyncpg.Pool | asyncpg.Connection, *, enrollment_
 
 
 async def pending_enrollment(conn: asyncpg.Pool | asyncpg.Connection, *,
-                             enrollment_id: str) -> PendingEnrollment | None:
+                             enrollment_id: uuid.UUID) -> PendingEnrollment | None:
     """The enrolment if it is still pending and not expired."""
     row = await conn.fetchrow("SELECT id, application, verification_id FROM enrollments"
-                              " WHERE id = $1::uuid AND status = 'PENDING' AND expires_at > now()", enrollment_id)
+                              " WHERE id = $1 AND status = 'PENDING' AND expires_at > now()", enrollment_id)
     if row is None:
         return None
     return PendingEnrollment(id=row["id"], verification_id=row["verification_id"],
                              application=json.loads(row["application"]))
+
+
+async def lock_pending_enrollment(conn: asyncpg.Connection, *, enrollment_id: uuid.UUID) -> bool:
+    """Lock the enrolment's row if it is still pending (False: completed meanwhile)."""
+    return bool(await conn.fetchval("SELECT true FROM enrollments WHERE id = $1 AND status = 'PENDING' FOR UPDATE",
+                                    enrollment_id))
 
 
 async def enroll_family(conn: asyncpg.Connection, *, enrollment_id: uuid.UUID, kk_number: str, address: str,

@@ -85,14 +85,18 @@ def eligibility(row: asyncpg.Record, *, eligible: bool) -> partner_pb2.CheckElig
 
 
 def application(request: membership_pb2.StartEnrollmentRequest) -> Application:
-    """The application in a StartEnrollment request (a malformed birth date is a 422)."""
-    return Application(kk_number=request.kk_number, address=request.address.strip(), phone=request.phone,
+    """The application in a StartEnrollment request, as sent (enrolment rule 1 judges it): a
+    member's birth date None when it is not a date, an unknown sex or relation "?"."""
+    return Application(kk_number=request.kk_number, address=request.address.strip(), phone=request.phone.strip(),
                        email=request.email.strip().lower(), care_class=request.care_class,
                        fktp_code=request.fktp_code.strip().upper(), members=_members(request.members))
 
 
+_RELATIONS = {value: name.removeprefix("RELATION_") for name, value in membership_pb2.Relation.items()
+              if value != membership_pb2.RELATION_UNSPECIFIED}
+
+
 def _members(members: Iterable[membership_pb2.EnrollmentMember]) -> list[dict[str, Any]]:
-    return [{"nik": m.nik, "name": m.name.strip().upper(), "birth_date": inputs.parse_date(m.birth_date, "birth_date"),
-             "sex": _SEX_LETTER.get(m.sex, "?"),
-             "relation": membership_pb2.Relation.Name(m.relation).removeprefix("RELATION_")}
+    return [{"nik": m.nik, "name": m.name.strip().upper(), "birth_date": inputs.as_date(m.birth_date),
+             "sex": _SEX_LETTER.get(m.sex, "?"), "relation": _RELATIONS.get(m.relation, "?")}
             for m in members]

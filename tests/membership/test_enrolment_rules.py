@@ -1,4 +1,5 @@
-"""Enrolment rule 1, the checks that need no database (services/membership/enrolment_rules.py): no server.
+"""Enrolment rules 1 and 4, the checks that need no database (services/membership/enrolment_rules.py):
+no server.
 
 `validate_application` is given the Jakarta calendar date; the tests give it a fixed one.
 """
@@ -31,11 +32,15 @@ SRI = member("3171015203820002", "SRI RAHAYU", date(1982, 3, 12), "F", "SPOUSE")
 ANDI = member("3171012107100003", "ANDI SANTOSO", date(2010, 7, 21), "M", "CHILD")
 
 
-def errors_of(*, kk_number: str = KK, care_class: int = 2, members: list[dict] | None = None) -> list[dict]:
+CONTACTS = {"address": "Jl. Cikini Raya No. 99", "phone": "081298765432", "email": "keluarga@example.id"}
+
+
+def errors_of(*, kk_number: str = KK, care_class: int = 2, members: list[dict] | None = None,
+              **contacts: str) -> list[dict]:
     """The validation errors of an application ([] when it is acceptable)."""
     try:
-        enrolment_rules.validate_application(kk_number=kk_number, care_class=care_class,
-                                        members=[BUDI, SRI, ANDI] if members is None else members, today=TODAY)
+        enrolment_rules.validate_application(kk_number=kk_number, care_class=care_class, **{**CONTACTS, **contacts},
+                                             members=[BUDI, SRI, ANDI] if members is None else members, today=TODAY)
     except ValidationFailed as failed:
         assert failed.code == "VALIDATION_ERROR"
         return failed.fields["errors"]
@@ -85,6 +90,13 @@ def test_a_family_of_11_is_too_big():
     assert errors_of(members=family_of(11)) == [{"field": "members", "code": "invalid", "message": "1 to 10 members"}]
 
 
+def test_the_members_of_a_family_too_big_are_not_looked_at():
+    members = [{**m, "nik": "x", "relation": "?"} for m in family_of(10_000)]
+    assert errors_of(kk_number="1", members=members) == [
+        {"field": "kk_number", "code": "invalid", "message": "16 digits"},
+        {"field": "members", "code": "invalid", "message": "1 to 10 members"}]
+
+
 def test_an_application_without_members_is_refused():
     assert errors_of(members=[]) == [{"field": "members", "code": "invalid", "message": "1 to 10 members"},
                                      {"field": "members", "code": "invalid", "message": "exactly one HEAD"}]
@@ -106,7 +118,7 @@ def test_the_known_relations(relation):
         ([{"field": "members", "code": "invalid", "message": "exactly one HEAD"}] if relation == "HEAD" else [])
 
 
-@pytest.mark.parametrize("relation", ["COUSIN", "head", ""])
+@pytest.mark.parametrize("relation", ["COUSIN", "head", "", "?"])
 def test_an_unknown_relation_is_refused(relation):
     assert errors_of(members=[BUDI, {**SRI, "relation": relation}]) == \
         [{"field": "members.1.relation", "code": "invalid", "message": "unknown relation"}]
@@ -164,6 +176,25 @@ def test_a_baby_born_today_may_be_enrolled():
     assert errors_of(members=[BUDI, baby]) == []
 
 
+def test_a_birth_date_that_is_no_date_is_refused_and_the_nik_is_not_compared_with_it():
+    assert errors_of(members=[BUDI, {**SRI, "birth_date": None}]) == \
+        [{"field": "members.1.birth_date", "code": "invalid", "message": "expected YYYY-MM-DD"}]
+
+
+def test_a_member_born_in_1900_may_be_enrolled_but_not_before():
+    born = enrolment_rules.OLDEST_BIRTH_DATE
+    assert errors_of(members=[BUDI, member(nik_of(born, serial=5), "NENEK", born, "M", "OTHER")]) == []
+    earlier = born - timedelta(days=1)  # 31 Dec 1899: the NIK says 311299
+    assert errors_of(members=[BUDI, member(nik_of(earlier, serial=5), "BUYUT", earlier, "M", "OTHER")]) == \
+        [{"field": "members.1.birth_date", "code": "invalid", "message": "before 1900"}]
+
+
+@pytest.mark.parametrize("sex", ["?", "", "m", "L", None])
+def test_a_sex_other_than_m_or_f_is_refused_and_the_nik_is_not_compared_with_it(sex):
+    assert errors_of(members=[BUDI, {**SRI, "sex": sex}]) == \
+        [{"field": "members.1.sex", "code": "invalid", "message": "M or F"}]
+
+
 def test_a_birth_date_in_the_future_is_refused():
     future = TODAY + timedelta(days=1)
     unborn = member(nik_of(future, serial=4), "BELUM LAHIR", future, "M", "CHILD")
@@ -176,9 +207,12 @@ def test_a_birth_date_in_the_future_is_refused():
 
 def test_every_error_of_an_application_is_reported_at_once_in_order():
     members = [{**BUDI, "relation": "SPOUSE"}, {**SRI, "nik": BUDI["nik"], "name": "", "relation": "AUNT"}]
-    assert errors_of(kk_number="123", care_class=9, members=members) == [
+    assert errors_of(kk_number="123", care_class=9, members=members, address="", phone="", email="") == [
         {"field": "kk_number", "code": "invalid", "message": "16 digits"},
         {"field": "class", "code": "invalid", "message": "1, 2 or 3"},
+        {"field": "address", "code": "invalid", "message": "5 to 300 characters"},
+        {"field": "phone", "code": "invalid", "message": "a mobile number 08… or +628…"},
+        {"field": "email", "code": "invalid", "message": "an email address"},
         {"field": "members", "code": "invalid", "message": "exactly one HEAD"},
         {"field": "members.1.nik", "code": "birth_date_mismatch", "message": "NIK not acceptable"},
         {"field": "members.1.nik", "code": "sex_mismatch", "message": "NIK not acceptable"},
@@ -186,6 +220,39 @@ def test_every_error_of_an_application_is_reported_at_once_in_order():
         {"field": "members.1.name", "code": "invalid", "message": "1 to 100 characters"},
         {"field": "members.1.relation", "code": "invalid", "message": "unknown relation"},
     ]
+
+
+# --- contacts ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("address", ["Jl. A", " " * 10 + "Jl. A", "x" * 300])
+def test_an_address_is_5_to_300_characters(address):
+    assert errors_of(address=address) == []
+
+
+@pytest.mark.parametrize("address", ["", "Jl.", "    Jl.   ", "x" * 301])
+def test_a_shorter_or_longer_address_is_refused(address):
+    assert errors_of(address=address) == [{"field": "address", "code": "invalid", "message": "5 to 300 characters"}]
+
+
+@pytest.mark.parametrize("phone", ["081298765432", "+6281298765432", " 0812-9876-5432 "])
+def test_a_mobile_phone_is_08_or_plus_628(phone):
+    assert errors_of(phone=phone) == []
+
+
+@pytest.mark.parametrize("phone", ["", "12345", "+14155550100", "0215550100", "0812", "x" * 300, "+62812"])
+def test_any_other_phone_is_refused(phone):
+    assert errors_of(phone=phone) == [{"field": "phone", "code": "invalid", "message": "a mobile number 08… or +628…"}]
+
+
+@pytest.mark.parametrize("email", ["a@b.id", "keluarga.baru@example.id", "a@b." + "c" * 250])
+def test_an_email_address(email):
+    assert errors_of(email=email) == []
+
+
+@pytest.mark.parametrize("email", ["", "keluarga", "a@b", "a b@c.id", "a@b@c.id", "@b.id", "a@.id", "a@b." + "c" * 251])
+def test_anything_else_is_not_an_email_address(email):
+    assert errors_of(email=email) == [{"field": "email", "code": "invalid", "message": "an email address"}]
 
 
 def test_an_application_expires_after_24_hours():  # rule 2 (used by the enrolment use case)
@@ -200,3 +267,18 @@ def test_niks_already_registered_are_counted_but_not_named():
     assert isinstance(error, DomainError) and error.code == "ALREADY_REGISTERED"
     assert error.detail == "2 NIK(s) already registered" and error.fields == {}
     assert "3171011501800001" not in str(error)
+
+
+# --- rule 4: the captcha --------------------------------------------------------------------------------------
+
+
+def test_with_the_captcha_on_an_application_needs_a_passed_one():
+    with pytest.raises(DomainError) as refused:
+        enrolment_rules.require_captcha(captcha_on=True, captcha_passed=False)
+    assert refused.value.code == "CAPTCHA_REQUIRED" and refused.value.fields == {}
+    assert refused.value.detail == "captcha required"
+
+
+@pytest.mark.parametrize(("captcha_on", "captcha_passed"), [(True, True), (False, False), (False, True)])
+def test_a_passed_captcha_or_the_captcha_off_lets_it_through(captcha_on, captcha_passed):
+    enrolment_rules.require_captcha(captcha_on=captcha_on, captcha_passed=captcha_passed)

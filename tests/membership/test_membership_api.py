@@ -295,3 +295,124 @@ async def test_bills_roll_forward_and_an_unpaid_month_lapses_the_family(fresh_da
         assert statuses[BUDI] == "TIDAK_AKTIF" and statuses[DEWI] == "AKTIF" and statuses[AGUS] == "AKTIF"
     finally:
         await pool.close()
+
+
+# --- bad input over the wire: a refusal naming the field, never INTERNAL ----------------------------------------
+
+
+async def refused(call) -> tuple[str, list[str]]:
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await call
+    error = decode_rpc_error(caught.value)
+    return error.code, [e["field"] for e in error.fields.get("errors", [])]
+
+
+@pytest.mark.parametrize("participant_id", ["not-a-uuid", "urn:uuid:", "{{}}", "x" * 10_000])
+async def test_a_malformed_participant_id_is_not_found(membership, participant_id):
+    stub, _ = membership
+    assert await refused(stub.GetParticipant(membership_pb2.GetParticipantRequest(
+        participant_id=participant_id))) == ("NOT_FOUND", [])
+
+
+async def test_a_participant_id_from_match_identity_finds_the_participant(membership):
+    stub, _ = membership
+    match = await stub.MatchIdentity(membership_pb2.MatchIdentityRequest(identifier=BUDI, birth_date="1980-01-15"))
+    found = await stub.GetParticipant(membership_pb2.GetParticipantRequest(participant_id=match.participant_id))
+    assert found.participant.noka == BUDI
+
+
+async def test_an_empty_lookup_is_a_validation_error(membership):
+    stub, partner = membership
+    assert await refused(stub.GetParticipant(membership_pb2.GetParticipantRequest())) == (
+        "VALIDATION_ERROR", ["noka"])
+    metadata = signed_metadata("dev-secret-0114R001", "0114R001")
+    assert await refused(partner.CheckEligibility(partner_pb2.CheckEligibilityRequest(), metadata=metadata)) == (
+        "VALIDATION_ERROR", ["noka"])
+    assert await refused(partner.CheckEligibility(partner_pb2.CheckEligibilityRequest(
+        noka=BUDI, service_date="2026-02-30"), metadata=metadata)) == ("VALIDATION_ERROR", ["service_date"])
+
+
+@pytest.mark.parametrize(("member", "fields"), [
+    ({"relation": 99}, ["members", "members.0.relation"]),
+    ({"sex": 42}, ["members.0.sex"]),
+    ({"birth_date": "10-04-1988"}, ["members.0.birth_date"]),
+])
+async def test_an_unknown_enum_value_or_a_malformed_date_in_an_enrolment_names_the_field(membership, member, fields):
+    stub, _ = membership
+    hendra = {"nik": "3171011004880001", "name": "Hendra Gunawan", "birth_date": "1988-04-10",
+              "sex": membership_pb2.SEX_MALE, "relation": membership_pb2.RELATION_HEAD, **member}
+    assert await refused(stub.StartEnrollment(membership_pb2.StartEnrollmentRequest(
+        kk_number="3171010101260099", address="Jl. Cikini Raya No. 99", phone="081298765432",
+        email="keluarga.baru@example.id", care_class=3, fktp_code="0114U001",
+        members=[membership_pb2.EnrollmentMember(**hendra)]))) == ("VALIDATION_ERROR", fields)
+
+
+@pytest.mark.parametrize("care_class", [0, 4, -1, 2**31 - 1])
+async def test_an_out_of_range_class_is_a_validation_error(membership, care_class):
+    stub, _ = membership
+    code, fields = await refused(stub.StartEnrollment(membership_pb2.StartEnrollmentRequest(care_class=care_class)))
+    assert code == "VALIDATION_ERROR" and "class" in fields
+
+
+@pytest.mark.parametrize("code", ["", "x" * 10_000, "0114-U001"])
+async def test_a_malformed_facility_code_is_an_invalid_facility(membership, code):
+    stub, _ = membership
+    assert await refused(stub.RequestFktpChange(membership_pb2.RequestFktpChangeRequest(
+        noka=BUDI, facility_code=code))) == ("FACILITY_INVALID", [])
+
+
+@pytest.mark.parametrize(("change", "field"), [({"paid_at": "2026-11-21T10:30:00"}, "paid_at"),
+                                               ({"amount": "1e5"}, "amount"),
+                                               ({"provider_ref": "x" * 5000}, "provider_ref")])
+async def test_a_malformed_callback_is_a_validation_error_naming_the_field_on_every_retry(membership, change, field):
+    import json
+
+    stub, _ = membership
+    payment = (await stub.CreatePayment(membership_pb2.CreatePaymentRequest(noka=SITI))).payment
+    body = json.dumps({**json.loads(callback_body(payment, ref="PRV-MALFORMED")), **change}).encode()
+    for _ in range(3):
+        assert await refused(stub.HandlePaymentCallback(membership_pb2.HandlePaymentCallbackRequest(
+            raw_body=body, signature=signature(body)))) == ("VALIDATION_ERROR", [field])
+
+
+async def test_the_payment_request_asked_twice_gets_the_same_virtual_account_and_amount(membership):
+    stub, _ = membership
+    first = (await stub.CreatePayment(membership_pb2.CreatePaymentRequest(noka=SITI))).payment
+    again = (await stub.CreatePayment(membership_pb2.CreatePaymentRequest(noka=SITI))).payment
+    assert again == first
+
+
+async def test_a_payment_superseded_by_a_new_request_is_still_settled_when_the_bank_confirms_it(membership):
+    stub, _ = membership
+    first = (await stub.CreatePayment(membership_pb2.CreatePaymentRequest(noka=SITI))).payment
+    oldest = sorted(first.periods)[0]
+    newer = (await stub.CreatePayment(membership_pb2.CreatePaymentRequest(noka=SITI, periods=[oldest]))).payment
+    assert newer.payment_id != first.payment_id
+    body = callback_body(first, ref="PRV-SUPERSEDED")
+    paid = await stub.HandlePaymentCallback(membership_pb2.HandlePaymentCallbackRequest(raw_body=body,
+                                                                                        signature=signature(body)))
+    assert (paid.payment_id, paid.status, paid.replayed) == (first.payment_id, membership_pb2.PAYMENT_STATUS_PAID,
+                                                             False)
+    assert (await stub.GetMembership(membership_pb2.GetMembershipRequest(noka=SITI))).all_family_active
+
+
+@pytest.fixture
+async def captcha_on(service):
+    today = jakarta_today()
+    async with (service(MembershipSettings, build, seed_demo_data=True, demo_today=today, captcha="on") as running,
+                grpc.aio.insecure_channel(running.address) as channel):
+        yield membership_pb2_grpc.MembershipServiceStub(channel)
+
+
+async def test_with_the_captcha_on_an_enrolment_without_a_passed_captcha_is_refused_before_it_is_read(captcha_on):
+    budi = membership_pb2.EnrollmentMember(nik="3171011501800001", name="Budi Santoso", birth_date="1980-01-15",
+                                           sex=membership_pb2.SEX_MALE, relation=membership_pb2.RELATION_HEAD)
+    application = {"kk_number": "3171010101260099", "address": "Jl. Cikini Raya No. 99", "phone": "081298765432",
+                   "email": "keluarga.baru@example.id", "care_class": 3, "fktp_code": "0114U001", "members": [budi]}
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await captcha_on.StartEnrollment(membership_pb2.StartEnrollmentRequest(**application))
+    assert decode_rpc_error(caught.value).code == "CAPTCHA_REQUIRED"
+    assert caught.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    with pytest.raises(grpc.aio.AioRpcError) as known:  # with one: the rules as before
+        await captcha_on.StartEnrollment(membership_pb2.StartEnrollmentRequest(**application, captcha_passed=True))
+    assert decode_rpc_error(known.value).code == "ALREADY_REGISTERED"

@@ -56,3 +56,46 @@ async def test_payments_are_counted_created_paid_duplicate_and_rejected_with_the
     assert moved == {"created": 1, "paid": 1, "duplicate": 1, "rejected": 1}
     amount = ("membership_payment_amount_idr_total", ())
     assert after[amount] - before[amount] == payment.amount_idr > 0
+
+
+async def test_through_the_webhook_racing_duplicates_all_answer_200_late_money_is_settled_and_bad_input_is_422(
+        service, gateway_client):
+    import asyncio
+
+    def signed(payment, ref: str, **change) -> tuple[bytes, dict[str, str]]:
+        body = json.dumps({"payment_id": payment.payment_id, "virtual_account": payment.virtual_account,
+                           "amount": payment.amount_idr, "paid_at": jakarta_now().isoformat(), "provider_ref": ref,
+                           **change}).encode()
+        return body, {"X-Signature": hmac.new(b"dev-payment-secret", body, hashlib.sha256).hexdigest()}
+
+    today = jakarta_today()
+    async with (service(QueueSettings, build_queue, seed_demo_data=True, demo_today=today) as queue,
+                service(MembershipSettings, build_membership, seed_demo_data=True, demo_today=today,
+                        queue_addr=queue.address) as membership,
+                grpc.aio.insecure_channel(membership.address) as channel):
+        stub = membership_pb2_grpc.MembershipServiceStub(channel)
+        first = (await stub.CreatePayment(membership_pb2.CreatePaymentRequest(noka=SITI))).payment
+        newer = (await stub.CreatePayment(membership_pb2.CreatePaymentRequest(
+            noka=SITI, periods=[sorted(first.periods)[0]]))).payment
+        before = await scrape(membership.metrics_port)
+        async with gateway_client({"membership": membership.address, "queue": queue.address}) as (_, client):
+            naive, naive_headers = signed(first, "PRV-WEBHOOK-0", paid_at="2026-11-21T10:30:00")
+            malformed = [await client.post("/v1/payment-callbacks", content=naive, headers=naive_headers)
+                         for _ in range(2)]
+            body, headers = signed(first, "PRV-WEBHOOK-1")
+            raced = await asyncio.gather(*(client.post("/v1/payment-callbacks", content=body, headers=headers)
+                                           for _ in range(10)))
+            body, headers = signed(newer, "PRV-WEBHOOK-2")
+            overpaid = await client.post("/v1/payment-callbacks", content=body, headers=headers)
+        after = await scrape(membership.metrics_port)
+    assert [(r.status_code, r.json()["code"], [e["field"] for e in r.json()["errors"]]) for r in malformed] == [
+        (422, "VALIDATION_ERROR", ["paid_at"])] * 2
+    assert [r.status_code for r in raced] == [200] * 10
+    assert sorted(r.json()["replayed"] for r in raced) == [False] + [True] * 9
+    assert {r.json()["payment_id"] for r in raced} == {first.payment_id}
+    assert overpaid.status_code == 200 and overpaid.json()["replayed"] is False
+    moved = {result: payments(after, result) - payments(before, result)
+             for result in ("paid", "settled_late", "duplicate", "rejected")}
+    assert moved == {"paid": 0, "settled_late": 2, "duplicate": 9, "rejected": 2}
+    reconciled = ("membership_payment_overpaid_amount_idr_total", ())
+    assert after[reconciled] - before[reconciled] == newer.amount_idr
