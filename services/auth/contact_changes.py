@@ -3,8 +3,10 @@
 
 - Rule 1: a new email is kept in lower case, a new phone in E.164 (`contracts.contacts`).
 - Rule 2: the PIN confirms the person first (`pin` rule 4: PIN_INVALID, PIN_LOCKED).
-- Rule 3: an address that an account already has (this one included) is refused (409
-  ALREADY_REGISTERED) before any code is sent.
+- Rule 3: an address that an account already has (this one included) is refused before any code
+  is sent: an email with 409 EMAIL_IN_USE, a phone with 409 ALREADY_REGISTERED. An email that
+  another account took while the code was on its way is refused the same way when the code is
+  checked, before the code is spent.
 - Rule 4: the code goes to the new address (an email by email, a phone by SMS); the change
   stays open for 1 hour.
 - Rule 5: the right code applies the change (a new email counts as verified: the code reached
@@ -29,7 +31,6 @@ from services.auth.store import ContactKind
 from services.contracts import otp
 from services.contracts.contacts import normalize_phone
 from services.kit.errors import DomainError, NotFound
-from services.kit.ids import is_uuid
 
 #: Rule 4.
 CHANGE_LIFETIME = timedelta(hours=1)
@@ -51,7 +52,7 @@ async def start(deps: Deps, *, account_id: str, kind: ContactKind, new_value: st
     account = await accounts.by_id(deps.pool, account_id=account_id)
     await pin.check(deps, account=account, pin=pin_code)
     if await store.contact_in_use(deps.pool, kind=kind, value=new_value):
-        raise DomainError(f"{kind} already in use", code="ALREADY_REGISTERED")
+        raise _in_use(kind)
     change_id = uuid.uuid4()
     issued = await deps.notify.IssueOtp(notify_pb2.IssueOtpRequest(
         purpose=_PURPOSE[kind], flow_id=str(change_id), channel=_CHANNEL[kind], destination=new_value,
@@ -65,14 +66,27 @@ async def start(deps: Deps, *, account_id: str, kind: ContactKind, new_value: st
 async def verify(deps: Deps, *, account_id: str, kind: ContactKind, change_id: str, code: str) -> None:
     """Rules 5–6."""
     account = await accounts.by_id(deps.pool, account_id=account_id)
-    change = await store.open_contact_change(deps.pool, change_id=change_id, account_id=account["id"], kind=kind) \
-        if is_uuid(change_id) else None
+    canonical = accounts.canonical_id(change_id)
+    change = await store.open_contact_change(deps.pool, change_id=canonical, account_id=account["id"], kind=kind) \
+        if canonical else None
     if change is None:  # another person's change is "not found" too
         raise NotFound("no such change")
+    if kind == "email" and await store.contact_in_use(deps.pool, kind=kind, value=change["new_value"]):
+        raise _in_use(kind)
     await otp.check_or_raise(deps.notify, verification_id=change["verification_id"], code=code,
-                             purpose=_PURPOSE[kind], flow_id=change_id)
-    async with deps.pool.acquire() as conn, conn.transaction():
-        await _apply(conn, kind=kind, account=account, change=change)
+                             purpose=_PURPOSE[kind], flow_id=str(change["id"]))
+    try:
+        async with deps.pool.acquire() as conn, conn.transaction():
+            await _apply(conn, kind=kind, account=account, change=change)
+    except store.Taken:
+        raise _in_use(kind) from None
+
+
+def _in_use(kind: ContactKind) -> DomainError:
+    """Rule 3."""
+    if kind == "email":
+        return DomainError("email in use", code="EMAIL_IN_USE")
+    return DomainError("phone already in use", code="ALREADY_REGISTERED")
 
 
 async def _apply(conn: asyncpg.Connection, *, kind: ContactKind, account: asyncpg.Record,

@@ -1,5 +1,6 @@
 """What auth's use cases share, built once by `app.build`: the database, Redis, the password
-hasher, the access-token signing keys, the peer services, and the attempt counters."""
+hasher, the access-token signing keys, the peer services, and the attempt counters (logins, PINs,
+password-reset codes)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from jkn.notify.v1 import notify_pb2_grpc
 from services.auth.lockout import Lockout
 from services.auth.passwords import Hasher
 from services.auth.pin_lock import PinLock
+from services.auth.reset_codes import ResetCodes
 from services.kit.signing import SigningKey
 
 
@@ -32,6 +34,7 @@ class Deps:
     captcha_on: bool
     lockout: Lockout
     pin_lock: PinLock
+    reset_codes: ResetCodes
     #: Work started after an answer was given (a reset code), held until it is done.
     background: set[asyncio.Task[None]] = field(default_factory=set, compare=False)
 
@@ -41,7 +44,8 @@ class Deps:
                  captcha_on: bool) -> Deps:
         """The attempt counters live in the same Redis."""
         return cls(pool=pool, redis=redis, hasher=hasher, signing_keys=signing_keys, membership=membership,
-                   notify=notify, captcha_on=captcha_on, lockout=Lockout(redis), pin_lock=PinLock(redis))
+                   notify=notify, captcha_on=captcha_on, lockout=Lockout(redis), pin_lock=PinLock(redis),
+                   reset_codes=ResetCodes(redis))
 
     def in_background(self, work: Coroutine[Any, Any, None]) -> None:
         """Run ``work`` as a task of its own, referenced until it is done."""

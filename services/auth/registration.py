@@ -5,14 +5,20 @@
   (CAPTCHA_REQUIRED); then identifier, birth date, phone and password are required (422).
 - Rule 2: the identifier (NIK or NOKA) and the birth date must match one participant in
   membership (422 IDENTITY_MISMATCH, which does not say which part is wrong); a participant who
-  has an account is refused (409 ALREADY_REGISTERED); then the password rules apply (422
-  WEAK_PASSWORD, `passwords`). Only then is a code sent, by SMS, to the phone given.
+  has an account is refused (409 ALREADY_REGISTERED); an email (kept in lower case) that another
+  account has, verified or not, is refused (409 EMAIL_IN_USE); then the password rules apply
+  (422 WEAK_PASSWORD, `passwords`). Only then is a code sent, by SMS, to the phone given.
 - Rule 3: a registration stays pending for 1 hour; its code can be resent (the same code, on
   notify's cooldowns and limits).
-- Rule 4: the right code creates the account (409 ALREADY_REGISTERED if the participant got one
-  meanwhile); a wrong, expired or exhausted code answers as `contracts.otp` says.
+- Rule 4: the right code creates the account; a wrong, expired or exhausted code answers as
+  `contracts.otp` says. A participant or an email that got an account since the start is
+  refused (409 ALREADY_REGISTERED, 409 EMAIL_IN_USE) before the code is checked, so the code is
+  not spent on it; one that got it in the instant between the check and the account (a race
+  the unique columns catch) gets the same refusal, and nothing is written: the registration
+  stays pending, never "completed" without an account.
 - Rule 5: after activation, when an email was given, a code goes to it; that code confirms the
-  email (``email_verified``); with none pending, verifying is "not found".
+  email (``email_verified``); with none pending, verifying is "not found". The activation
+  succeeds even if that code cannot be sent (logged): `resend_email_code` sends it later.
 - Rule 6: a lost email code can be sent again: the same code while it is valid (notify's
   cooldown and caps apply), a fresh one once it expired or was spent on wrong guesses; an
   account with no unverified email has nothing to resend ("not found").
@@ -34,7 +40,6 @@ from services.auth.deps import Deps
 from services.contracts import otp
 from services.contracts.contacts import normalize_phone
 from services.kit.errors import DomainError, NotFound, decode_rpc_error
-from services.kit.ids import is_uuid
 from services.kit.logs import get_logger
 from services.kit.validation import require
 
@@ -54,7 +59,10 @@ async def start(deps: Deps, *, identifier: str, birth_date: str, phone: str, ema
     if not match.matched:
         raise DomainError("identity does not match", code="IDENTITY_MISMATCH")
     if await store.participant_has_account(deps.pool, noka=match.noka):
-        raise DomainError("already registered", code="ALREADY_REGISTERED")
+        raise _taken("participant")
+    email = email.strip().lower()
+    if email and await store.contact_in_use(deps.pool, kind="email", value=email):
+        raise _taken("email")
     born = date.fromisoformat(birth_date)
     passwords.require_strong(password, nik=match.nik, noka=match.noka, birth_date=born)
     participant = (await deps.membership.GetParticipant(
@@ -67,7 +75,7 @@ async def start(deps: Deps, *, identifier: str, birth_date: str, phone: str, ema
     await store.add_registration(
         deps.pool, registration_id=registration_id, participant_id=match.participant_id, noka=match.noka,
         nik=match.nik, name=participant.name, birth_date=born, phone=normalize_phone(phone) or phone,
-        email=email.strip().lower() or None, password_hash=await deps.hasher.hash_async(password),
+        email=email or None, password_hash=await deps.hasher.hash_async(password),
         verification_id=issued.verification.verification_id, expires_at=datetime.now(UTC) + REGISTRATION_LIFETIME)
     log.info("registration_started", extra={"registration_id": str(registration_id)})
     return str(registration_id), otp.challenge(issued.verification)
@@ -78,23 +86,38 @@ async def resend(deps: Deps, *, registration_id: str, client: common_pb2.ClientC
     registration = await _pending(deps, registration_id)
     resent = await deps.notify.ResendOtp(notify_pb2.ResendOtpRequest(
         verification_id=registration["verification_id"], purpose=notify_pb2.OTP_PURPOSE_REGISTRATION,
-        flow_id=registration_id, client_ip=client.client_ip))
+        flow_id=str(registration["id"]), client_ip=client.client_ip))
     return otp.challenge(resent.verification)
 
 
 async def verify(deps: Deps, *, registration_id: str, code: str, client: common_pb2.ClientContext) -> str:
     """Rules 4–5: the new account's id."""
     registration = await _pending(deps, registration_id)
+    if await store.participant_has_account(deps.pool, noka=registration["noka"]):
+        raise _taken("participant")
+    if registration["email"] and await store.contact_in_use(deps.pool, kind="email", value=registration["email"]):
+        raise _taken("email")
     await otp.check_or_raise(deps.notify, verification_id=registration["verification_id"], code=code,
-                             purpose=notify_pb2.OTP_PURPOSE_REGISTRATION, flow_id=registration_id)
-    async with deps.pool.acquire() as conn, conn.transaction():
-        account_id = await store.create_account(conn, registration=registration)
-    if account_id is None:
-        raise DomainError("already registered", code="ALREADY_REGISTERED")
-    if registration["email"]:
-        await _send_email_code(deps, account_id=account_id, email=registration["email"], client=client)
+                             purpose=notify_pb2.OTP_PURPOSE_REGISTRATION, flow_id=str(registration["id"]))
+    try:
+        async with deps.pool.acquire() as conn, conn.transaction():
+            account_id = await store.create_account(conn, registration=registration)
+    except store.Taken as taken:
+        raise _taken(taken.what) from None
     log.info("account_activated", extra={"account_id": account_id})
+    if registration["email"]:
+        try:
+            await _send_email_code(deps, account_id=account_id, email=registration["email"], client=client)
+        except Exception as error:  # noqa: BLE001 - the account exists; the code can be resent (rule 6)
+            log.warning("email_code_not_sent", extra={"account_id": account_id, "error": type(error).__name__})
     return account_id
+
+
+def _taken(what: str) -> DomainError:
+    """Rules 2 and 4: what a taken participant or email answers."""
+    if what == "email":
+        return DomainError("email in use", code="EMAIL_IN_USE")
+    return DomainError("already registered", code="ALREADY_REGISTERED")
 
 
 async def _send_email_code(deps: Deps, *, account_id: str, email: str, client: common_pb2.ClientContext,
@@ -113,6 +136,7 @@ async def resend_email_code(deps: Deps, *, account_id: str,
                             client: common_pb2.ClientContext) -> common_pb2.OtpChallenge:
     """Rule 6: where the code went."""
     account = await accounts.by_id(deps.pool, account_id=account_id)
+    account_id = str(account["id"])
     if account["email_verified"] or not account["email"]:
         raise NotFound("no email verification pending")
     if account["email_verification_id"]:
@@ -140,8 +164,8 @@ async def verify_email(deps: Deps, *, account_id: str, code: str) -> None:
 
 async def _pending(deps: Deps, registration_id: str) -> asyncpg.Record:
     """A pending, unexpired registration; any other id is "not found"."""
-    registration = await store.pending_registration(deps.pool, registration_id=registration_id) \
-        if is_uuid(registration_id) else None
+    canonical = accounts.canonical_id(registration_id)
+    registration = await store.pending_registration(deps.pool, registration_id=canonical) if canonical else None
     if registration is None:
         raise NotFound("no such registration")
     return registration

@@ -81,7 +81,8 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
     # -- password reset -------------------------------------------------------------------
     async def StartPasswordReset(self, request: auth_pb2.StartPasswordResetRequest,
                                  context: grpc.aio.ServicerContext) -> auth_pb2.StartPasswordResetResponse:
-        reset_id = await resets.start(self.deps, identifier=request.identifier, client=request.client)
+        reset_id = await resets.start(self.deps, identifier=request.identifier,
+                                      captcha_passed=request.captcha_passed, client=request.client)
         return auth_pb2.StartPasswordResetResponse(reset_id=reset_id)
 
     async def CompletePasswordReset(self, request: auth_pb2.CompletePasswordResetRequest,

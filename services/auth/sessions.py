@@ -3,10 +3,14 @@ The rules of the parts are in `lockout`, `passwords` and `tokens`; this module o
 
 - Rule 1: a login answers the same 401 INVALID_CREDENTIALS, after the same work (an argon2id
   check against a dummy hash), for an unknown identifier and a wrong password alike; an empty
-  identifier is an unknown one. A locked identifier is refused first (423 ACCOUNT_LOCKED, even
-  with the right password); every failure counts towards the lock and a success resets it.
-- Rule 2: with the captcha on, after 3 consecutive failures of an identifier a login needs a
-  passed captcha (CAPTCHA_REQUIRED).
+  identifier is an unknown one. An email names an account only once it is verified
+  (`store.account_by_login`).
+- Rule 2: the attempt is counted before the password is checked (`lockout` rules 3–4: one
+  atomic step on the account's counter, shared by its NIK, NOKA and email, or on the unknown
+  identifier's): a locked one is refused first (423 ACCOUNT_LOCKED, even with the right
+  password), and with the captcha on, after 3 consecutive failures an attempt without a passed
+  captcha is refused (CAPTCHA_REQUIRED) in the same step; a failure stays counted, a success
+  resets the count.
 - Rule 3: a successful login re-hashes the password when the argon2id parameters changed.
 - Rule 4: a login opens a session (named by the client's device id, else its user agent; 200
   characters) with a refresh token valid 30 days; a device the account never used is told to
@@ -16,7 +20,8 @@ The rules of the parts are in `lockout`, `passwords` and `tokens`; this module o
   rotation, revokes the whole session (`tokens` rule 3), which stays revoked.
 - Rule 6: logout ends the session of the presented access token: the session's access tokens
   are refused at once (`contracts.revocation`), that token until it expires.
-- Rule 7: a person sees and ends only their own open sessions; another's is "not found".
+- Rule 7: a person sees and ends only their own open sessions; another's is "not found", and
+  so is a session or account id that is not a UUID.
 """
 
 from __future__ import annotations
@@ -30,16 +35,14 @@ import asyncpg
 import jwt
 
 from jkn.common.v1 import common_pb2
-from services.auth import events, metrics, store, tokens
+from services.auth import accounts, events, lockout, metrics, store, tokens
 from services.auth.deps import Deps
 from services.contracts import revocation
 from services.kit.errors import DomainError, NotFound, Unauthenticated
-from services.kit.ids import is_uuid
 from services.kit.logs import get_logger
 from services.kit.signing import SigningKey
 
 log = get_logger("jkn.auth.sessions")
-CAPTCHA_AFTER_FAILURES = 3
 REFRESH_LIFETIME = timedelta(days=30)
 DEVICE_MAX_LENGTH = 200
 
@@ -70,16 +73,14 @@ async def login(deps: Deps, *, identifier: str, password: str, captcha_passed: b
 
 async def _login(deps: Deps, *, identifier: str, password: str, captcha_passed: bool,
                  client: common_pb2.ClientContext) -> Tokens:
-    await deps.lockout.check(identifier)
-    if (deps.captcha_on and not captcha_passed
-            and await deps.lockout.recent_failures(identifier) >= CAPTCHA_AFTER_FAILURES):
-        raise DomainError("captcha required", code="CAPTCHA_REQUIRED")
+    """Rules 1–4."""
     account = await store.account_by_login(deps.pool, identifier=identifier) if identifier else None
+    key = lockout.subject_key(account_id=str(account["id"]) if account else None, identifier=identifier)
+    await deps.lockout.reserve(key, captcha_gate=deps.captcha_on and not captcha_passed)
     ok = await deps.hasher.verify_async(account["password_hash"] if account else None, password)
     if not ok or account is None:
-        await deps.lockout.failed(identifier)
-        raise DomainError("invalid credentials", code="INVALID_CREDENTIALS")
-    await deps.lockout.succeeded(identifier)
+        raise DomainError("invalid credentials", code="INVALID_CREDENTIALS")  # the reservation stays counted
+    await deps.lockout.succeeded(key)
     if deps.hasher.needs_rehash(account["password_hash"]):
         await store.set_password_hash(deps.pool, account_id=account["id"],
                                       password_hash=await deps.hasher.hash_async(password))
@@ -135,16 +136,19 @@ async def logout(deps: Deps, *, access_token: str) -> None:
 
 async def open_sessions(deps: Deps, *, account_id: str) -> list[asyncpg.Record]:
     """Rule 7: the account's open sessions, most recently used first."""
-    return await store.open_sessions(deps.pool, account_id=account_id)
+    canonical = accounts.canonical_id(account_id)
+    if canonical is None:
+        raise NotFound("no such account")
+    return await store.open_sessions(deps.pool, account_id=canonical)
 
 
 async def revoke(deps: Deps, *, account_id: str, session_id: str) -> None:
     """Rule 7: end one of my sessions; its access tokens are refused at once."""
-    ended = is_uuid(session_id) and is_uuid(account_id) and await store.revoke_own_session(
-        deps.pool, account_id=account_id, session_id=session_id)
-    if not ended:
+    account, session = accounts.canonical_id(account_id), accounts.canonical_id(session_id)
+    ended = account and session and await store.revoke_own_session(deps.pool, account_id=account, session_id=session)
+    if not ended or session is None:
         raise NotFound("no such session")
-    await revocation.revoke_session(deps.redis, session_id, access_ttl_s=tokens.ACCESS_TTL_S)
+    await revocation.revoke_session(deps.redis, session, access_ttl_s=tokens.ACCESS_TTL_S)
 
 
 def claims(signing_keys: list[SigningKey], access_token: str) -> dict[str, Any]:

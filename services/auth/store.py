@@ -31,10 +31,19 @@ def _contact_statement(statements: dict[str, str], kind: str) -> str:
 
 # --- accounts -------------------------------------------------------------------------------
 
+class Taken(Exception):
+    """A unique value of an account is another account's already: ``what`` is ``"email"`` or
+    ``"participant"`` (its participant id, NIK or NOKA)."""
+
+    def __init__(self, what: Literal["email", "participant"]):
+        super().__init__(f"{what} already has an account")
+        self.what = what
+
+
 async def account_by_login(conn: Conn, *, identifier: str) -> asyncpg.Record | None:
-    """By NIK, NOKA or email (each unique)."""
-    return await conn.fetchrow(_ACCOUNT + " WHERE nik = $1 OR noka = $1 OR email = $2", identifier,
-                               identifier.lower())
+    """By NIK, NOKA or *verified* email (each unique): an unverified email names no account."""
+    return await conn.fetchrow(_ACCOUNT + " WHERE nik = $1 OR noka = $1 OR (email = $2 AND email_verified)",
+                               identifier, identifier.lower())
 
 
 async def account_by_id(conn: Conn, *, account_id: str) -> asyncpg.Record | None:
@@ -84,9 +93,15 @@ async def contact_in_use(conn: Conn, *, kind: ContactKind, value: str) -> bool:
     return bool(await conn.fetchval(_contact_statement(_CONTACT_IN_USE, kind), value))
 
 
-async def set_email(conn: Conn, *, account_id: uuid.UUID, email: str) -> None:
-    """A confirmed new email: it is verified by the code that confirmed it."""
-    await conn.execute("UPDATE accounts SET email = $2, email_verified = true WHERE id = $1", account_id, email)
+async def set_email(conn: asyncpg.Connection, *, account_id: uuid.UUID, email: str) -> None:
+    """A confirmed new email: it is verified by the code that confirmed it. `Taken` when another
+    account has it (nothing is written: a savepoint)."""
+    try:
+        async with conn.transaction():
+            await conn.execute("UPDATE accounts SET email = $2, email_verified = true WHERE id = $1", account_id,
+                               email)
+    except asyncpg.UniqueViolationError:
+        raise Taken("email") from None
 
 
 async def set_phone(conn: Conn, *, account_id: uuid.UUID, phone: str) -> None:
@@ -122,15 +137,22 @@ async def pending_registration(conn: Conn, *, registration_id: str) -> asyncpg.R
         registration_id)
 
 
-async def create_account(conn: asyncpg.Connection, *, registration: asyncpg.Record) -> str | None:
-    """The account of a verified registration (None if the participant got one meanwhile)."""
-    account_id = await conn.fetchval(
-        "INSERT INTO accounts (participant_id, noka, nik, name, birth_date, phone, email, password_hash)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING RETURNING id",
-        registration["participant_id"], registration["noka"], registration["nik"], registration["name"],
-        registration["birth_date"], registration["phone"], registration["email"], registration["password_hash"])
+async def create_account(conn: asyncpg.Connection, *, registration: asyncpg.Record) -> str:
+    """The account of a verified registration, which is then completed, in the caller's
+    transaction. `Taken` when the participant or the email got an account meanwhile: then
+    nothing is written (the insert runs in a savepoint) and the registration stays pending."""
+    try:
+        async with conn.transaction():
+            account_id = await conn.fetchval(
+                "INSERT INTO accounts (participant_id, noka, nik, name, birth_date, phone, email, password_hash)"
+                " VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+                registration["participant_id"], registration["noka"], registration["nik"], registration["name"],
+                registration["birth_date"], registration["phone"], registration["email"],
+                registration["password_hash"])
+    except asyncpg.UniqueViolationError as conflict:
+        raise Taken("email" if conflict.constraint_name == "accounts_email_key" else "participant") from None
     await conn.execute("UPDATE registrations SET status = 'COMPLETED' WHERE id = $1", registration["id"])
-    return str(account_id) if account_id else None
+    return str(account_id)
 
 
 # --- sessions and refresh tokens ------------------------------------------------------------
@@ -200,16 +222,22 @@ async def set_reset_verification(conn: Conn, *, reset_id: uuid.UUID, verificatio
 
 
 async def open_password_reset(conn: Conn, *, reset_id: str) -> asyncpg.Record | None:
+    """``id, account_id, verification_id`` of an open, unexpired reset, with or without an account
+    (``account_id`` NULL) and with or without a code sent yet (``verification_id`` NULL)."""
     return await conn.fetchrow(
         "SELECT id, account_id, verification_id FROM password_resets WHERE id = $1::uuid AND completed_at IS NULL"
-        " AND expires_at > now() AND account_id IS NOT NULL AND verification_id IS NOT NULL", reset_id)
+        " AND expires_at > now()", reset_id)
 
 
 async def complete_password_reset(conn: asyncpg.Connection, *, reset_id: uuid.UUID, account_id: uuid.UUID,
-                                  password_hash: str) -> list[str]:
-    """New password, reset closed, every session revoked; returns the revoked session ids."""
+                                  password_hash: str) -> list[str] | None:
+    """Reset closed, new password, every session revoked; returns the revoked session ids, or
+    None (nothing written) when the reset was completed meanwhile."""
+    closed = await conn.fetchval("UPDATE password_resets SET completed_at = now() WHERE id = $1"
+                                 " AND completed_at IS NULL RETURNING id", reset_id)
+    if closed is None:
+        return None
     await conn.execute("UPDATE accounts SET password_hash = $2 WHERE id = $1", account_id, password_hash)
-    await conn.execute("UPDATE password_resets SET completed_at = now() WHERE id = $1", reset_id)
     rows = await conn.fetch("UPDATE sessions SET revoked_at = now() WHERE account_id = $1 AND revoked_at IS NULL"
                             " RETURNING id", account_id)
     return [str(r["id"]) for r in rows]

@@ -13,19 +13,29 @@ from services.kit.errors import DomainError, NotFound
 
 
 async def check_or_raise(notify: notify_pb2_grpc.NotifyServiceStub, *, verification_id: str, code: str,
-                         purpose: notify_pb2.OtpPurpose.ValueType, flow_id: str) -> None:
-    """Return when the code is right; raise the contract's error otherwise."""
+                         purpose: notify_pb2.OtpPurpose.ValueType, flow_id: str) -> notify_pb2.CheckOtpResponse:
+    """Return (notify's reply) when the code is right; raise the contract's error otherwise."""
     reply = await notify.CheckOtp(notify_pb2.CheckOtpRequest(verification_id=verification_id, code=code,
                                                              purpose=purpose, flow_id=flow_id))
-    if reply.result == notify_pb2.CHECK_OTP_RESULT_APPROVED:
-        return
-    if reply.result == notify_pb2.CHECK_OTP_RESULT_INVALID_CODE:
-        raise DomainError("wrong code", code="OTP_INVALID", attempts_left=reply.attempts_left)
-    if reply.result == notify_pb2.CHECK_OTP_RESULT_EXPIRED:
-        raise DomainError("code expired", code="OTP_EXPIRED")
-    if reply.result == notify_pb2.CHECK_OTP_RESULT_MAX_ATTEMPTS_REACHED:
-        raise DomainError("too many wrong codes", code="OTP_ATTEMPTS_EXCEEDED", retry_after=60)
-    raise NotFound("verification no longer pending")
+    refused = refusal(reply.result, attempts_left=reply.attempts_left)
+    if refused is not None:
+        raise refused
+    return reply
+
+
+def refusal(result: notify_pb2.CheckOtpResult.ValueType, *, attempts_left: int) -> DomainError | None:
+    """The contract's error for a check's result, None for an approved code. Also for callers that
+    answer for a code themselves (auth's stand-in verification of a password reset), so their
+    answers are exactly notify's."""
+    if result == notify_pb2.CHECK_OTP_RESULT_APPROVED:
+        return None
+    if result == notify_pb2.CHECK_OTP_RESULT_INVALID_CODE:
+        return DomainError("wrong code", code="OTP_INVALID", attempts_left=attempts_left)
+    if result == notify_pb2.CHECK_OTP_RESULT_EXPIRED:
+        return DomainError("code expired", code="OTP_EXPIRED")
+    if result == notify_pb2.CHECK_OTP_RESULT_MAX_ATTEMPTS_REACHED:
+        return DomainError("too many wrong codes", code="OTP_ATTEMPTS_EXCEEDED", retry_after=60)
+    return NotFound("verification no longer pending")
 
 
 def challenge(verification: notify_pb2.Verification) -> common_pb2.OtpChallenge:
