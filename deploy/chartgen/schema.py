@@ -29,6 +29,8 @@ ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
 QUALIFIED_NAME = r"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$"
 SECRET_KEY = r"^[-._a-zA-Z0-9]+$"
 DNS_NAME = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
+# An IPv4 or IPv6 address or network (the settings parse it exactly; this keeps out "*" and names).
+CIDR = r"^([0-9]{1,3}(\.[0-9]{1,3}){3}|[0-9A-Fa-f:]*:[0-9A-Fa-f:.]*)(/[0-9]{1,3})?$"
 
 
 def obj(properties: dict[str, Schema], *, required: tuple[str, ...] = (), description: str = "") -> Schema:
@@ -179,7 +181,9 @@ def service_schema(name: str) -> Schema:
     required: tuple[str, ...]
     if name == "gateway":
         properties["httpPort"] = PORT
-        properties["forwardedAllowIps"] = string("FORWARDED_ALLOW_IPS: proxies whose X-Forwarded-For is trusted")
+        properties["trustedProxies"] = array(
+            string(pattern=CIDR), "JKN_GATEWAY_TRUSTED_PROXIES: CIDRs of the proxies whose X-Forwarded-For is "
+                                  "believed (the ingress controller's pods); empty: nobody, the TCP peer is the client")
         required = ("httpPort",)
     else:
         properties["grpcPort"] = PORT

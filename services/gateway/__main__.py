@@ -24,9 +24,11 @@ def main() -> None:
     if port_in_use(settings.port, settings.host):
         sys.stderr.write(f"gateway: cannot start: port {settings.port} is already taken\n")
         raise SystemExit(2)
+    # proxy_headers=False: X-Forwarded-For is the gateway's to judge (JKN_GATEWAY_TRUSTED_PROXIES,
+    # `client_ip`), never uvicorn's; the peer address reaches the app as it is.
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_config=None,
                 access_log=False, timeout_graceful_shutdown=int(settings.shutdown_grace_s),
-                server_header=False)
+                server_header=False, proxy_headers=False)
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
+from typing import Any
 
 import grpc
 from fastapi import FastAPI
@@ -15,8 +16,10 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.telemetry import TelemetryConfig
 from redis.exceptions import RedisError
 from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp
 
-from services.gateway import problems
+from services.gateway import docs, problems, responses
+from services.gateway.edge import EdgeMiddleware
 from services.gateway.middleware import ObservabilityMiddleware
 from services.gateway.routes import accounts, bookings, dev, enrollments, health, me, public
 from services.gateway.settings import GatewaySettings
@@ -36,6 +39,26 @@ details follow `Accept-Language` (`id` by default, `en`).
 NO_NATIVE_TELEMETRY: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False, "operation_spans": False}
 
 
+class Gateway(FastAPI):
+    """FastAPI with the edge (`edge.EdgeMiddleware`: security headers, body cap) around the whole
+    middleware stack — Starlette's error middleware included, so a 500 has the headers too — and
+    an OpenAPI document whose every route lists its problem responses (`responses`)."""
+
+    def __init__(self, *, max_body_bytes: int, **kwargs: Any):
+        self.max_body_bytes = max_body_bytes
+        self._documented: dict[str, Any] | None = None
+        super().__init__(**kwargs)
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return EdgeMiddleware(super().build_middleware_stack(), max_body_bytes=self.max_body_bytes)
+
+    def openapi(self) -> dict[str, Any]:
+        document = super().openapi()  # FastAPI's, made again only when the routes changed
+        if document is not self._documented:
+            self._documented = responses.document(self.routes, document)
+        return document
+
+
 def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     settings = settings or GatewaySettings()
     setup_tracing("gateway")
@@ -49,8 +72,10 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
 
     # FastAPI's own telemetry stays off: it records raw paths and query strings (personal data)
     # and logs exception messages; `ObservabilityMiddleware` makes the request's span instead.
-    app = FastAPI(title="JKN Mobile API", version="1.0.0", description=DESCRIPTION, lifespan=lifespan,
-                  docs_url="/docs", redoc_url=None, openapi_url="/openapi.json", telemetry=NO_NATIVE_TELEMETRY)
+    # /docs is `docs.router` (Swagger UI served from local files, no inline script).
+    app = Gateway(title="JKN Mobile API", version="1.0.0", description=DESCRIPTION, lifespan=lifespan,
+                  docs_url=None, redoc_url=None, openapi_url="/openapi.json", telemetry=NO_NATIVE_TELEMETRY,
+                  max_body_bytes=settings.max_body_bytes)
     app.add_exception_handler(RemoteError, problems.remote_error_handler)
     app.add_exception_handler(grpc.aio.AioRpcError, problems.remote_error_handler)
     app.add_exception_handler(DomainError, problems.domain_error_handler)
@@ -61,6 +86,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.add_exception_handler(RedisError, problems.unexpected_error_handler)
     app.add_exception_handler(Exception, problems.unexpected_error_handler)
     app.include_router(health.router)
+    app.include_router(docs.router)
     app.include_router(public.router)
     app.include_router(enrollments.router)
     app.include_router(accounts.router)

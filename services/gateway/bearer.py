@@ -1,27 +1,37 @@
 """Access-token verification at the edge, without a call to auth per request.
 
-The gateway keeps auth's public JWKS (``AuthService/GetJwks``), reloads it every
-``jwks_refresh_s`` and at once (at most every few seconds) when a token names an unknown
-``kid`` — so a key rotation needs no restart. A token is accepted only if its signature,
-``exp`` and the claims ``sub``, ``sid``, ``jti`` are all good (CONTRACT.md §3).
+The gateway keeps auth's public JWKS (``AuthService/GetJwks``). A token is accepted only if its
+signature, ``exp`` and the claims ``sub``, ``sid``, ``jti`` are all good (CONTRACT.md §3).
+
+How the keys are kept, so that auth being slow or down never queues requests behind it:
+- One refresh at a time (single flight): every caller that needs fresh keys awaits the same
+  call, and finds the keys it wanted already there when it gets its turn.
+- Keys older than ``jwks_refresh_s`` are refreshed in the background; tokens keep verifying
+  against the cached keys meanwhile (and for as long as auth stays away).
+- A token naming an unknown ``kid`` (a key rotation) waits for a refresh, but starts one at
+  most every ``min_interval_s`` (5 s); a forged ``kid`` cannot make the gateway hammer auth.
+- After a failed refresh the next one waits 1 s, doubling to 30 s; a success resets that.
+- With no keys at all (auth down since the gateway started) a token cannot be checked: 503
+  DEPENDENCY_UNAVAILABLE with Retry-After, not a 401 that would make the app log the person out.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import jwt
 
 from jkn.auth.v1 import auth_pb2, auth_pb2_grpc
-from services.kit.errors import Unauthenticated
+from services.kit.errors import DependencyUnavailable, Unauthenticated
 from services.kit.logs import get_logger
 
 log = get_logger("jkn.gateway.bearer")
 ALGORITHMS = ["EdDSA", "ES256"]
-_MIN_RELOAD_INTERVAL_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -37,29 +47,90 @@ class Principal:
 
 
 class JwksCache:
-    def __init__(self, auth: auth_pb2_grpc.AuthServiceStub, *, refresh_s: float):
-        self.auth, self.refresh_s = auth, refresh_s
+    def __init__(self, auth: auth_pb2_grpc.AuthServiceStub, *, refresh_s: float, timeout_s: float = 2.0,
+                 min_interval_s: float = 5.0, backoff_initial_s: float = 1.0, backoff_max_s: float = 30.0,
+                 clock: Callable[[], float] = time.monotonic):
+        self.auth, self.refresh_s, self.timeout_s = auth, refresh_s, timeout_s
+        self.min_interval_s, self.backoff_initial_s, self.backoff_max_s = min_interval_s, backoff_initial_s, \
+            backoff_max_s
+        self.clock = clock
         self.keys: dict[str, jwt.PyJWK] = {}
-        self.loaded_at = 0.0
+        #: When the keys were last loaded (clock time); None before the first success.
+        self.loaded_at: float | None = None
+        self.failures = 0
+        self._attempted_at: float | None = None
+        self._retry_at = 0.0
         self._lock = asyncio.Lock()
+        self._background: asyncio.Task[None] | None = None
+
+    # -- when to refresh -------------------------------------------------------------------------
+
+    def _stale(self, now: float) -> bool:
+        return self.loaded_at is None or now - self.loaded_at >= self.refresh_s
+
+    def _may_try(self, now: float) -> bool:
+        """Not while backing off after a failure."""
+        return now >= self._retry_at
+
+    def _may_try_for_unknown_kid(self, now: float) -> bool:
+        """An unknown kid refreshes at most every ``min_interval_s`` (none loaded yet: whenever allowed)."""
+        recent = self._attempted_at is not None and now - self._attempted_at < self.min_interval_s
+        return self._may_try(now) and (self.loaded_at is None or not recent)
+
+    # -- the refresh -----------------------------------------------------------------------------
+
+    async def refresh(self, *, wanted: Callable[[], bool]) -> None:
+        """Load the keys unless ``wanted()`` already holds once the lock is ours (someone else's
+        refresh, finished while we waited, got what we need): one call to auth at a time."""
+        async with self._lock:
+            if wanted():
+                return
+            self._attempted_at = self.clock()
+            try:
+                response = await self.auth.GetJwks(auth_pb2.GetJwksRequest(), timeout=self.timeout_s)
+                document = json.loads(response.jwks_json)
+                keys = {str(k["kid"]): jwt.PyJWK(k) for k in document["keys"]}
+            except Exception as error:  # noqa: BLE001 - keep the old keys while auth is away
+                self.failures += 1
+                delay = min(self.backoff_initial_s * 2 ** (self.failures - 1), self.backoff_max_s)
+                self._retry_at = self.clock() + delay
+                log.warning("jwks_reload_failed", extra={"error": type(error).__name__, "failures": self.failures,
+                                                         "retry_in_s": delay})
+                return
+            self.keys, self.loaded_at, self.failures, self._retry_at = keys, self.clock(), 0, 0.0
+
+    def _refresh_in_background(self) -> None:
+        if self._background is not None and not self._background.done():
+            return
+        started = self.loaded_at
+        self._background = asyncio.create_task(self.refresh(
+            wanted=lambda: self.loaded_at != started or not self._may_try(self.clock())))
+
+    async def aclose(self) -> None:
+        """Stop a background refresh (the gateway is shutting down)."""
+        if self._background is not None and not self._background.done():
+            self._background.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._background
 
     async def key(self, kid: str) -> jwt.PyJWK | None:
-        stale = time.monotonic() - self.loaded_at > self.refresh_s
-        unknown = kid not in self.keys and time.monotonic() - self.loaded_at > _MIN_RELOAD_INTERVAL_S
-        if stale or unknown:
-            await self.reload()
+        """The key named ``kid``; None when auth does not publish it. Waits for auth only when the
+        kid is not cached (and a refresh may be tried); DependencyUnavailable when no key was ever
+        loaded and auth cannot be reached."""
+        now = self.clock()
+        cached = self.keys.get(kid)
+        if cached is not None:
+            if self._stale(now) and self._may_try(now):
+                self._refresh_in_background()
+            return cached
+        if self._may_try_for_unknown_kid(now) or self._lock.locked():
+            before = self.loaded_at
+            await self.refresh(wanted=lambda: kid in self.keys or (
+                self.loaded_at != before or not self._may_try_for_unknown_kid(self.clock())))
+        if self.loaded_at is None:
+            raise DependencyUnavailable("auth (signing keys)",
+                                        retry_after=max(1, round(self._retry_at - self.clock())))
         return self.keys.get(kid)
-
-    async def reload(self) -> None:
-        async with self._lock:
-            try:
-                response = await self.auth.GetJwks(auth_pb2.GetJwksRequest(), timeout=2)
-            except Exception as error:  # noqa: BLE001 - keep the old keys while auth is away
-                log.warning("jwks_reload_failed", extra={"error": type(error).__name__})
-                return
-            document = json.loads(response.jwks_json)
-            self.keys = {k["kid"]: jwt.PyJWK(k) for k in document["keys"]}
-            self.loaded_at = time.monotonic()
 
     async def verify(self, token: str) -> Principal:
         """The principal of a valid token; `Unauthenticated` for anything else."""

@@ -11,6 +11,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from jkn.auth.v1 import auth_pb2
 from jkn.common.v1 import common_pb2
 from services.contracts import revocation
+from services.gateway import client_ip
 from services.gateway.bearer import Principal
 from services.gateway.problems import language
 from services.gateway.state import GatewayState
@@ -26,31 +27,31 @@ def _state(request: Request) -> GatewayState:
 State = Annotated[GatewayState, Depends(_state)]
 
 
-async def _principal(state: State, credentials: Annotated[HTTPAuthorizationCredentials | None,
-                                                          Depends(_bearer)]) -> Principal:
+async def principal(state: State, credentials: Annotated[HTTPAuthorizationCredentials | None,
+                                                         Depends(_bearer)]) -> Principal:
     """A valid, unexpired, not revoked access token (revocation: logout, theft, reset)."""
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthenticated("missing access token")
-    principal = await state.jwks.verify(credentials.credentials)
-    if await revocation.is_revoked(state.redis, session_id=principal.session_id, jti=principal.token_id):
+    caller = await state.jwks.verify(credentials.credentials)
+    if await revocation.is_revoked(state.redis, session_id=caller.session_id, jti=caller.token_id):
         raise Unauthenticated("access token revoked")
-    return principal
+    return caller
 
 
 #: The authenticated caller; missing, invalid or expired token → 401 UNAUTHENTICATED.
-CurrentPrincipal = Annotated[Principal, Depends(_principal)]
+CurrentPrincipal = Annotated[Principal, Depends(principal)]
 
 
-async def _caller_noka(state: State, principal: CurrentPrincipal) -> str:
+async def _caller_noka(state: State, caller: CurrentPrincipal) -> str:
     """The NOKA of the logged-in participant: from the token, else asked of auth once per account."""
-    if principal.noka:
-        return principal.noka
-    noka = state.nokas.get(principal.account_id)
+    if caller.noka:
+        return caller.noka
+    noka = state.nokas.get(caller.account_id)
     if noka is None:
-        reply = await state.auth.GetAccount(auth_pb2.GetAccountRequest(account_id=principal.account_id))
+        reply = await state.auth.GetAccount(auth_pb2.GetAccountRequest(account_id=caller.account_id))
         if len(state.nokas) > 100_000:
             state.nokas.clear()
-        noka = state.nokas[principal.account_id] = reply.account.noka
+        noka = state.nokas[caller.account_id] = reply.account.noka
     return noka
 
 
@@ -58,10 +59,19 @@ async def _caller_noka(state: State, principal: CurrentPrincipal) -> str:
 CallerNoka = Annotated[str, Depends(_caller_noka)]
 
 
-def _client(request: Request) -> common_pb2.ClientContext:
+def _client_ip(state: State, request: Request) -> str:
+    """The client's address: the TCP peer, or behind a trusted proxy what it forwarded (`client_ip`)."""
+    return client_ip.client_address(request.scope, state.settings.trusted_networks)
+
+
+#: The caller's IP address ("" when the server knows no peer).
+ClientIp = Annotated[str, Depends(_client_ip)]
+
+
+def _client(request: Request, ip: ClientIp) -> common_pb2.ClientContext:
     """The caller's side of a gRPC request: IP, user agent (200 characters at most) and language."""
     return common_pb2.ClientContext(
-        client_ip=request.client.host if request.client else "", user_agent=request.headers.get("user-agent", "")[:200],
+        client_ip=ip, user_agent=request.headers.get("user-agent", "")[:200],
         language=common_pb2.LANGUAGE_EN if language(request) == "en" else common_pb2.LANGUAGE_ID)
 
 
@@ -82,22 +92,22 @@ async def _fixed_window(state: GatewayState, key: str, limit: int) -> None:
         raise RateLimited("too many requests", retry_after=60 - int(time.time()) % 60)
 
 
-async def _limit_account_routes(state: State, request: Request) -> None:
-    """Per client IP, on the account routes (registration, login, refresh, password reset,
-    enrolment)."""
-    ip = request.client.host if request.client else "unknown"
-    await _fixed_window(state, f"account:{ip}", state.settings.auth_rate_per_min)
+async def limit_account_routes(state: State, ip: ClientIp) -> None:
+    """Per client IP (an IPv6 client by its /64), on the account routes: every route of
+    ``routes/accounts.py`` (captcha, registration and its code, login, refresh, logout, password
+    reset start and completion) and of ``routes/enrollments.py`` (enrolment start and verify)."""
+    await _fixed_window(state, f"account:{client_ip.limit_key(ip)}", state.settings.auth_rate_per_min)
 
 
 #: Apply to every account route: ``dependencies=[AccountRateLimit]``.
-AccountRateLimit = Depends(_limit_account_routes)
+AccountRateLimit = Depends(limit_account_routes)
 
 
-async def _limit_bookings(state: State, principal: CurrentPrincipal) -> None:
+async def limit_bookings(state: State, caller: CurrentPrincipal) -> None:
     """Per account, on booking and cancelling: a script hammering the button at 06:00 gets
     429s, and the seats go to people."""
-    await _fixed_window(state, f"booking:{principal.account_id}", state.settings.booking_rate_per_min)
+    await _fixed_window(state, f"booking:{caller.account_id}", state.settings.booking_rate_per_min)
 
 
 #: Apply to the booking routes that change something: ``dependencies=[BookingRateLimit]``.
-BookingRateLimit = Depends(_limit_bookings)
+BookingRateLimit = Depends(limit_bookings)

@@ -20,8 +20,11 @@ from services.kit.logs import get_logger
 
 log = get_logger("jkn.gateway")
 PROBLEM_JSON = "application/problem+json"
-_HTTP_TO_CODE = {401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED", 404: "NOT_FOUND", 405: "NOT_FOUND",
-                 422: "VALIDATION_ERROR", 429: "RATE_LIMITED", 503: "DEPENDENCY_UNAVAILABLE"}
+#: Starlette's and FastAPI's own HTTP errors (an unknown path, a wrong method, a body that cannot be
+#: read, the body cap) as contract codes; the status stays the one raised.
+_HTTP_TO_CODE = {400: "VALIDATION_ERROR", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED", 404: "NOT_FOUND",
+                 405: "NOT_FOUND", 413: "PAYLOAD_TOO_LARGE", 422: "VALIDATION_ERROR", 429: "RATE_LIMITED",
+                 503: "DEPENDENCY_UNAVAILABLE"}
 
 
 def language(request: Request) -> str:

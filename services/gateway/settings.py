@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from functools import cached_property
+
+from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
+from services.gateway.client_ip import IPNetwork, parse_networks
 from services.kit.settings import DEFAULT_GATEWAY_PORT, PlatformSettings, shared
+
+#: CONTRACT.md §2: a request body over 1 MiB is refused with 413 PAYLOAD_TOO_LARGE.
+MAX_BODY_BYTES = 1024 * 1024
 
 
 class GatewaySettings(PlatformSettings):
@@ -20,3 +26,20 @@ class GatewaySettings(PlatformSettings):
     shutdown_grace_s: float = 8.0
     auth_rate_per_min: int = Field(60, description="requests a client IP may make to the account routes a minute")
     booking_rate_per_min: int = Field(20, description="bookings and cancellations one account may make a minute")
+    trusted_proxies: str = Field("", description="comma-separated CIDRs of the proxies whose X-Forwarded-For "
+                                                 "is believed (the ingress controller); empty: none, the TCP "
+                                                 "peer is the client")
+    max_body_bytes: int = Field(MAX_BODY_BYTES, ge=0, description="largest request body (CONTRACT.md §2: 1 MiB)")
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _cidrs(cls, value: str) -> str:
+        try:
+            parse_networks(value)
+        except ValueError as error:
+            raise ValueError(f"not a comma-separated list of CIDRs: {error}") from None
+        return value
+
+    @cached_property
+    def trusted_networks(self) -> tuple[IPNetwork, ...]:
+        return parse_networks(self.trusted_proxies)

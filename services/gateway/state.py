@@ -51,11 +51,13 @@ class GatewayState:
         auth = auth_pb2_grpc.AuthServiceStub(channels["auth"])
         redis = open_redis(s.redis_url)
         stack.push_async_callback(redis.aclose)
+        jwks = JwksCache(auth, refresh_s=s.jwks_refresh_s)
+        stack.push_async_callback(jwks.aclose)  # a background refresh ends before the channels close
         return cls(
             settings=settings, channels=channels, auth=auth,
             notify=notify_pb2_grpc.NotifyServiceStub(channels["notify"]),
             membership=membership_pb2_grpc.MembershipServiceStub(channels["membership"]),
             queue=queue_pb2_grpc.QueueServiceStub(channels["queue"]),
-            jwks=JwksCache(auth, refresh_s=s.jwks_refresh_s), redis=redis,
+            jwks=jwks, redis=redis,
             health={name: health_pb2_grpc.HealthStub(ch) for name, ch in channels.items()},
         )

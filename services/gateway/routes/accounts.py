@@ -76,6 +76,8 @@ def tokens_out(pair: auth_pb2.TokenPair) -> Tokens:
 
 
 class ResetRequest(BaseModel):
+    captcha_id: str | None = Field(None, max_length=64, description="from GET /v1/captcha (required when on)")
+    captcha_answer: str | None = Field(None, max_length=16)
     identifier: str = Field(min_length=1, max_length=254, description="NIK, NOKA or email",
                             examples=["0004567890006"])
 
@@ -89,7 +91,8 @@ class ResetCompletion(BaseModel):
     new_password: str = Field(min_length=1, max_length=128, examples=["Baru#Sehat2027"])
 
 
-@router.get("/captcha", summary="An image captcha (5 minutes, single use), for registration and repeated logins")
+@router.get("/captcha", summary="An image captcha (5 minutes, single use): registration, password reset, "
+                                 "enrolment, repeated logins")
 async def new_captcha(state: State) -> Captcha:
     captcha_id, image = await captcha.new_captcha(state.redis)
     return Captcha(captcha_id=captcha_id, image=image)
@@ -148,7 +151,8 @@ async def logout(principal: CurrentPrincipal, state: State,
              summary="Always 202 with a reset id; a code goes by SMS to the account's phone, if there is one")
 async def start_reset(body: ResetRequest, state: State, client: Client) -> ResetStarted:
     reply = await state.auth.StartPasswordReset(auth_pb2.StartPasswordResetRequest(
-        identifier=body.identifier, client=client))
+        identifier=body.identifier, client=client,
+        captcha_passed=await captcha.passed(state.redis, body.captcha_id, body.captcha_answer)))
     return ResetStarted(reset_id=reply.reset_id)
 
 

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Path
 from pydantic import BaseModel, Field
 
 from jkn.membership.v1 import membership_pb2
+from services.gateway import captcha
 from services.gateway.deps import AccountRateLimit, Client, State
 from services.gateway.models import Otp, OtpCode, Payment, otp_out, participant_status, payment_out, status_reason
 
@@ -25,6 +26,8 @@ class Member(BaseModel):
 
 
 class EnrollmentRequest(BaseModel):
+    captcha_id: str | None = Field(None, max_length=64, description="from GET /v1/captcha (required when on)")
+    captcha_answer: str | None = Field(None, max_length=16)
     kk_number: str = Field(pattern=r"^[0-9]{16}$", examples=["3171010101260099"])
     address: str = Field(min_length=5, max_length=300, examples=["Jl. Cikini Raya No. 99, Jakarta Pusat"])
     phone: str = Field(min_length=8, max_length=20, examples=["081234567890"])
@@ -62,9 +65,10 @@ def enrolled_out(reply: membership_pb2.CompleteEnrollmentResponse) -> Enrolled:
 
 @router.post("", status_code=201, summary="Apply for a new self-paying family; a code goes by SMS to the phone")
 async def start(body: EnrollmentRequest, state: State, client: Client) -> EnrollmentStarted:
+    passed = await captcha.passed(state.redis, body.captcha_id, body.captcha_answer)
     reply = await state.membership.StartEnrollment(membership_pb2.StartEnrollmentRequest(
         kk_number=body.kk_number, address=body.address, phone=body.phone, email=body.email, care_class=body.class_,
-        fktp_code=body.fktp_code, client=client, members=[
+        fktp_code=body.fktp_code, client=client, captcha_passed=passed, members=[
             membership_pb2.EnrollmentMember(nik=m.nik, name=m.name, birth_date=m.birth_date.isoformat(),
                                             sex=_SEX[m.sex], relation=membership_pb2.Relation.Value(
                                                 f"RELATION_{m.relation}"))

@@ -76,8 +76,8 @@ class PaymentCallbackResult(BaseModel):
     replayed: bool = Field(description="true when this provider_ref was already handled")
 
 
-@router.post("/payment-callbacks", summary="The payment provider's webhook (HMAC-signed raw body)",
-             responses={401: {"description": "bad signature"}, 422: {"description": "amount or account mismatch"}})
+@router.post("/payment-callbacks", summary="The payment provider's webhook (HMAC-signed raw body); a bad "
+                                           "signature is 401, an amount or account mismatch 422")
 async def payment_callback(state: State, request: Request,
                            x_signature: Annotated[str, Header(max_length=128)]) -> PaymentCallbackResult:
     raw = await request.body()
