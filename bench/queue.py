@@ -158,7 +158,8 @@ async def main(attempts: int, seats: int) -> None:
             conn = await asyncpg.connect(dsn.format("postgres"))
             await conn.execute("CREATE DATABASE bench_bare")
             await conn.close()
-            baseline = await bare_update(dsn.format("bench_bare"), attempts, seats, QueueSettings(env="test").db_pool_max)
+            pool_size = QueueSettings(env="test").db_pool_max
+            baseline = await bare_update(dsn.format("bench_bare"), attempts, seats, pool_size)
 
             stub = queue_pb2_grpc.QueueServiceStub(channel)
             grpc_row = await rush([stub.CreateBooking(queue_pb2.CreateBookingRequest(

@@ -5,9 +5,7 @@
   read, from the right: each trusted proxy appends the address it saw, so the right-most
   address that is not a trusted proxy is the client. Whatever stands left of it was written by
   the client itself and is never believed. A malformed entry ends the walk at the last good hop.
-- Per-IP limits count an IPv6 client by its /64: one subscriber usually gets a whole /64 and
-  can pick any address in it, so a per-address key would be no limit at all. IPv4-mapped IPv6
-  addresses (``::ffff:192.0.2.1``) are the IPv4 address.
+- Per-IP limits count an IPv6 client by its /64 (`contracts.addresses`, shared with notify).
 """
 
 from __future__ import annotations
@@ -17,33 +15,15 @@ from collections.abc import Iterable, Sequence
 
 from starlette.types import Scope
 
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+from services.contracts.addresses import IPV6_KEY_PREFIX, IPAddress, limit_key, parse_address
+
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
-#: The prefix per-IP limits count an IPv6 client by.
-IPV6_KEY_PREFIX = 64
 
 
 def parse_networks(raw: str) -> tuple[IPNetwork, ...]:
     """``"10.0.0.0/8, 2001:db8::/32, 192.0.2.7"`` → networks; ValueError on a malformed entry."""
     return tuple(ipaddress.ip_network(part.strip(), strict=False) for part in raw.split(",") if part.strip())
-
-
-def parse_address(raw: str) -> IPAddress | None:
-    """An address as peers and proxies write it (``192.0.2.1``, ``2001:db8::1``, ``[2001:db8::1]:443``,
-    ``192.0.2.1:8080``); None when it is not one."""
-    text = raw.strip().strip('"')
-    if text.startswith("["):  # [v6]:port
-        text = text[1:].split("]", 1)[0]
-    elif text.count(":") == 1:  # v4:port
-        text = text.split(":", 1)[0]
-    try:
-        address = ipaddress.ip_address(text.split("%", 1)[0])  # no zone ids
-    except ValueError:
-        return None
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        return address.ipv4_mapped
-    return address
 
 
 def _trusted(address: IPAddress, proxies: Sequence[IPNetwork]) -> bool:
@@ -85,12 +65,5 @@ def client_address(scope: Scope, proxies: Sequence[IPNetwork]) -> str:
     return resolve(str(peer[0]), forwarded_for(scope.get("headers", [])) if proxies else [], proxies)
 
 
-def limit_key(address: str) -> str:
-    """The key per-IP limits count ``address`` under: an IPv4 address as it is, an IPv6 address as
-    its /64 (``2001:db8:1:2::/64``)."""
-    parsed = parse_address(address)
-    if parsed is None:
-        return address or "unknown"
-    if isinstance(parsed, ipaddress.IPv6Address):
-        return str(ipaddress.IPv6Network((parsed, IPV6_KEY_PREFIX), strict=False))
-    return str(parsed)
+__all__ = ["IPV6_KEY_PREFIX", "client_address", "forwarded_for", "limit_key", "parse_address", "parse_networks",
+           "resolve"]

@@ -17,6 +17,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from jkn.common.v1 import common_pb2
 from jkn.notify.v1 import notify_pb2
+from services.contracts.addresses import limit_key
 from services.kit.errors import DependencyUnavailable, DomainError, NotFound, ValidationFailed
 from services.kit.logs import get_logger
 from services.kit.masking import mask_email, mask_phone
@@ -72,7 +73,7 @@ class Verifications:
             sent = await self.store.issue(
                 verification_id=verification_id, purpose=purpose, flow_id=flow_id, channel=channel,
                 destination=dest.address, destination_hash=otp.destination_hash(key, dest.address),
-                client_ip=client_ip, number_prefix=dest.number_prefix, ttl_s=ttl_s,
+                client_ip=limit_key(client_ip) if client_ip else "", number_prefix=dest.number_prefix, ttl_s=ttl_s,
                 idempotency_key=f"{purpose}:{flow_id}:{idempotency_key}" if idempotency_key else "",
                 kid=key.kid, nonce=otp.new_nonce())
         except OtpSendRefused as refusal:
@@ -95,7 +96,7 @@ class Verifications:
         prefix = "" if channel != "sms" else address[1:1 + self.settings.otp_number_prefix_digits]
         try:
             sent = await self.store.resend(verification_id=verification_id, purpose=purpose, flow_id=flow_id,
-                                           client_ip=client_ip, number_prefix=prefix)
+                                           client_ip=limit_key(client_ip) if client_ip else "", number_prefix=prefix)
         except OtpSendRefused as refusal:
             self._count_refusal(refusal)
             raise
