@@ -13,7 +13,7 @@ CHECKOV_VERSION := 3.3.30
 PROTOS := $(shell find protos -name '*.proto' 2>/dev/null)
 GEN    := gen
 
-.PHONY: help setup system-deps proto run test test-unit lint bench mutate chart-check chart-generate clean seed-bulk
+.PHONY: help setup system-deps proto run test test-unit lint fuzz bench mutate chart-check chart-generate clean seed-bulk
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -70,6 +70,9 @@ test: setup ## the whole test suite against real servers it starts itself
 
 test-unit: setup ## only the tests that need no server
 	@$(BIN)/python -m pytest -m "not e2e" $(PYTEST_ARGS)
+
+fuzz: setup ## schemathesis against a fresh local stack logged in as Dewi for FUZZ_SECONDS (300); fails on any finding (report in var/fuzz)
+	@$(BIN)/python -m tests.fuzz --seconds $(or $(FUZZ_SECONDS),300) $(if $(FUZZ_SEED),--seed $(FUZZ_SEED)) $(if $(FUZZ_ARGS),-- $(FUZZ_ARGS))
 
 lint: setup ## ruff and mypy
 	@$(BIN)/ruff check services tests bench deploy

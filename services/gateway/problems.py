@@ -85,6 +85,9 @@ async def validation_error_handler(request: Request, error: Exception) -> JSONRe
 
 async def http_error_handler(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, HTTPException)
+    if error.status_code == 400:  # FastAPI could not read the body at all (not UTF-8, not parseable)
+        return problem(request, "VALIDATION_ERROR", errors=[
+            {"field": "body", "code": "json_invalid", "message": "the body is not readable JSON (UTF-8)"}])
     code = _HTTP_TO_CODE.get(error.status_code, "INTERNAL")
     response = problem(request, code, status=error.status_code)
     for key, value in (error.headers or {}).items():

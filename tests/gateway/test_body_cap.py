@@ -67,6 +67,14 @@ async def test_a_chunked_body_is_counted_while_it_streams(gateway_client):
     assert small.status_code == 422 and small.json()["code"] == "VALIDATION_ERROR"  # passed the cap
 
 
+async def test_a_body_that_is_not_utf8_json_is_a_422_naming_the_body(gateway_client):
+    async with gateway_client({}) as (_, client):
+        refused = await client.post("/v1/sessions", content=b"\xa5", headers=JSON)
+    assert refused.status_code == 422 and refused.headers["content-type"] == PROBLEM
+    body = refused.json()
+    assert body["code"] == "VALIDATION_ERROR" and body["errors"][0]["field"] == "body"
+
+
 @pytest.fixture
 async def served_gateway(redis_url) -> AsyncIterator[str]:
     """The gateway behind a real uvicorn socket (services away: the cap needs none)."""
