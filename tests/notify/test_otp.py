@@ -239,3 +239,21 @@ def test_an_email_address_is_no_phone_number():
 def test_non_ascii_digits_never_match_and_never_fail(submitted):
     key = otp.parse_code_keys("k:secret")[0]
     assert otp.code_matches(key, "v-1", b"n" * 16, submitted) is False
+
+
+@pytest.mark.parametrize(("channel", "raw"), [("email", "not-an-email"), ("sms", "not a number"),
+                                              ("sms", "0000000000000000000")])
+def test_a_malformed_destination_is_bad_input(channel, raw):
+    with pytest.raises(otp.DestinationRejected) as rejected:
+        parse(channel, raw)
+    assert rejected.value.malformed is True
+
+
+def test_a_valid_number_of_another_country_is_not_allowed_but_not_malformed():
+    with pytest.raises(otp.DestinationRejected) as rejected:
+        parse("sms", "+14155550100")
+    assert rejected.value.malformed is False and str(rejected.value) == "country not allowed"
+
+
+def test_a_rejection_is_malformed_unless_told_otherwise():
+    assert otp.DestinationRejected("x").malformed is True
