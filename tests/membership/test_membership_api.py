@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from datetime import timedelta
 
+import asyncpg
 import grpc
 import pytest
 
@@ -13,7 +14,7 @@ from services.kit.clock import jakarta_now, jakarta_today
 from services.kit.errors import decode_rpc_error
 from services.kit.events import event_type
 from services.kit.partner_auth import signed_metadata
-from services.membership import fktp, premiums
+from services.membership import fktp, jobs, premiums
 from services.membership.app import build
 from services.membership.settings import MembershipSettings
 from services.queue.app import build as build_queue
@@ -30,6 +31,13 @@ async def membership(service):
                 service(MembershipSettings, build, seed_demo_data=True, demo_today=today,
                         queue_addr=queue.address) as running,
                 grpc.aio.insecure_channel(running.address) as channel):
+        # The month's roll runs in the background from start; run it here too (it is idempotent) so
+        # this month's bill exists before the first call, whatever the day (days 1-10 add Siti's).
+        pool = await asyncpg.create_pool(running.settings.database_dsn, min_size=1, max_size=1)
+        try:
+            await jobs.roll_bills(pool, today)
+        finally:
+            await pool.close()
         yield (membership_pb2_grpc.MembershipServiceStub(channel),
                partner_pb2_grpc.PartnerMembershipServiceStub(channel))
 
@@ -199,7 +207,6 @@ async def test_card_signature_verifies_with_the_published_key_and_fails_when_alt
 
 
 async def test_agus_changed_fktp_30_days_ago_and_is_told_when_he_may_again(membership):
-    from services.membership import fktp
 
     stub, _ = membership
     with pytest.raises(grpc.aio.AioRpcError) as caught:
@@ -213,7 +220,6 @@ async def test_agus_changed_fktp_30_days_ago_and_is_told_when_he_may_again(membe
 
 
 async def test_dewi_changes_fktp_effective_the_first_of_next_month(membership):
-    from services.membership import fktp
 
     stub, _ = membership
     reply = await stub.RequestFktpChange(membership_pb2.RequestFktpChangeRequest(noka=DEWI, facility_code="0114U002"))
@@ -241,7 +247,6 @@ async def test_a_due_change_is_applied_on_its_date(fresh_database):
 
     from services.kit import db
     from services.kit.seed import seed_once
-    from services.membership import jobs
     from services.membership.app import MIGRATIONS
     from services.membership.seed import seed_demo
 
@@ -271,7 +276,6 @@ async def test_bills_roll_forward_and_an_unpaid_month_lapses_the_family(fresh_da
 
     from services.kit import db
     from services.kit.seed import seed_once
-    from services.membership import jobs
     from services.membership.app import MIGRATIONS
     from services.membership.seed import seed_demo
 
