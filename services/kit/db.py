@@ -18,13 +18,23 @@ from services.kit.startup import StartupError
 COMMAND_TIMEOUT_S = 10.0
 
 
+async def _reset_lightly(conn: asyncpg.Connection) -> None:
+    """What a connection needs before the next borrower, without asyncpg's default reset (``RESET
+    ALL; UNLISTEN *; CLOSE ALL; …``), a round trip on every release, i.e. on every query run on
+    the pool: nothing here sets session state, holds a session lock or cursor, or listens on a
+    connection it gives back (the outbox removes its listener first). An open transaction (a
+    borrower cancelled mid-way) is rolled back."""
+    if conn.is_in_transaction():
+        await conn.execute("ROLLBACK")
+
+
 async def connect_pool(dsn: str, *, min_size: int = 1, max_size: int = 10, timeout_s: float = 5.0
                        ) -> asyncpg.Pool:
     """Open the pool, or stop start-up with a one-line reason."""
     try:
         return await asyncpg.create_pool(
             dsn, min_size=min_size, max_size=max_size, timeout=timeout_s,
-            command_timeout=COMMAND_TIMEOUT_S, max_inactive_connection_lifetime=300,
+            command_timeout=COMMAND_TIMEOUT_S, max_inactive_connection_lifetime=300, reset=_reset_lightly,
         )
     except (OSError, asyncpg.PostgresError, TimeoutError) as error:
         raise StartupError(f"cannot reach Postgres at {_where(dsn)}: {_reason(error)}") from error
