@@ -169,3 +169,23 @@ def wrk(url: str, *, duration_s: int = 8, connections: int = 32, threads: int = 
 def print_wrk(name: str, result: WrkResult) -> None:
     print(f"{name:<28} {result.rps:8.0f} req/s   p50 {result.p50_ms:7.2f} ms   p99 {result.p99_ms:7.2f} ms"  # noqa: T201
           f"   errors {result.errors}   wrk cpu {result.client_cpu_share:4.2f} cores")
+
+
+def stack_pids(stack) -> dict[str, int]:
+    """The pid of each process of a `services.devstack.launch.Stack` (Postgres: the postmaster;
+    its backends are children, counted with it by `CpuMeter`)."""
+    found: dict[str, int] = {}
+    for process in psutil.Process(stack.process.pid).children(recursive=True):
+        try:
+            cmdline = " ".join(process.cmdline())
+            parent = process.parent()
+        except psutil.Error:
+            continue
+        for name in ("queue", "membership", "gateway", "auth", "notify"):
+            if f"-m services.{name}" in cmdline:
+                found[name] = process.pid
+        if process.name() == "postgres" and parent is not None and parent.name() != "postgres":
+            found["postgres"] = process.pid
+        if "redis-server" in cmdline:
+            found["redis"] = process.pid
+    return found

@@ -46,6 +46,36 @@ class Principal:
     noka: str | None = None
 
 
+class VerifiedTokens:
+    """Tokens whose signature and claims were checked, by the token itself, until their ``exp``.
+
+    Bounded: past ``max_entries`` the oldest half is forgotten (they are verified again if seen).
+    Only a token that verified is kept, so a flood of forged tokens cannot fill it; a token's entry
+    is worthless to anyone who does not hold the token already.
+    """
+
+    def __init__(self, max_entries: int = 50_000):
+        self.max_entries = max_entries
+        self._entries: dict[str, tuple[Principal, str]] = {}
+
+    def get(self, token: str, *, now: float, keys: dict[str, jwt.PyJWK]) -> Principal | None:
+        """The token's caller while it is unexpired and its signing key still published."""
+        entry = self._entries.get(token)
+        if entry is None:
+            return None
+        caller, kid = entry
+        if caller.expires_at <= now or kid not in keys:
+            del self._entries[token]
+            return None
+        return caller
+
+    def put(self, token: str, caller: Principal, kid: str) -> None:
+        if len(self._entries) >= self.max_entries:
+            for old in list(self._entries)[: self.max_entries // 2]:  # dicts keep insertion order
+                del self._entries[old]
+        self._entries[token] = (caller, kid)
+
+
 class JwksCache:
     def __init__(self, auth: auth_pb2_grpc.AuthServiceStub, *, refresh_s: float, timeout_s: float = 2.0,
                  min_interval_s: float = 5.0, backoff_initial_s: float = 1.0, backoff_max_s: float = 30.0,
@@ -62,6 +92,7 @@ class JwksCache:
         self._retry_at = 0.0
         self._lock = asyncio.Lock()
         self._background: asyncio.Task[None] | None = None
+        self.verified = VerifiedTokens()
 
     # -- when to refresh -------------------------------------------------------------------------
 
@@ -133,10 +164,29 @@ class JwksCache:
         return self.keys.get(kid)
 
     async def verify(self, token: str) -> Principal:
-        """The principal of a valid token; `Unauthenticated` for anything else."""
+        """The principal of a valid token; `Unauthenticated` for anything else.
+
+        A token verified once is remembered until it expires (`VerifiedTokens`): an app sends the
+        same access token with every request for its 15 minutes, and checking an EdDSA signature
+        is the costliest step of an authenticated read. Revocation is not cached (`deps.principal`
+        asks Redis every time)."""
+        known = self.verified.get(token, now=time.time(), keys=self.keys)
+        if known is not None:
+            now = self.clock()
+            if self._stale(now) and self._may_try(now):  # a retired key stops remembered tokens too
+                self._refresh_in_background()
+            return known
         try:
-            header = jwt.get_unverified_header(token)
-            key = await self.key(str(header.get("kid", "")))
+            kid = str(jwt.get_unverified_header(token).get("kid", ""))
+        except jwt.PyJWTError as error:
+            raise Unauthenticated("invalid or expired access token") from error
+        caller = await self._verify(token, kid)
+        self.verified.put(token, caller, kid)
+        return caller
+
+    async def _verify(self, token: str, kid: str) -> Principal:
+        try:
+            key = await self.key(kid)
             if key is None:
                 raise Unauthenticated("unknown signing key")
             claims = jwt.decode(token, key=key, algorithms=ALGORITHMS,

@@ -10,7 +10,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from jkn.auth.v1 import auth_pb2
 from jkn.common.v1 import common_pb2
-from services.contracts import revocation
+from services.contracts import freshness, revocation
 from services.gateway import client_ip
 from services.gateway.bearer import Principal
 from services.gateway.problems import language
@@ -20,21 +20,36 @@ from services.kit.errors import RateLimited, Unauthenticated
 _bearer = HTTPBearer(auto_error=False, description="Access token from POST /v1/sessions")
 
 
-def _state(request: Request) -> GatewayState:
+# Every dependency is ``async def``: FastAPI runs a plain ``def`` in a worker thread, a thread
+# hop per dependency per request.
+async def _state(request: Request) -> GatewayState:
     return request.app.state.gateway
 
 
 State = Annotated[GatewayState, Depends(_state)]
 
 
-async def principal(state: State, credentials: Annotated[HTTPAuthorizationCredentials | None,
-                                                         Depends(_bearer)]) -> Principal:
-    """A valid, unexpired, not revoked access token (revocation: logout, theft, reset)."""
+async def principal(request: Request,
+                    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> Principal:
+    """A valid, unexpired, not revoked access token (revocation: logout, theft, reset).
+
+    One Redis round trip: the revocation check, and for a participant's token their membership
+    stamp (``contracts.freshness`` rule 1, read before any call to membership), kept on the
+    request for `membership_stamp`. (The hot path of every authenticated request: it reads the
+    state from the request rather than through another dependency.)"""
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthenticated("missing access token")
+    state: GatewayState = request.app.state.gateway
     caller = await state.jwks.verify(credentials.credentials)
-    if await revocation.is_revoked(state.redis, session_id=caller.session_id, jti=caller.token_id):
+    keys = [revocation.session_key(caller.session_id), revocation.token_key(caller.token_id)]
+    candidate = freshness.new_stamp()
+    if caller.noka:
+        keys.append(freshness.stamp_key(caller.noka))
+    revoked, stamp = await state.check_caller(keys=keys, args=[candidate, freshness.STAMP_TTL_S])
+    if revoked:
         raise Unauthenticated("access token revoked")
+    if caller.noka:
+        request.state.membership_stamp = freshness.stamp_from(stamp, candidate)
     return caller
 
 
@@ -42,10 +57,11 @@ async def principal(state: State, credentials: Annotated[HTTPAuthorizationCreden
 CurrentPrincipal = Annotated[Principal, Depends(principal)]
 
 
-async def _caller_noka(state: State, caller: CurrentPrincipal) -> str:
+async def _caller_noka(request: Request, caller: CurrentPrincipal) -> str:
     """The NOKA of the logged-in participant: from the token, else asked of auth once per account."""
     if caller.noka:
         return caller.noka
+    state: GatewayState = request.app.state.gateway
     noka = state.nokas.get(caller.account_id)
     if noka is None:
         reply = await state.auth.GetAccount(auth_pb2.GetAccountRequest(account_id=caller.account_id))
@@ -59,7 +75,14 @@ async def _caller_noka(state: State, caller: CurrentPrincipal) -> str:
 CallerNoka = Annotated[str, Depends(_caller_noka)]
 
 
-def _client_ip(state: State, request: Request) -> str:
+def membership_stamp(request: Request) -> bytes | None:
+    """The caller's membership stamp (``contracts.freshness``), read by `principal` with the
+    revocation check, before membership is asked (None: the token names no NOKA, so the read is
+    not cached)."""
+    return getattr(request.state, "membership_stamp", None)
+
+
+async def _client_ip(state: State, request: Request) -> str:
     """The client's address: the TCP peer, or behind a trusted proxy what it forwarded (`client_ip`)."""
     return client_ip.client_address(request.scope, state.settings.trusted_networks)
 
@@ -68,7 +91,7 @@ def _client_ip(state: State, request: Request) -> str:
 ClientIp = Annotated[str, Depends(_client_ip)]
 
 
-def _client(request: Request, ip: ClientIp) -> common_pb2.ClientContext:
+async def _client(request: Request, ip: ClientIp) -> common_pb2.ClientContext:
     """The caller's side of a gRPC request: IP, user agent (200 characters at most) and language."""
     return common_pb2.ClientContext(
         client_ip=ip, user_agent=request.headers.get("user-agent", "")[:200],

@@ -11,15 +11,27 @@ from dataclasses import dataclass, field
 import grpc
 from grpc_health.v1 import health_pb2_grpc
 from redis.asyncio import Redis
+from redis.commands.core import AsyncScript
 
 from jkn.auth.v1 import auth_pb2, auth_pb2_grpc
 from jkn.membership.v1 import membership_pb2, membership_pb2_grpc
 from jkn.notify.v1 import notify_pb2, notify_pb2_grpc
 from jkn.queue.v1 import queue_pb2, queue_pb2_grpc
 from services.gateway.bearer import JwksCache
+from services.gateway.reads import MembershipReads
 from services.gateway.settings import GatewaySettings
 from services.kit.channels import open_channel
 from services.kit.redis import open_redis
+
+#: The check of every authenticated request, in one Redis command: whether the session (KEYS[1])
+#: or the token (KEYS[2]) is revoked (``contracts.revocation``), and, when KEYS[3] names the
+#: participant's stamp, the stamp (``contracts.freshness`` rule 1: ``SET NX GET``, nil when
+#: ARGV[1] became it). Its reply: ``[revoked count, stamp or nil]``.
+CHECK_CALLER = """
+local revoked = redis.call('EXISTS', KEYS[1], KEYS[2])
+if revoked > 0 or #KEYS < 3 then return {revoked, false} end
+return {revoked, redis.call('SET', KEYS[3], ARGV[1], 'NX', 'GET', 'EX', ARGV[2])}
+"""
 
 
 @dataclass
@@ -32,8 +44,10 @@ class GatewayState:
     queue: queue_pb2_grpc.QueueServiceStub
     jwks: JwksCache
     redis: Redis
+    check_caller: AsyncScript
     health: dict[str, health_pb2_grpc.HealthStub] = field(default_factory=dict)
     nokas: dict[str, str] = field(default_factory=dict)  # account id → NOKA (never changes), bounded
+    membership_reads: MembershipReads = field(default_factory=MembershipReads)
 
     @classmethod
     async def open(cls, settings: GatewaySettings, stack: AsyncExitStack) -> GatewayState:
@@ -58,6 +72,6 @@ class GatewayState:
             notify=notify_pb2_grpc.NotifyServiceStub(channels["notify"]),
             membership=membership_pb2_grpc.MembershipServiceStub(channels["membership"]),
             queue=queue_pb2_grpc.QueueServiceStub(channels["queue"]),
-            jwks=jwks, redis=redis,
+            jwks=jwks, redis=redis, check_caller=redis.register_script(CHECK_CALLER),
             health={name: health_pb2_grpc.HealthStub(ch) for name, ch in channels.items()},
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import timedelta
 from pathlib import Path
 
@@ -18,8 +19,14 @@ from services.membership import jobs
 from services.membership.seed import seed_demo
 from services.membership.server import MembershipServicer, PartnerMembershipServicer
 from services.membership.settings import MembershipSettings
+from services.membership.stamps import Stamps
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def with_stamps(job, stamps: Stamps):
+    """``job(pool, today)`` expiring the stamps of what it changed (keeps the job's name for its span)."""
+    return functools.update_wrapper(functools.partial(job, stamps=stamps), job)
 
 
 async def build(runtime: Runtime) -> list[Servicer]:
@@ -31,8 +38,9 @@ async def build(runtime: Runtime) -> list[Servicer]:
         runtime.channel(settings.queue_addr, queue_pb2.DESCRIPTOR.services_by_name["QueueService"]))
     notify = notify_pb2_grpc.NotifyServiceStub(
         runtime.channel(settings.notify_addr, notify_pb2.DESCRIPTOR.services_by_name["NotifyService"]))
-    runtime.background(run_periodically((jobs.apply_fktp_changes, jobs.roll_bills), pool, jakarta_today,
-                                        every_s=3600), "fktp-changes")
+    stamps = Stamps(await runtime.redis())
+    periodic = [with_stamps(job, stamps) for job in (jobs.apply_fktp_changes, jobs.roll_bills)]
+    runtime.background(run_periodically(periodic, pool, jakarta_today, every_s=3600), "fktp-changes")
     secrets = PartnerSecrets(settings.partner_secrets.get_secret_value(), dev_fallback=not settings.is_prod)
     return [
         Servicer(MembershipServicer(pool=pool, today=jakarta_today,
@@ -41,7 +49,7 @@ async def build(runtime: Runtime) -> list[Servicer]:
                                                                 setting="JKN_MEMBERSHIP_CARD_SIGNING_KEYS",
                                                                 allow_derived=not settings.is_prod),
                                     card_validity=timedelta(days=settings.card_validity_days), queue=queue,
-                                    notify=notify, captcha_on=settings.captcha == "on"),
+                                    notify=notify, captcha_on=settings.captcha == "on", stamps=stamps),
                  membership_pb2_grpc.add_MembershipServiceServicer_to_server,
                  membership_pb2.DESCRIPTOR.services_by_name["MembershipService"].full_name),
         Servicer(PartnerMembershipServicer(pool=pool, secrets=secrets),

@@ -20,7 +20,7 @@ callback — the order of the checks and the transactions. The rules are `premiu
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
 import asyncpg
@@ -28,6 +28,7 @@ import asyncpg
 from services.kit.errors import DomainError, NotFound
 from services.kit.logs import get_logger
 from services.membership import events, inputs, metrics, participants, payments, premiums, store
+from services.membership.stamps import Stamps
 
 log = get_logger("jkn.membership.billing")
 
@@ -97,15 +98,21 @@ class Settlement:
     outcome: payments.Outcome | None = None
     #: The rupiah received beyond the bills it newly paid, to reconcile (payments rule 7).
     overpaid_idr: int = 0
+    #: The NOKAs it made AKTIF (their family's membership reads change).
+    activated: tuple[str, ...] = field(default=(), compare=False)
 
 
-async def settle(pool: asyncpg.Pool, *, secret: str, raw_body: bytes, signature: str, today: date) -> Settlement:
-    """Payments rules 3–8 for one callback, counted once decided (see the module's docstring)."""
+async def settle(pool: asyncpg.Pool, *, secret: str, raw_body: bytes, signature: str, today: date,
+                 stamps: Stamps | None = None) -> Settlement:
+    """Payments rules 3–8 for one callback, counted once decided (see the module's docstring); a
+    family it activated reads its membership afresh (`stamps`)."""
     try:
         settlement = await _settle(pool, secret=secret, raw_body=raw_body, signature=signature, today=today)
     except DomainError:
         metrics.PAYMENTS.labels("rejected").inc()
         raise
+    if stamps is not None:
+        await stamps.expire_families_of(pool, settlement.activated)
     if settlement.outcome is None:
         metrics.PAYMENTS.labels("duplicate").inc()
         return settlement
@@ -151,21 +158,21 @@ async def _settle(pool: asyncpg.Pool, *, secret: str, raw_body: bytes, signature
                                        amount_idr=callback.amount_idr, paid_at=callback.paid_at, outcome=outcome):
             # the same reference reported for another family's payment, settled meanwhile
             return _replay(await store.receipt_of(conn, provider_ref=callback.provider_ref))
-        newly_paid = 0
+        newly_paid, activated = 0, list[str]()
         if outcome != "paid_again":
-            newly_paid = await _pay(conn, payment=payment, callback=callback, today=today)
+            newly_paid, activated = await _pay(conn, payment=payment, callback=callback, today=today)
         overpaid = payments.overpaid_idr(amount_idr=payment["amount_idr"], newly_paid_idr=newly_paid)
         if payments.needs_reconciliation(overpaid):
             await store.note_overpaid(conn, provider_ref=callback.provider_ref, overpaid_idr=overpaid)
     return Settlement(payment_id=str(payment["id"]), replayed=False, amount_idr=callback.amount_idr,
-                      outcome=outcome, overpaid_idr=overpaid)
+                      outcome=outcome, overpaid_idr=overpaid, activated=tuple(activated))
 
 
 async def _pay(conn: asyncpg.Connection, *, payment: asyncpg.Record, callback: payments.Callback,
-               today: date) -> int:
+               today: date) -> tuple[int, list[str]]:
     """Payments rules 6 and 8 inside the settling transaction: the payment and its unpaid bills
     PAID, open payments owing them superseded, announced, the family AKTIF without arrears; the
-    rupiah of the bills newly paid."""
+    rupiah of the bills newly paid and the NOKAs made AKTIF."""
     payment_id: uuid.UUID = payment["id"]
     family_id, periods = payment["family_id"], list(payment["periods"])
     newly_paid = await store.settle_payment(conn, payment_id=payment_id, paid_at=callback.paid_at,
@@ -175,7 +182,9 @@ async def _pay(conn: asyncpg.Connection, *, payment: asyncpg.Record, callback: p
     await events.payment_received(conn, family_id=family_id, payment_id=str(payment_id),
                                   amount_idr=payment["amount_idr"], periods=periods,
                                   nokas=[m["noka"] for m in family])
+    activated = []
     if not await store.family_has_arrears(conn, family_id=family_id, today=today):
-        for noka in await store.activate_family(conn, family_id=family_id):
+        activated = await store.activate_family(conn, family_id=family_id)
+        for noka in activated:
             await events.status_changed(conn, noka=noka, status="AKTIF", reason=None)
-    return newly_paid
+    return newly_paid, activated

@@ -20,6 +20,7 @@ import asyncpg
 from jkn.queue.v1 import queue_pb2, queue_pb2_grpc
 from services.kit.errors import DomainError, call_peer
 from services.membership import events, fktp, participants, store
+from services.membership.stamps import Stamps
 
 _TYPES = {queue_pb2.FACILITY_TYPE_FKTP: "FKTP", queue_pb2.FACILITY_TYPE_FKRTL: "FKRTL"}
 
@@ -46,8 +47,8 @@ async def new_fktp(queue: queue_pb2_grpc.QueueServiceStub, *, code: str, current
 
 
 async def request(pool: asyncpg.Pool, *, queue: queue_pb2_grpc.QueueServiceStub, noka: str, facility_code: str,
-                  today: date) -> Requested:
-    """Steps 1–4."""
+                  today: date, stamps: Stamps | None = None) -> Requested:
+    """Steps 1–4; the family then reads its membership afresh (`stamps`)."""
     row = await participants.find(pool, noka=noka)
     since = await store.last_fktp_change_on(pool, participant_id=row["id"]) or row["registered_on"]
     if not fktp.can_change(last_change_or_registration=since, today=today):
@@ -61,4 +62,6 @@ async def request(pool: asyncpg.Pool, *, queue: queue_pb2_grpc.QueueServiceStub,
                                     effective_date=effective)
         await events.fktp_change_requested(conn, noka=row["noka"], to_facility_code=facility.code,
                                            effective_date=effective)
+    if stamps is not None:
+        await stamps.expire_families_of(pool, [row["noka"]])
     return Requested(facility=facility, effective_date=effective)

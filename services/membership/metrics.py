@@ -12,6 +12,8 @@ a virtual account or an amount of one person.
 - ``membership_payment_reconciliations_total{outcome}`` and
   ``membership_payment_overpaid_amount_idr_total``: receipts that paid beyond their bills
   (payments rule 7), and those rupiah — what the back office must refund or credit.
+- ``membership_freshness_failures_total``: committed changes whose stamps Redis did not delete
+  (`stamps`; the gateway's cached reads of those families then last their maximum age).
 """
 
 from __future__ import annotations
@@ -27,6 +29,9 @@ RECONCILIATIONS = Counter("membership_payment_reconciliations_total",
                           "Receipts that paid beyond their bills (to refund or credit), by outcome.", ["outcome"])
 OVERPAID_AMOUNT_IDR = Counter("membership_payment_overpaid_amount_idr_total",
                               "Rupiah received beyond the bills they paid (to refund or credit).")
+FRESHNESS_FAILURES = Counter("membership_freshness_failures_total",
+                             "Changes whose readers' stamps could not be deleted in Redis (cached reads then "
+                             "last until their maximum age).")
 
 for _result in PAYMENT_RESULTS:  # every series exists from the start, at zero
     PAYMENTS.labels(_result)

@@ -17,6 +17,7 @@ from services.contracts import otp
 from services.kit.partner_auth import PartnerSecrets, authenticate
 from services.kit.signing import SigningKey, jwks_message_fields
 from services.membership import billing, eligibility, enrolments, fktp_changes, participants, views
+from services.membership.stamps import Stamps
 
 
 class MembershipServicer(membership_pb2_grpc.MembershipServiceServicer):
@@ -24,8 +25,9 @@ class MembershipServicer(membership_pb2_grpc.MembershipServiceServicer):
 
     def __init__(self, *, pool: asyncpg.Pool, today: Callable[[], date], payment_secret: str,
                  card_keys: list[SigningKey], card_validity: timedelta, queue: queue_pb2_grpc.QueueServiceStub,
-                 notify: notify_pb2_grpc.NotifyServiceStub, captcha_on: bool) -> None:
+                 notify: notify_pb2_grpc.NotifyServiceStub, captcha_on: bool, stamps: Stamps) -> None:
         self.pool, self.today, self.payment_secret, self.captcha_on = pool, today, payment_secret, captcha_on
+        self.stamps = stamps
         self.card_keys, self.card_validity, self.queue, self.notify = card_keys, card_validity, queue, notify
 
     async def StartEnrollment(self, request: membership_pb2.StartEnrollmentRequest,
@@ -47,7 +49,8 @@ class MembershipServicer(membership_pb2_grpc.MembershipServiceServicer):
     async def RequestFktpChange(self, request: membership_pb2.RequestFktpChangeRequest,
                                 context: grpc.aio.ServicerContext) -> membership_pb2.RequestFktpChangeResponse:
         requested = await fktp_changes.request(self.pool, queue=self.queue, noka=request.noka,
-                                               facility_code=request.facility_code, today=self.today())
+                                               facility_code=request.facility_code, today=self.today(),
+                                               stamps=self.stamps)
         return membership_pb2.RequestFktpChangeResponse(change=views.fktp_change(
             code=requested.facility.code, name=requested.facility.name, effective_date=requested.effective_date))
 
@@ -100,7 +103,7 @@ class MembershipServicer(membership_pb2_grpc.MembershipServiceServicer):
     async def HandlePaymentCallback(self, request: membership_pb2.HandlePaymentCallbackRequest,
                                     context: grpc.aio.ServicerContext) -> membership_pb2.HandlePaymentCallbackResponse:
         settled = await billing.settle(self.pool, secret=self.payment_secret, raw_body=request.raw_body,
-                                       signature=request.signature, today=self.today())
+                                       signature=request.signature, today=self.today(), stamps=self.stamps)
         return membership_pb2.HandlePaymentCallbackResponse(
             payment_id=settled.payment_id, status=membership_pb2.PAYMENT_STATUS_PAID, replayed=settled.replayed)
 

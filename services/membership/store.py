@@ -35,6 +35,13 @@ async def family_of(conn: asyncpg.Pool | asyncpg.Connection, *, family_id: int) 
         " ORDER BY (p.relation = 'HEAD') DESC, (p.relation = 'SPOUSE') DESC, p.birth_date", family_id)
 
 
+async def family_nokas_of(conn: asyncpg.Pool | asyncpg.Connection, *, nokas: list[str]) -> list[str]:
+    """The NOKAs of every member of the families of ``nokas``."""
+    rows = await conn.fetch("SELECT noka FROM participants WHERE family_id IN"
+                            " (SELECT family_id FROM participants WHERE noka = ANY($1))", nokas)
+    return [r["noka"] for r in rows]
+
+
 async def taken_niks(conn: asyncpg.Pool | asyncpg.Connection, *, niks: list[str]) -> list[str]:
     """Those of ``niks`` that already belong to a participant."""
     return [r["nik"] for r in await conn.fetch("SELECT nik FROM participants WHERE nik = ANY($1)", niks)]

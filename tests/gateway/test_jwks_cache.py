@@ -13,7 +13,7 @@ from types import SimpleNamespace
 import jwt
 import pytest
 
-from services.gateway.bearer import JwksCache
+from services.gateway.bearer import JwksCache, Principal, VerifiedTokens
 from services.gateway.deps import CurrentPrincipal
 from services.kit.errors import DependencyUnavailable, Unauthenticated
 from services.kit.signing import SigningKey, jwks, load_signing_keys
@@ -156,3 +156,32 @@ async def test_with_auth_on_a_closed_port_cached_tokens_and_auth_free_routes_ans
     assert [a.status_code for a in answers] == [200] * 20
     assert captcha.status_code == 200
     assert elapsed < 1.5
+
+
+# --- tokens verified once (`bearer.VerifiedTokens`) -----------------------------------------------------------
+
+
+async def test_a_verified_token_is_remembered_until_its_key_is_retired():
+    clock = Clock()
+    auth = FakeAuth(KEY, clock=clock)
+    keys = cache(auth)
+    token = access_token(KEY)
+    first = await keys.verify(token)
+    assert await keys.verify(token) == first and auth.calls == 1
+    auth.keys, clock.now = [ROTATED], clock.now + 301  # auth stops publishing the key (a compromise)
+    assert await keys.verify(token) == first  # still the cached keys while the refresh runs
+    await settle()
+    with pytest.raises(Unauthenticated):
+        await keys.verify(token)
+
+
+def test_a_remembered_token_is_forgotten_when_it_expires_and_the_cache_stays_bounded():
+    published = {KEY.kid: jwt.PyJWK(jwks([KEY])["keys"][0])}
+    remembered = VerifiedTokens(max_entries=4)
+    caller = Principal(account_id="acc-1", session_id="ses-1", token_id="jti-1", expires_at=1000)
+    remembered.put("token", caller, KEY.kid)
+    assert remembered.get("token", now=999, keys=published) == caller
+    assert remembered.get("token", now=1000, keys=published) is None
+    for n in range(10):
+        remembered.put(f"token-{n}", caller, KEY.kid)
+    assert len(remembered._entries) <= 4 and remembered.get("token-9", now=999, keys=published) == caller

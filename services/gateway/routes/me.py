@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Path, Response
+from fastapi import APIRouter, Path, Request, Response
 from pydantic import BaseModel, Field
 
 from jkn.auth.v1 import auth_pb2
 from jkn.membership.v1 import membership_pb2
-from services.gateway.deps import CallerNoka, Client, CurrentPrincipal, State
+from services.gateway.deps import CallerNoka, Client, CurrentPrincipal, State, membership_stamp
 from services.gateway.models import (
     CodeName,
     Otp,
@@ -156,11 +156,19 @@ async def me(principal: CurrentPrincipal, state: State) -> Me:
               email_masked=account.email_masked, email_verified=account.email_verified, pin_set=account.pin_set)
 
 
-@router.get("/membership", response_model_by_alias=True, summary="Me and my family, and whether all of us are covered")
-async def membership(noka: CallerNoka, state: State) -> Membership:
-    reply = await state.membership.GetMembership(membership_pb2.GetMembershipRequest(noka=noka))
-    return Membership(participant=participant_out(reply.participant),
-                      family=[participant_out(m) for m in reply.family], all_family_active=reply.all_family_active)
+@router.get("/membership", response_model=Membership, response_model_by_alias=True,
+            summary="Me and my family, and whether all of us are covered")
+async def membership(request: Request, noka: CallerNoka, state: State) -> Response:
+    """Served from the gateway's cache while the participant's stamp is unchanged (`reads`)."""
+    stamp = membership_stamp(request)
+    body = state.membership_reads.get(noka, stamp)
+    if body is None:
+        reply = await state.membership.GetMembership(membership_pb2.GetMembershipRequest(noka=noka))
+        body = Membership(participant=participant_out(reply.participant),
+                          family=[participant_out(m) for m in reply.family],
+                          all_family_active=reply.all_family_active).model_dump_json(by_alias=True).encode()
+        state.membership_reads.put(noka, stamp, body)
+    return Response(body, media_type="application/json")
 
 
 @router.get("/card", summary="The digital card; its signature verifies against /v1/card-keys")
