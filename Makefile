@@ -13,7 +13,7 @@ CHECKOV_VERSION := 3.3.30
 PROTOS := $(shell find protos -name '*.proto' 2>/dev/null)
 GEN    := gen
 
-.PHONY: help setup system-deps proto run test test-unit lint fuzz bench mutate chart-check chart-generate clean seed-bulk
+.PHONY: help setup system-deps proto run test test-unit lint fuzz bench bench-deps mutate chart-check chart-generate clean seed-bulk
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -78,8 +78,14 @@ lint: setup ## ruff and mypy
 	@$(BIN)/ruff check services tests bench deploy
 	@$(BIN)/mypy
 
-bench: setup ## benchmarks (ratios against a baseline measured in the same run)
-	@for b in kit_rpc_overhead otp membership queue; do echo "== bench.$$b"; $(BIN)/python -m bench.$$b || exit 1; done
+bench-deps: ## wrk (Debian package) for the HTTP benchmarks, when missing (apt, as root)
+	@command -v wrk >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" != 0 ]; then echo "wrk is missing: run 'sudo apt-get install wrk'"; exit 1; fi; \
+	  echo "installing wrk (apt)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
+
+bench: setup bench-deps ## benchmarks (ratios against a baseline measured in the same run), then one summary table
+	@$(BIN)/python -m bench.summary kit_rpc_overhead otp read_path membership queue
 
 mutate: setup ## mutation testing: each pure rule module against its own unit tests; fails below 90 % (tests/mutate.py)
 	@$(BIN)/python -m tests.mutate --min-score 90
