@@ -20,7 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.kit import metrics
 from services.kit.logs import get_logger
-from services.kit.telemetry import untraced
+from services.kit.telemetry import start_span, untraced
 
 log = get_logger("jkn.gateway.access")
 tracer = trace.get_tracer("jkn.gateway")
@@ -65,11 +65,9 @@ class ObservabilityMiddleware:
                 self._record(scope, method, status, started, request_id)
             return
         caller = {k.decode("latin-1"): v.decode("latin-1") for k, v in headers.items() if k in _TRACE_HEADERS}
-        with tracer.start_as_current_span(
-            method, context=propagate.extract(caller), kind=SpanKind.SERVER, record_exception=False,
-            set_status_on_exception=False,
-            attributes={"http.request.method": method, "url.scheme": scope.get("scheme", "http")},
-        ) as span:
+        span = start_span(tracer, method, parent=propagate.extract(caller) if caller else None, kind=SpanKind.SERVER,
+                          attributes={"http.request.method": method, "url.scheme": scope.get("scheme", "http")})
+        with trace.use_span(span, end_on_exit=True, record_exception=False, set_status_on_exception=False):
             try:
                 await self.app(scope, receive, send_with_id)
             finally:

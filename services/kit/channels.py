@@ -28,7 +28,7 @@ from opentelemetry import propagate, trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from services.kit.errors import DependencyUnavailable
-from services.kit.telemetry import UNTRACED_GRPC_SERVICES
+from services.kit.telemetry import UNTRACED_GRPC_SERVICES, start_span
 
 _SAFE = (MethodOptions.NO_SIDE_EFFECTS, MethodOptions.IDEMPOTENT)
 _SCHEMES = ("dns:", "ipv4:", "ipv6:", "unix:")  # a plain "host:port" goes through DNS
@@ -69,10 +69,7 @@ class ClientInterceptor(grpc.aio.UnaryUnaryClientInterceptor):
     async def intercept_unary_unary(self, continuation, client_call_details, request):
         timeout = self.timeout_s if client_call_details.timeout is None else client_call_details.timeout
         started = time.monotonic()
-        try:
-            await asyncio.wait_for(self._slots.acquire(), timeout)
-        except TimeoutError:
-            raise DependencyUnavailable("upstream service (too many calls in flight)") from None
+        await self._take_slot(deadline_s=timeout)
         try:
             remaining = max(timeout - (time.monotonic() - started), 0.001)
             call = await self._call(continuation, client_call_details._replace(timeout=remaining), request)
@@ -81,6 +78,17 @@ class ClientInterceptor(grpc.aio.UnaryUnaryClientInterceptor):
         finally:
             self._slots.release()
 
+    async def _take_slot(self, *, deadline_s: float) -> None:
+        """A slot of the bulkhead: at once while one is free (no timer), else waited for within
+        the call's deadline; none in time is DEPENDENCY_UNAVAILABLE."""
+        if not self._slots.locked():
+            await self._slots.acquire()  # returns without suspending: a slot is free
+            return
+        try:
+            await asyncio.wait_for(self._slots.acquire(), deadline_s)
+        except TimeoutError:
+            raise DependencyUnavailable("upstream service (too many calls in flight)") from None
+
     async def _call(self, continuation, client_call_details, request):
         details = client_call_details
         method = details.method.decode() if isinstance(details.method, bytes) else details.method
@@ -88,10 +96,9 @@ class ClientInterceptor(grpc.aio.UnaryUnaryClientInterceptor):
         timeout = details.timeout
         if service in UNTRACED_GRPC_SERVICES:  # probes (readiness) are not traced
             return await continuation(details._replace(timeout=timeout), request)
-        with tracer.start_as_current_span(
-            method.lstrip("/"), kind=SpanKind.CLIENT, record_exception=False, set_status_on_exception=False,
-            attributes={"rpc.system": "grpc", "rpc.service": service, "rpc.method": name},
-        ) as span:
+        span = start_span(tracer, method.lstrip("/"), parent=None, kind=SpanKind.CLIENT,
+                          attributes={"rpc.system": "grpc", "rpc.service": service, "rpc.method": name})
+        with trace.use_span(span, end_on_exit=True, record_exception=False, set_status_on_exception=False):
             metadata = grpc.aio.Metadata(*(details.metadata or ()))
             carrier: dict[str, str] = {}
             propagate.inject(carrier)

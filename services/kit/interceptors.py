@@ -5,6 +5,10 @@ layer that, measured with ``bench/kit_rpc_overhead.py``, cost more than everythi
 together. The span continues the caller's trace (W3C ``traceparent`` in the metadata)
 and is current while the handler runs, so every log line carries its trace id. Health and
 reflection calls are measured but neither traced nor logged.
+
+Everything that depends only on the method (its names, span attributes, the metric children
+of its labels, the wrapped handler itself) is worked out once per method (`Rpc`), so a
+call pays only for what is its own: timing, its span, its status code and its log line.
 """
 
 from __future__ import annotations
@@ -12,20 +16,25 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextvars import Token
 from typing import Any
 
 import grpc
-from opentelemetry import propagate, trace
+from opentelemetry import context as otel_context
+from opentelemetry import trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from services.kit import metrics
 from services.kit.errors import DomainError, dependency_failure, peer_refusal
 from services.kit.logs import get_logger
-from services.kit.telemetry import UNTRACED_GRPC_SERVICES
+from services.kit.telemetry import UNTRACED_GRPC_SERVICES, context_from_metadata, start_span
 from services.kit.validation import check_text
 
 log = get_logger("jkn.rpc")
 tracer = trace.get_tracer("jkn.rpc")
+
+_OK = grpc.StatusCode.OK
+_INTERNAL = grpc.StatusCode.INTERNAL
 
 
 def _split(full_method: str) -> tuple[str, str]:
@@ -33,15 +42,45 @@ def _split(full_method: str) -> tuple[str, str]:
     return service or "unknown", method or "unknown"
 
 
-class ObservedCall:
-    """Bookkeeping of one RPC: maps errors, then records metrics and the access log."""
+class Rpc:
+    """What every call of one method shares: names, span attributes, metric children."""
 
     def __init__(self, full_method: str):
         self.service, self.method = _split(full_method)
+        self.name = f"{self.service}/{self.method}"
         self.quiet = self.service in UNTRACED_GRPC_SERVICES
+        self.span_attributes = {"rpc.system": "grpc", "rpc.service": self.service, "rpc.method": self.method}
+        self.in_flight = metrics.RPC_IN_FLIGHT.labels(self.service)
+        self.latency = metrics.RPC_LATENCY.labels(self.service, self.method)
+        self._handled: dict[grpc.StatusCode, Any] = {}
+
+    def handled(self, code: grpc.StatusCode) -> Any:
+        """The ``grpc_server_handled_total`` child of this method and ``code`` (made on first use)."""
+        child = self._handled.get(code)
+        if child is None:
+            child = self._handled[code] = metrics.RPC_HANDLED.labels(self.service, self.method, code.name)
+        return child
+
+
+class ObservedCall:
+    """Bookkeeping of one RPC: its span, maps errors, then records metrics and the access log."""
+
+    __slots__ = ("rpc", "started", "code", "reason", "span", "_token")
+
+    def __init__(self, rpc: Rpc):
+        self.rpc = rpc
         self.started = time.perf_counter()
-        self.code = grpc.StatusCode.OK
+        self.code = _OK
         self.reason: str | None = None
+        self.span: trace.Span = trace.INVALID_SPAN
+        self._token: Token[otel_context.Context] | None = None
+
+    def enter(self, context: grpc.aio.ServicerContext) -> None:
+        """Make the SERVER span of this call, parented from the caller's trace context, current."""
+        if not self.rpc.quiet:
+            self.span = start_span(tracer, self.rpc.name, parent=context_from_metadata(context.invocation_metadata()),
+                                   kind=SpanKind.SERVER, attributes=self.rpc.span_attributes)
+        self._token = otel_context.attach(trace.set_span_in_context(self.span))
 
     async def fail(self, error: BaseException, context: grpc.aio.ServicerContext) -> None:
         """Abort the call with the status that ``error`` stands for (always raises)."""
@@ -49,43 +88,54 @@ class ObservedCall:
         if isinstance(error, DomainError):
             self.code, self.reason = error.grpc_status, error.code
             await context.abort_with_status(error.to_status())
-        self.code, self.reason = grpc.StatusCode.INTERNAL, "INTERNAL"
-        log.error("rpc_crashed", exc_info=error, extra={"rpc": f"{self.service}/{self.method}"})
+        self.code, self.reason = _INTERNAL, "INTERNAL"
+        log.error("rpc_crashed", exc_info=error, extra={"rpc": self.rpc.name})
         await context.abort_with_status(DomainError(code="INTERNAL").to_status())
 
-    def span(self, context: grpc.aio.ServicerContext):
-        """The SERVER span of this call, parented from the caller's trace context."""
-        if self.quiet:
-            return trace.use_span(trace.INVALID_SPAN)
-        carrier = {k: v for k, v in (context.invocation_metadata() or ()) if isinstance(v, str)}
-        return tracer.start_as_current_span(
-            f"{self.service}/{self.method}", context=propagate.extract(carrier), kind=SpanKind.SERVER,
-            attributes={"rpc.system": "grpc", "rpc.service": self.service, "rpc.method": self.method},
-            record_exception=False, set_status_on_exception=False)
-
     def finish(self, context: grpc.aio.ServicerContext) -> None:
+        """Status on the span, RED metrics, the access log line (still inside the span, so it
+        carries the trace id); then the span ends and stops being current."""
         elapsed = time.perf_counter() - self.started
-        if self.code == grpc.StatusCode.OK and context.code() not in (None, grpc.StatusCode.OK):
+        if self.code is _OK and context.code() not in (None, _OK):
             self.code = context.code()
-        span = trace.get_current_span()
+        try:
+            self._end_span()
+            self.rpc.handled(self.code).inc()
+            self.rpc.latency.observe(elapsed)
+            if not self.rpc.quiet:
+                self._access_log(elapsed)
+        finally:
+            if self._token is not None:
+                otel_context.detach(self._token)
+
+    def _end_span(self) -> None:
+        span = self.span
         if span.is_recording():
             span.set_attribute("rpc.grpc.status_code", self.code.value[0])
             if self.reason:
                 span.set_attribute("error.type", self.reason)
-            if self.code != grpc.StatusCode.OK:
+            if self.code is not _OK:
                 span.set_status(Status(StatusCode.ERROR))
-        metrics.RPC_HANDLED.labels(self.service, self.method, self.code.name).inc()
-        metrics.RPC_LATENCY.labels(self.service, self.method).observe(elapsed)
-        if not self.quiet:
-            level = 40 if self.code == grpc.StatusCode.INTERNAL else 20
+        span.end()
+
+    def _access_log(self, elapsed: float) -> None:
+        level = 40 if self.code is _INTERNAL else 20
+        if log.isEnabledFor(level):  # the fields are only built for a line that is written
             log.log(level, "rpc_handled", extra={
-                "rpc": f"{self.service}/{self.method}", "grpc_code": self.code.name,
+                "rpc": self.rpc.name, "grpc_code": self.code.name,
                 "reason": self.reason, "duration_ms": round(elapsed * 1000, 2),
             })
 
 
 class ServiceInterceptor(grpc.aio.ServerInterceptor):
-    """Wraps every handler of a server with error mapping, metrics and access logs."""
+    """Wraps every handler of a server with error mapping, metrics and access logs.
+
+    grpc.aio asks the interceptor on every call; the wrapped handler of a method is kept and
+    handed out again while the server's handler for the method stays the same object.
+    """
+
+    def __init__(self) -> None:
+        self._wrapped: dict[str, tuple[grpc.RpcMethodHandler, grpc.RpcMethodHandler]] = {}
 
     async def intercept_service(
         self,
@@ -96,68 +146,77 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
         if handler is None:
             return handler
         method = handler_call_details.method
-        if handler.unary_unary:
-            return grpc.unary_unary_rpc_method_handler(
-                _unary(handler.unary_unary, method),
-                request_deserializer=handler.request_deserializer,
-                response_serializer=handler.response_serializer)
-        if handler.unary_stream:
-            return grpc.unary_stream_rpc_method_handler(
-                _streaming(handler.unary_stream, method),
-                request_deserializer=handler.request_deserializer,
-                response_serializer=handler.response_serializer)
-        if handler.stream_stream:
-            return grpc.stream_stream_rpc_method_handler(
-                _streaming(handler.stream_stream, method),
-                request_deserializer=handler.request_deserializer,
-                response_serializer=handler.response_serializer)
-        return handler
+        known = self._wrapped.get(method)
+        if known is not None and known[0] is handler:
+            return known[1]
+        wrapped = _wrap(handler, Rpc(method))
+        self._wrapped[method] = (handler, wrapped)
+        return wrapped
 
 
-def _unary(behavior: Callable[..., Awaitable[Any]], method: str):
+def _wrap(handler: grpc.RpcMethodHandler, rpc: Rpc) -> grpc.RpcMethodHandler:
+    if handler.unary_unary:
+        return grpc.unary_unary_rpc_method_handler(
+            _unary(handler.unary_unary, rpc),
+            request_deserializer=handler.request_deserializer,
+            response_serializer=handler.response_serializer)
+    if handler.unary_stream:
+        return grpc.unary_stream_rpc_method_handler(
+            _streaming(handler.unary_stream, rpc),
+            request_deserializer=handler.request_deserializer,
+            response_serializer=handler.response_serializer)
+    if handler.stream_stream:
+        return grpc.stream_stream_rpc_method_handler(
+            _streaming(handler.stream_stream, rpc),
+            request_deserializer=handler.request_deserializer,
+            response_serializer=handler.response_serializer)
+    return handler
+
+
+def _unary(behavior: Callable[..., Awaitable[Any]], rpc: Rpc):
     async def observed(request: Any, context: grpc.aio.ServicerContext) -> Any:
-        call = ObservedCall(method)
-        metrics.RPC_IN_FLIGHT.labels(call.service).inc()
-        with call.span(context):
-            try:
-                check_text(request)
-                return await behavior(request, context)
-            except grpc.aio.AbortError:
-                call.code = context.code() or grpc.StatusCode.UNKNOWN
-                raise
-            except asyncio.CancelledError:
-                call.code = grpc.StatusCode.CANCELLED
-                raise
-            except Exception as error:  # noqa: BLE001 - every failure is mapped, none leaks
-                await call.fail(error, context)
-            finally:
-                metrics.RPC_IN_FLIGHT.labels(call.service).dec()
-                call.finish(context)
+        call = ObservedCall(rpc)
+        rpc.in_flight.inc()
+        call.enter(context)
+        try:
+            check_text(request)
+            return await behavior(request, context)
+        except grpc.aio.AbortError:
+            call.code = context.code() or grpc.StatusCode.UNKNOWN
+            raise
+        except asyncio.CancelledError:
+            call.code = grpc.StatusCode.CANCELLED
+            raise
+        except Exception as error:  # noqa: BLE001 - every failure is mapped, none leaks
+            await call.fail(error, context)
+        finally:
+            rpc.in_flight.dec()
+            call.finish(context)
 
     return observed
 
 
-def _streaming(behavior: Callable[..., AsyncIterator[Any]], method: str):
+def _streaming(behavior: Callable[..., AsyncIterator[Any]], rpc: Rpc):
     async def observed(request_or_iterator: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
-        call = ObservedCall(method)
-        with call.span(context):
-            try:
-                check_text(request_or_iterator)  # a single request; a request stream is not inspected
-                result = behavior(request_or_iterator, context)
-                if hasattr(result, "__aiter__"):
-                    async for item in result:
-                        yield item
-                else:  # a handler that writes with context.write() and returns a coroutine
-                    await result  # type: ignore[misc]
-            except grpc.aio.AbortError:
-                call.code = context.code() or grpc.StatusCode.UNKNOWN
-                raise
-            except asyncio.CancelledError:
-                call.code = grpc.StatusCode.CANCELLED
-                raise
-            except Exception as error:  # noqa: BLE001
-                await call.fail(error, context)
-            finally:
-                call.finish(context)
+        call = ObservedCall(rpc)
+        call.enter(context)
+        try:
+            check_text(request_or_iterator)  # a single request; a request stream is not inspected
+            result = behavior(request_or_iterator, context)
+            if hasattr(result, "__aiter__"):
+                async for item in result:
+                    yield item
+            else:  # a handler that writes with context.write() and returns a coroutine
+                await result  # type: ignore[misc]
+        except grpc.aio.AbortError:
+            call.code = context.code() or grpc.StatusCode.UNKNOWN
+            raise
+        except asyncio.CancelledError:
+            call.code = grpc.StatusCode.CANCELLED
+            raise
+        except Exception as error:  # noqa: BLE001
+            await call.fail(error, context)
+        finally:
+            call.finish(context)
 
     return observed

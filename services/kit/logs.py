@@ -8,6 +8,11 @@ Usage::
 The message is the event name; ``extra`` holds structured fields. Every string that
 reaches the output passes through `masking.scrub`, so a NIK, phone number or email that
 slipped through unmasked is still masked. Secrets never belong in a log call at all.
+
+Formatting is on the path of every RPC (the access log), so the formatter avoids repeated
+work: the timestamp's seconds are formatted once per second, and a string that `scrub`
+found nothing to mask in (an event name, an RPC name, a status code) is remembered as clean
+in a small bounded set, so it is not scanned again; anything else is scrubbed every time.
 """
 
 from __future__ import annotations
@@ -22,8 +27,39 @@ from opentelemetry import trace
 from services.kit.masking import scrub
 
 # Attributes every LogRecord has; anything else came from `extra=`.
-_STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "taskName"}
+_STANDARD = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "taskName"}
 _UNSCRUBBED = {"trace_id", "span_id"}
+_ENCODER = json.JSONEncoder(default=str, ensure_ascii=False)
+_CLEAN_LIMIT = 4096
+_clean_texts: set[str] = set()
+
+
+def _scrub(text: str) -> str:
+    """`scrub`, skipped for a string it already left unchanged (the set is bounded: when full it
+    starts again, so free text that never repeats cannot grow it)."""
+    if text in _clean_texts:
+        return text
+    scrubbed = scrub(text)
+    if scrubbed == text:
+        if len(_clean_texts) >= _CLEAN_LIMIT:
+            _clean_texts.clear()
+        _clean_texts.add(text)
+    return scrubbed
+
+
+class _Timestamps:
+    """ISO-8601 UTC timestamps with milliseconds; the part up to the seconds made once per second."""
+
+    def __init__(self) -> None:
+        self._second = -1
+        self._prefix = ""
+
+    def format(self, created: float) -> str:
+        second = int(created)
+        if second != self._second:
+            self._prefix = datetime.fromtimestamp(second, UTC).isoformat(timespec="seconds")[:-6]
+            self._second = second
+        return f"{self._prefix}.{int((created - second) * 1000):03d}+00:00"
 
 
 class JsonFormatter(logging.Formatter):
@@ -32,14 +68,15 @@ class JsonFormatter(logging.Formatter):
     def __init__(self, service: str):
         super().__init__()
         self.service = service
+        self._timestamps = _Timestamps()
 
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, object] = {
-            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "ts": self._timestamps.format(record.created),
             "level": record.levelname.lower(),
             "service": self.service,
             "logger": record.name,
-            "event": scrub(record.getMessage()),
+            "event": _scrub(record.getMessage()),
         }
         span = trace.get_current_span().get_span_context()
         if span.is_valid:
@@ -50,7 +87,7 @@ class JsonFormatter(logging.Formatter):
                 entry[key] = _clean(key, value)
         if record.exc_info:
             entry["error"] = scrub(self.formatException(record.exc_info))
-        return json.dumps(entry, default=str, ensure_ascii=False)
+        return _ENCODER.encode(entry)
 
 
 class TextFormatter(logging.Formatter):
@@ -61,7 +98,7 @@ class TextFormatter(logging.Formatter):
             f"{k}={_clean(k, v)}" for k, v in record.__dict__.items()
             if k not in _STANDARD and not k.startswith("_")
         )
-        line = f"{record.levelname[:4]} {record.name}: {scrub(record.getMessage())} {fields}".rstrip()
+        line = f"{record.levelname[:4]} {record.name}: {_scrub(record.getMessage())} {fields}".rstrip()
         if record.exc_info:
             line += "\n" + scrub(self.formatException(record.exc_info))
         return line
@@ -69,7 +106,7 @@ class TextFormatter(logging.Formatter):
 
 def _clean(key: str, value: object) -> object:
     if isinstance(value, str) and key not in _UNSCRUBBED:
-        return scrub(value)
+        return _scrub(value)
     if isinstance(value, dict | list | tuple):
         return json.loads(scrub(json.dumps(value, default=str)))
     return value

@@ -12,6 +12,10 @@ exporter reads the other standard ``OTEL_EXPORTER_OTLP_*`` variables itself (hea
 certificate, timeout) and the SDK reads ``OTEL_TRACES_SAMPLER``. Without an endpoint spans
 still exist (so logs carry trace ids) but go nowhere.
 
+While nothing receives spans (no endpoint, no test exporter) `start_span` gives spans that are
+not recorded but carry the ids and sampling flags the SDK would have given them, so trace ids
+and propagation are unchanged and the per-call cost of building and dropping a span is saved.
+
 Health checks, readiness and ``/metrics`` are not traced. Span attributes never hold
 personal data (NIK, NOKA, phone, email, names) nor secrets (codes, tokens, passwords): they
 name services, methods, route templates, topics, channels, templates and outcomes only.
@@ -24,14 +28,26 @@ from collections.abc import Iterable, Mapping
 
 from opentelemetry import context, propagate, trace
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
 from opentelemetry.sdk.trace.id_generator import RandomIdGenerator
-from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
+from opentelemetry.trace import NonRecordingSpan, SpanContext, SpanKind, TraceFlags
+from opentelemetry.util.types import Attributes
 
 from services.kit.startup import StartupError
 
-_provider: TracerProvider | None = None
+
+class KitTracerProvider(TracerProvider):
+    """The SDK's provider, knowing whether any span processor (an exporter) receives its spans."""
+
+    records_spans = False
+
+    def add_span_processor(self, span_processor: SpanProcessor) -> None:
+        super().add_span_processor(span_processor)
+        self.records_spans = True
+
+
+_provider: KitTracerProvider | None = None
 _ids = RandomIdGenerator()
 
 #: gRPC services whose calls are neither traced by servers nor by clients (probes, tooling).
@@ -64,13 +80,13 @@ def otlp_exporter() -> SpanExporter:
     raise StartupError(f"OTEL_EXPORTER_OTLP_PROTOCOL={protocol!r} is not supported (use grpc)")
 
 
-def setup_tracing(service: str) -> TracerProvider:
+def setup_tracing(service: str) -> KitTracerProvider:
     """Install the process-wide tracer provider (once; later calls return the first)."""
     global _provider
     if _provider is not None:
         return _provider
-    provider = TracerProvider(resource=Resource.create({"service.name": f"jkn-{service}",
-                                                        "service.namespace": "jkn"}))
+    provider = KitTracerProvider(resource=Resource.create({"service.name": f"jkn-{service}",
+                                                           "service.namespace": "jkn"}))
     if otlp_endpoint():
         provider.add_span_processor(BatchSpanProcessor(otlp_exporter()))
     _provider = provider
@@ -87,6 +103,60 @@ def flush_tracing(timeout_s: float = 5.0) -> None:
 def shutdown_tracing() -> None:
     if _provider is not None:
         _provider.shutdown()
+
+
+def start_span(tracer: trace.Tracer, name: str, *, parent: context.Context | None, kind: SpanKind,
+               attributes: Attributes) -> trace.Span:
+    """A new span (not yet current, not ended) under ``parent`` (None: the current context).
+
+    Exceptions are neither recorded on it nor turned into its status: the caller sets the
+    status from the gRPC code. While no processor receives the kit's spans the span is
+    `_unrecorded_span` instead of a real one.
+    """
+    provider = _provider
+    if provider is None or provider.records_spans or trace.get_tracer_provider() is not provider:
+        return tracer.start_span(name, context=parent, kind=kind, attributes=attributes, record_exception=False,
+                                 set_status_on_exception=False)
+    return _unrecorded_span(provider, name, parent, kind, attributes)
+
+
+def _unrecorded_span(provider: TracerProvider, name: str, parent: context.Context | None, kind: SpanKind,
+                     attributes: Attributes) -> trace.Span:
+    """What the SDK's ``Tracer.start_span`` makes, minus the recording nobody would see: the
+    parent's trace id (a new one for a root), a new span id, the provider's sampler deciding
+    the sampled flag and trace state (so the calls this one makes propagate the same flags)."""
+    parent_context = trace.get_current_span(parent).get_span_context()
+    remote = parent_context if parent_context.is_valid else None
+    ids = provider.id_generator
+    trace_id = remote.trace_id if remote else ids.generate_trace_id()
+    decision = provider.sampler.should_sample(parent, trace_id, name, kind, attributes)
+    flags = TraceFlags.SAMPLED if decision.decision.is_sampled() else TraceFlags.DEFAULT
+    if (remote.trace_flags.random_trace_id if remote else ids.is_trace_id_random()):
+        flags |= TraceFlags.RANDOM_TRACE_ID
+    return NonRecordingSpan(SpanContext(trace_id, ids.generate_span_id(), is_remote=False,
+                                        trace_flags=TraceFlags(flags), trace_state=decision.trace_state))
+
+
+def context_from_metadata(metadata: Iterable[tuple[str, str | bytes]] | None) -> context.Context:
+    """The caller's trace context (``traceparent``, ``tracestate``, ``baggage``…) from gRPC
+    metadata; an empty context, never the current one, when it holds none of the propagators'
+    keys (a root call: the propagators are not asked)."""
+    carrier = {key: value for key, value in metadata or () if isinstance(value, str)}
+    if _propagated_fields().isdisjoint(carrier):
+        return context.Context()
+    return propagate.extract(carrier)
+
+
+_fields_of: tuple[object, frozenset[str]] = (None, frozenset())
+
+
+def _propagated_fields() -> frozenset[str]:
+    """The metadata keys the global propagators read, computed again only when they change."""
+    global _fields_of
+    textmap = propagate.get_global_textmap()
+    if _fields_of[0] is not textmap:
+        _fields_of = (textmap, frozenset(textmap.fields))
+    return _fields_of[1]
 
 
 def untraced():

@@ -182,3 +182,17 @@ async def test_a_peers_refusal_reaches_the_caller_with_its_code_and_fields(probe
     assert (crashed.code, crashed.grpc_status) == ("INTERNAL", grpc.StatusCode.INTERNAL)  # a peer's bug stays one
     assert (unavailable.code, unavailable.http_status) == ("DEPENDENCY_UNAVAILABLE", 503)
     assert "3171011501800001" not in crashed.detail
+
+
+async def test_every_call_has_an_access_log_line_with_its_code_and_reason(probe, caplog):
+    servicer, _, channel = probe
+    servicer.release.set()
+    stub = notify_pb2_grpc.NotifyServiceStub(channel)
+    with caplog.at_level(logging.INFO, logger="jkn.rpc"):
+        await stub.GetOtp(notify_pb2.GetOtpRequest(verification_id="v-2"))
+        with pytest.raises(grpc.aio.AioRpcError):
+            await stub.CancelOtp(notify_pb2.CancelOtpRequest())
+        await health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(service=""))
+    lines = [(r.rpc, r.grpc_code, r.reason, r.levelno) for r in caplog.records if r.getMessage() == "rpc_handled"]
+    assert lines == [(f"{SERVICE.full_name}/GetOtp", "OK", None, logging.INFO),
+                     (f"{SERVICE.full_name}/CancelOtp", "RESOURCE_EXHAUSTED", "OTP_ATTEMPTS_EXCEEDED", logging.INFO)]

@@ -62,3 +62,20 @@ def test_exception_text_in_a_log_line_is_masked():
     except ValueError:
         logger.exception("lookup_failed")
     assert NIK not in stream.getvalue() and EMAIL not in stream.getvalue()
+
+
+def test_a_repeated_clean_field_is_remembered_but_personal_data_is_masked_every_time():
+    for _ in range(3):  # the clean RPC name is remembered; the phone number is never taken as clean
+        entry = _log_line("rpc_handled", rpc="jkn.notify.v1.NotifyService/GetOtp", destination=PHONE)
+        assert entry["rpc"] == "jkn.notify.v1.NotifyService/GetOtp"
+        assert entry["destination"] == "+62812****0006"
+
+
+def test_log_timestamps_are_iso_utc_with_milliseconds():
+    from datetime import UTC, datetime
+
+    from services.kit.logs import _Timestamps
+
+    stamps = _Timestamps()
+    for created in (1700000000.0, 1700000000.0005, 1700000000.25, 1700000000.9994, 1700000001.5):
+        assert stamps.format(created) == datetime.fromtimestamp(created, UTC).isoformat(timespec="milliseconds")
