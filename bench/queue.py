@@ -3,41 +3,62 @@
 Starts the whole local stack as `make run` does (every service its own process, on free ports,
 a fresh data dir); loads synthetic participants (the bulk loader) and gives 2,000 active
 participants of clinic 0114U001 an account (COPY) and an access token (the dev signing key).
-The clinic publishes two 100-seat sessions (today and tomorrow). Then, all at once:
+The clinic publishes 100-seat sessions (today and tomorrow). Then, all at once:
 
-- 2,000 ``QueueService/CreateBooking`` calls over gRPC (today's session), through the kit's
-  client channel as a service would call (its bulkhead keeps at most 512 in flight);
-- 2,000 ``POST /v1/bookings`` through the gateway, one participant per token (tomorrow's);
-- baseline, in the same run on the same Postgres: 2,000 concurrent bare single-row conditional
+- baseline, on the same Postgres: 2,000 concurrent bare single-row conditional
   ``UPDATE ... SET taken = taken + 1 WHERE taken < quota RETURNING`` statements through a pool
-  of the same size as the queue service's.
+  of the same size as the queue service's;
+- 2,000 ``QueueService/CreateBooking`` calls over gRPC (today's session), from several client
+  processes, each through the kit's client channel as a service would call;
+- the same 2,000 attempts spread over 10 and over 100 sessions filling at once (100 seats in
+  all, 200 / 20 attempts per session): the curve;
+- 2,000 ``POST /v1/bookings`` through the gateway, one participant per token (tomorrow's
+  session), from several client processes.
 
-Each run must sell exactly 100 seats with sequence numbers 1..100 (checked). Prints attempts/s,
-the time until the last seat was sold, p50/p99 of the attempts and the ratios to the baseline.
+Each rush must sell exactly its seats with sequence numbers 1..quota per session, and nothing
+but 201/409 (gateway) or OK/FAILED_PRECONDITION (gRPC) may come back (checked). Prints
+attempts/s, the time until the last seat was sold, p50/p99, errors, the CPU each process spent
+per attempt (clients included) and the ratios to the baseline; ends with the ratio line.
 
-    .venv/bin/python -m bench.queue [--attempts 2000] [--seats 100]
+    .venv/bin/python -m bench.queue [--attempts 2000] [--seats 100] [--clients 3]
+        [--profile DIR]   # also pg_stat_statements, Redis commandstats and py-spy of queue and gateway
+
+Under the shared lock: ``flock /tmp/bench.lock .venv/bin/python -m bench.queue``.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
 import contextlib
+import multiprocessing
+import os
+import re
+import signal
+import statistics
+import subprocess
+import sys
 import tempfile
 import time
 import uuid
-from datetime import timedelta
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from multiprocessing.connection import Connection
 from pathlib import Path
 
 import asyncpg
 import grpc
 import httpx
+import psutil
 
-from bench.common import report
+from bench.common import CpuMeter, ratio_line
 from jkn.queue.v1 import partner_pb2, partner_pb2_grpc, queue_pb2, queue_pb2_grpc
 from services.auth import tokens
 from services.auth.settings import AuthSettings
-from services.devstack.launch import start_stack
+from services.devstack import infra
+from services.devstack.launch import Stack, start_stack
 from services.kit.channels import open_channel
 from services.kit.clock import jakarta_now
 from services.kit.partner_auth import signed_metadata
@@ -47,48 +68,314 @@ from services.queue.settings import QueueSettings
 
 CLINIC = "0114U001"
 CLIENT_POOL = 50  # connections per httpx client
+CHANNEL_IN_FLIGHT = 512  # the kit channel's bulkhead
+GOAL_GRPC, GOAL_GATEWAY = 0.5, 0.25
+QUEUE_SERVICE = queue_pb2.DESCRIPTOR.services_by_name["QueueService"]
+
+# --- load generators: client processes ------------------------------------------------------------
+#
+# Each client process gets its share of one rush's attempts, opens its channel / connections,
+# says it is ready and fires all of them at one agreed moment (CLOCK_MONOTONIC is system-wide),
+# then sends back (latency, outcome, finished_at) per attempt. Outcomes: "sold", "full",
+# "shed" (503 / UNAVAILABLE) or "error: ..." (anything else, which fails the run).
 
 
-class Shed(Exception):
-    """The platform answered 503 (a dependency's deadline passed): counted, not fatal."""
+async def _grpc_attempts(address: str, items: list[tuple[str, str, str, str]], in_flight: int,
+                         ready: Connection) -> list[tuple[float, str, float]]:
+    async with open_channel(address, [QUEUE_SERVICE], timeout_s=60, max_in_flight=in_flight) as channel:
+        stub = queue_pb2_grpc.QueueServiceStub(channel)
+        await channel.channel_ready()
+        requests = [queue_pb2.CreateBookingRequest(caller=queue_pb2.Caller(account_id=account, noka=noka),
+                                                   schedule_id=schedule_id, date=day)
+                    for account, noka, schedule_id, day in items]
+        ready.send("ready")
+        start_at = ready.recv()
+
+        async def one(request: queue_pb2.CreateBookingRequest) -> tuple[float, str, float]:
+            started = time.perf_counter()
+            try:
+                await stub.CreateBooking(request, timeout=60)
+                outcome = "sold"
+            except grpc.aio.AioRpcError as error:
+                outcome = {grpc.StatusCode.FAILED_PRECONDITION: "full", grpc.StatusCode.UNAVAILABLE: "shed"}.get(
+                    error.code(), f"error: {error.code().name} {error.details()}")
+            done = time.perf_counter()
+            return done - started, outcome, done
+
+        await asyncio.sleep(max(0.0, start_at - time.perf_counter()))
+        return list(await asyncio.gather(*(one(r) for r in requests)))
 
 
-async def timed(call) -> tuple[float, bool | None]:
-    """(latency, sold?) — None when the attempt was shed with a 503 / UNAVAILABLE."""
-    started = time.perf_counter()
+async def _http_attempts(base_url: str, items: list[tuple[str, str, str]], in_flight: int,
+                         ready: Connection) -> list[tuple[float, str, float]]:
+    # Many small client pools: one httpx pool with hundreds of connections spends its time in
+    # its own bookkeeping and would measure itself instead of the gateway.
+    clients = [httpx.AsyncClient(base_url=base_url, timeout=120, limits=httpx.Limits(
+        max_connections=CLIENT_POOL, max_keepalive_connections=CLIENT_POOL))
+        for _ in range(-(-len(items) // CLIENT_POOL))]
+    async with contextlib.AsyncExitStack() as opened:
+        for client in clients:
+            await opened.enter_async_context(client)
+        ready.send("ready")
+        start_at = ready.recv()
+
+        async def one(i: int, token: str, schedule_id: str, day: str) -> tuple[float, str, float]:
+            started = time.perf_counter()
+            try:
+                response = await clients[i % len(clients)].post(
+                    "/v1/bookings", headers={"Authorization": f"Bearer {token}"},
+                    json={"schedule_id": schedule_id, "date": day})
+                outcome = {201: "sold", 409: "full", 503: "shed"}.get(
+                    response.status_code, f"error: {response.status_code} {response.text[:200]}")
+            except httpx.HTTPError as error:
+                outcome = f"error: {type(error).__name__} {error}"
+            done = time.perf_counter()
+            return done - started, outcome, done
+
+        await asyncio.sleep(max(0.0, start_at - time.perf_counter()))
+        return list(await asyncio.gather(*(one(i, *item) for i, item in enumerate(items))))
+
+
+def _client_main(conn: Connection) -> None:
+    """A client process: one job (a rush share) after another until told to stop."""
+    while True:
+        job = conn.recv()
+        if job is None:
+            return
+        kind, target, items, in_flight = job
+        run = _grpc_attempts if kind == "grpc" else _http_attempts
+        conn.send(asyncio.run(run(target, items, in_flight, conn)))
+
+
+@dataclass
+class Clients:
+    count: int
+    processes: list[multiprocessing.process.BaseProcess] = field(default_factory=list)
+    pipes: list[Connection] = field(default_factory=list)
+
+    def start(self) -> None:
+        context = multiprocessing.get_context("spawn")  # never fork a process that holds gRPC state
+        for _ in range(self.count):
+            parent, child = context.Pipe()
+            process = context.Process(target=_client_main, args=(child,), daemon=True)
+            process.start()
+            self.processes.append(process)
+            self.pipes.append(parent)
+
+    @property
+    def pids(self) -> list[int]:
+        return [p.pid for p in self.processes if p.pid is not None]
+
+    def stop(self) -> None:
+        for pipe in self.pipes:
+            with contextlib.suppress(OSError):
+                pipe.send(None)
+        for process in self.processes:
+            process.join(5)
+            if process.is_alive():
+                process.kill()
+
+    def fire(self, kind: str, target: str, items: list, meter: CpuMeter | None = None,
+             probe: Probe | None = None) -> tuple[list[tuple[float, str, float]], float, float]:
+        """Run one rush; returns the outcomes, the moment it started and its duration."""
+        shares = [items[i::self.count] for i in range(self.count)]
+        for pipe, share in zip(self.pipes, shares, strict=True):
+            # together as many gRPC calls in flight as one service's channel allows (its bulkhead):
+            # grpcio cancels streams beyond that many on one server
+            pipe.send((kind, target, share, CHANNEL_IN_FLIGHT // self.count))
+        for pipe in self.pipes:
+            assert pipe.recv() == "ready"
+        start_at = time.perf_counter() + 0.05
+        with contextlib.ExitStack() as measuring:
+            if probe is not None:
+                measuring.enter_context(probe.recording())
+            if meter is not None:
+                measuring.enter_context(meter.measure())
+            for pipe in self.pipes:
+                pipe.send(start_at)
+            results = [outcome for pipe in self.pipes for outcome in pipe.recv()]
+        finished = max(done for _, _, done in results)
+        return results, start_at, finished - start_at
+
+
+# --- the stack's processes and what they spent -----------------------------------------------------
+
+
+def stack_pids(stack: Stack) -> dict[str, int]:
+    """The pid of each process of the stack (Postgres: the postmaster; its backends are children)."""
+    found: dict[str, int] = {}
+    for process in psutil.Process(stack.process.pid).children(recursive=True):
+        try:
+            cmdline = " ".join(process.cmdline())
+            parent = process.parent()
+        except psutil.Error:
+            continue
+        for name in ("queue", "membership", "gateway", "auth", "notify"):
+            if f"-m services.{name}" in cmdline:
+                found[name] = process.pid
+        if process.name() == "postgres" and parent is not None and parent.name() != "postgres":
+            found["postgres"] = process.pid
+        if "redis-server" in cmdline:
+            found["redis"] = process.pid
+    return found
+
+
+@dataclass
+class Probe:
+    """Per rush: pg_stat_statements of jkn_queue, Redis command counts, gRPC calls handled by
+    each service, and py-spy (raw folded stacks) of the queue service and the gateway."""
+
+    stack: Stack
+    pids: dict[str, int]
+    folder: Path | None
+    name: str = ""
+    spies: list[subprocess.Popen] = field(default_factory=list)
+
+    def _dsn(self, database: str) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.stack.ports['postgres']}/{database}"
+
+    async def _statements(self) -> dict[str, tuple[int, float]]:
+        conn = await asyncpg.connect(self._dsn("jkn_queue"))
+        try:
+            rows = await conn.fetch("SELECT query, calls, total_exec_time FROM pg_stat_statements s JOIN pg_database d"
+                                    " ON d.oid = s.dbid WHERE d.datname = 'jkn_queue'")
+        finally:
+            await conn.close()
+        return {r["query"]: (r["calls"], r["total_exec_time"]) for r in rows}
+
+    async def _reset(self) -> None:
+        conn = await asyncpg.connect(self._dsn("jkn_queue"))
+        try:
+            await conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+            await conn.execute("SELECT pg_stat_statements_reset()")
+        finally:
+            await conn.close()
+
+    def _redis_calls(self) -> int:
+        import redis
+
+        client = redis.Redis(port=self.stack.ports["redis"])
+        try:
+            stats = client.info("commandstats")
+        finally:
+            client.close()
+        return sum(v["calls"] for k, v in stats.items() if k not in ("cmdstat_info",))
+
+    def _grpc_calls(self) -> dict[str, float]:
+        counts = {}
+        for name in ("queue", "membership", "auth", "notify"):
+            text = ""
+            for _ in range(5):  # the metrics endpoint sometimes drops a connection right after a rush
+                try:
+                    text = httpx.get(f"http://127.0.0.1:{self.stack.ports[f'{name}_metrics']}/metrics",
+                                     timeout=5).text
+                    break
+                except httpx.HTTPError:
+                    time.sleep(0.5)
+            counts[name] = sum(float(m.group(1)) for m in re.finditer(
+                r'^grpc_server_handled_total\{[^}]*grpc_method="(?!Check)[^"]*"[^}]*\} ([0-9.e+]+)$', text, re.M))
+        return counts
+
+    @contextlib.contextmanager
+    def recording(self):
+        asyncio.run(self._reset())
+        redis_before, grpc_before = self._redis_calls(), self._grpc_calls()
+        if self.folder is not None:
+            for target in ("queue", "gateway"):
+                out = self.folder / f"{self.name}-{target}.txt"
+                self.spies.append(subprocess.Popen(
+                    [str(Path(sys.executable).parent / "py-spy"), "record", "--pid", str(self.pids[target]),
+                     "--rate", "250", "--format", "raw", "--nonblocking", "--output", str(out)],
+                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+            time.sleep(1.0)  # py-spy attaches
+        try:
+            yield self
+        finally:
+            for spy in self.spies:
+                spy.send_signal(signal.SIGINT)
+            for spy in self.spies:
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    spy.wait(20)
+            self.spies.clear()
+            self.redis_calls = self._redis_calls() - redis_before - 1
+            after = self._grpc_calls()
+            self.grpc_calls = {k: after[k] - grpc_before[k] for k in after}
+            self.statements = asyncio.run(self._statements())
+
+    def print_per_attempt(self, attempts: int) -> None:
+        statements = sorted(((calls, ms, q) for q, (calls, ms) in self.statements.items()
+                             if "pg_stat_statements" not in q), reverse=True)
+        total = sum(c for c, _, _ in statements)
+        print(f"  round trips per attempt: SQL {total / attempts:.3f} (jkn_queue)   "  # noqa: T201
+              f"Redis {self.redis_calls / attempts:.3f}   gRPC "
+              + "  ".join(f"{k} {v / attempts:.3f}" for k, v in self.grpc_calls.items() if v))
+        for calls, ms, query in statements[:12]:
+            print(f"    {calls:6d} x {ms / max(calls, 1):6.3f} ms  {' '.join(query.split())[:110]}")  # noqa: T201
+        if self.folder is not None:
+            for target in ("queue", "gateway"):
+                print_profile(self.folder / f"{self.name}-{target}.txt", target)
+
+
+def print_profile(path: Path, target: str, top: int = 12) -> None:
+    """The functions with the most samples (own and with callees) in a py-spy raw profile."""
+    if not path.exists():
+        return
+    own: collections.Counter[str] = collections.Counter()
+    inclusive: collections.Counter[str] = collections.Counter()
+    total = 0
+    for line in path.read_text().splitlines():
+        stack, _, count_text = line.rpartition(" ")
+        if not stack or not count_text.isdigit():
+            continue
+        count = int(count_text)
+        frames = [re.sub(r" \((.*/)?([^/]*):\d+\)", r" (\2)", f) for f in stack.split(";")]
+        total += count
+        own[frames[-1]] += count
+        for frame in set(frames):
+            inclusive[frame] += count
+    if not total:
+        return
+    print(f"  py-spy {target}: {total} samples; own time:")  # noqa: T201
+    for frame, count in own.most_common(top):
+        print(f"    {100 * count / total:5.1f} %  {frame[:110]}")  # noqa: T201
+    print(f"  py-spy {target}: with callees:")  # noqa: T201
+    for frame, count in inclusive.most_common(top + 8)[8:]:
+        print(f"    {100 * count / total:5.1f} %  {frame[:110]}")  # noqa: T201
+
+
+def enable_pg_stat_statements(data_dir: Path) -> None:
+    """Initialise the stack's Postgres cluster beforehand with pg_stat_statements preloaded
+    (the stack then finds it and only starts it)."""
+    server = infra.Postgres(data_dir, infra.free_port())
+    server.start()
     try:
-        ok: bool | None = bool(await call)
-    except grpc.aio.AioRpcError as error:
-        if error.code() == grpc.StatusCode.UNAVAILABLE:
-            ok = None
-        elif error.code() == grpc.StatusCode.FAILED_PRECONDITION:  # QUOTA_FULL
-            ok = False
-        else:
-            raise
-    except Shed:
-        ok = None
-    return time.perf_counter() - started, ok
+        subprocess.run([str(infra.postgres_bin_dir() / "psql"), server.dsn(), "-qc",
+                        "ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'"], check=True)
+    finally:
+        server.stop()
 
 
-async def rush(calls: list, name: str) -> dict[str, float]:
-    """Fire every call at once; report attempts/s and latencies; return the report row."""
-    started = time.perf_counter()
-    done_at: list[float] = []
+# --- the rushes ------------------------------------------------------------------------------------
 
-    async def one(call):
-        latency, ok = await timed(call)
-        if ok:
-            done_at.append(time.perf_counter() - started)
-        return latency, ok
 
-    results = await asyncio.gather(*(one(c) for c in calls))
-    elapsed = time.perf_counter() - started
-    row = report(name, len(results) / elapsed, [latency for latency, _ in results], unit="attempts/s")
-    row["sold"] = sum(ok is True for _, ok in results)
-    row["shed"] = sum(ok is None for _, ok in results)
-    row["sold_out_s"] = max(done_at, default=0.0)
-    print(f"{'':<16} sold {row['sold']} seats, the last after {row['sold_out_s']:.2f} s; "  # noqa: T201
-          f"{row['shed']} attempts shed with 503")
+def summarize(name: str, results: list[tuple[float, str, float]], started: float, elapsed: float,
+              meter: CpuMeter, client_pids: list[int]) -> dict[str, float]:
+    latencies = sorted(latency for latency, _, _ in results)
+    q = statistics.quantiles(latencies, n=100)
+    outcomes = collections.Counter(o if not o.startswith("error") else "error" for _, o, _ in results)
+    errors = [o for _, o, _ in results if o.startswith("error")]
+    sold_at = [done - started for _, o, done in results if o == "sold"]
+    row = {"rps": len(results) / elapsed, "p50": q[49] * 1000, "p99": q[98] * 1000, "sold": outcomes["sold"],
+           "shed": outcomes["shed"], "errors": len(errors), "sold_out_s": max(sold_at, default=0.0)}
+    client_share = sum(meter.spent.get(f"client{i}", 0.0) for i in range(len(client_pids))) / meter.elapsed_s
+    print(f"{name:<22} {row['rps']:7.0f} attempts/s   p50 {row['p50']:7.1f} ms   p99 {row['p99']:7.1f} ms   "  # noqa: T201
+          f"sold {row['sold']} (last after {row['sold_out_s']:.2f} s)   shed {row['shed']}   errors {row['errors']}   "
+          f"client cpu {client_share:.2f} cores")
+    print("  cpu ms per attempt: " + "   ".join(  # noqa: T201
+        f"{k} {1000 * v / len(results):.3f}" for k, v in meter.spent.items() if not k.startswith("client"))
+        + f"   clients {1000 * client_share * meter.elapsed_s / len(results):.3f}")
+    for error in errors[:3]:
+        print(f"  ! {error}")  # noqa: T201
     return row
 
 
@@ -99,25 +386,38 @@ async def bare_update(dsn: str, attempts: int, seats: int, pool_size: int) -> di
                            " quota int NOT NULL); TRUNCATE bench_seats")
         await pool.execute("INSERT INTO bench_seats VALUES (1, 0, $1)", seats)
 
-        async def take() -> bool:
-            return await pool.fetchval("UPDATE bench_seats SET taken = taken + 1 WHERE id = 1 AND taken < quota"
-                                       " RETURNING taken") is not None
+        async def take() -> tuple[float, bool]:
+            started = time.perf_counter()
+            ok = await pool.fetchval("UPDATE bench_seats SET taken = taken + 1 WHERE id = 1 AND taken < quota"
+                                     " RETURNING taken") is not None
+            return time.perf_counter() - started, ok
 
-        row = await rush([take() for _ in range(attempts)], "bare UPDATE")
+        started = time.perf_counter()
+        results = await asyncio.gather(*(take() for _ in range(attempts)))
+        elapsed = time.perf_counter() - started
         assert await pool.fetchval("SELECT taken FROM bench_seats") == seats
-        return row
     finally:
         await pool.close()
+    q = statistics.quantiles([latency for latency, _ in results], n=100)
+    row = {"rps": attempts / elapsed, "p50": q[49] * 1000, "p99": q[98] * 1000}
+    print(f"{'bare UPDATE':<22} {row['rps']:7.0f} attempts/s   p50 {row['p50']:7.1f} ms   "  # noqa: T201
+          f"p99 {row['p99']:7.1f} ms   sold {sum(ok for _, ok in results)}")
+    return row
 
 
-async def check_sold(dsn: str, schedule_id: str, day, seats: int) -> None:
+async def check_sold(dsn: str, sessions: list[str], day: date, seats: int) -> None:
     conn = await asyncpg.connect(dsn)
     try:
-        seqs = [r["seq"] for r in await conn.fetch("SELECT seq FROM bookings WHERE schedule_id = $1 AND date = $2"
-                                                   " ORDER BY seq", uuid.UUID(schedule_id), day)]
+        for schedule_id in sessions:
+            seqs = [r["seq"] for r in await conn.fetch(
+                "SELECT seq FROM bookings WHERE schedule_id = $1 AND date = $2 ORDER BY seq",
+                uuid.UUID(schedule_id), day)]
+            taken = await conn.fetchval("SELECT taken_jkn FROM sessions WHERE schedule_id = $1 AND date = $2",
+                                        uuid.UUID(schedule_id), day)
+            assert seqs == list(range(1, seats + 1)) and taken == seats, \
+                f"oversold or gaps: {len(seqs)} bookings, taken {taken}, of {seats}"
     finally:
         await conn.close()
-    assert seqs == list(range(1, seats + 1)), f"oversold or gaps: {len(seqs)} bookings"
 
 
 async def accounts_for(auth_dsn: str, membership_dsn: str, count: int) -> list[tuple[str, str]]:
@@ -134,76 +434,117 @@ async def accounts_for(auth_dsn: str, membership_dsn: str, count: int) -> list[t
     return [(str(r[0]), r[2]) for r in records]
 
 
-async def main(attempts: int, seats: int) -> None:
+async def publish_sessions(address: str, day: date, count: int, seats: int, prefix: str) -> list[str]:
+    """``count`` sessions of ``seats`` on ``day`` at the clinic, each at its own poli (one
+    participant may hold one booking per poli and date)."""
+    async with open_channel(address, [QUEUE_SERVICE], timeout_s=60) as channel:
+        partner = partner_pb2_grpc.PartnerQueueServiceStub(channel)
+        sessions = []
+        for i in range(count):
+            poli = "001" if prefix == "001" else f"{prefix}{i:03d}"
+            reply = await partner.UpsertSchedule(partner_pb2.UpsertScheduleRequest(
+                poli_code=poli, poli_name=f"Poli Beban {poli}", doctor_code=f"DB{poli}",
+                doctor_name="dr. Beban", date=day.isoformat(), start="00:00", end="23:59", quota_jkn=seats),
+                metadata=signed_metadata(f"dev-secret-{CLINIC}", CLINIC))
+            sessions.append(reply.schedule_id)
+        return sessions
+
+
+def main(attempts: int, seats: int, client_count: int, curve: list[int], profile: Path | None) -> None:
     work = Path(tempfile.mkdtemp(prefix="bench-queue-"))
+    if profile is not None:
+        profile.mkdir(parents=True, exist_ok=True)
+        enable_pg_stat_statements(work / "var" / "postgres" / "data")
+    clients = Clients(client_count)
+    clients.start()
     stack = start_stack(work, JKN_LOG_LEVEL="WARNING")
     try:
         stack.wait_ready()
         dsn = f"postgresql://postgres@127.0.0.1:{stack.ports['postgres']}/{{}}"
-        await bulk.load(dsn.format("jkn_membership"), attempts * 7)
-        people = await accounts_for(dsn.format("jkn_auth"), dsn.format("jkn_membership"), attempts)
+        asyncio.run(bulk.load(dsn.format("jkn_membership"), attempts * 7))
+        people = asyncio.run(accounts_for(dsn.format("jkn_auth"), dsn.format("jkn_membership"), attempts))
         today = jakarta_now().date()
         tomorrow = today + timedelta(days=1)
-        queue_service = queue_pb2.DESCRIPTOR.services_by_name["QueueService"]
-        async with open_channel(f"127.0.0.1:{stack.ports['queue']}", [queue_service], timeout_s=60) as channel:
-            partner = partner_pb2_grpc.PartnerQueueServiceStub(channel)
-            sessions = {}
-            for day in (today, tomorrow):
-                reply = await partner.UpsertSchedule(partner_pb2.UpsertScheduleRequest(
-                    poli_code="001", doctor_code="DBENCH01", doctor_name="dr. Beban", date=day.isoformat(),
-                    start="00:00", end="23:59", quota_jkn=seats), metadata=signed_metadata(
-                        f"dev-secret-{CLINIC}", CLINIC))
-                sessions[day] = reply.schedule_id
+        address = f"127.0.0.1:{stack.ports['queue']}"
+        pids = stack_pids(stack)
+        groups: dict[str, Iterable[int]] = {
+            name: [pids[name]] for name in ("queue", "membership", "gateway", "postgres", "redis")}
+        groups.update({f"client{i}": [pid] for i, pid in enumerate(clients.pids)})
+        meter = CpuMeter(groups)
+        probe = Probe(stack, pids, profile) if profile is not None else None
 
+        async def bare_database() -> None:
             conn = await asyncpg.connect(dsn.format("postgres"))
             await conn.execute("CREATE DATABASE bench_bare")
             await conn.close()
-            pool_size = QueueSettings(env="test").db_pool_max
-            baseline = await bare_update(dsn.format("bench_bare"), attempts, seats, pool_size)
 
-            stub = queue_pb2_grpc.QueueServiceStub(channel)
-            grpc_row = await rush([stub.CreateBooking(queue_pb2.CreateBookingRequest(
-                caller=queue_pb2.Caller(account_id=account, noka=noka), schedule_id=sessions[today],
-                date=today.isoformat()), timeout=60) for account, noka in people], "grpc CreateBooking")
-            await check_sold(dsn.format("jkn_queue"), sessions[today], today, seats)
+        asyncio.run(bare_database())
+        pool_size = QueueSettings(env="test").db_pool_max
+        baseline = asyncio.run(bare_update(dsn.format("bench_bare"), attempts, seats, pool_size))
+
+        rows: dict[int, dict[str, float]] = {}
+        failures: list[str] = []
+        for count in curve:
+            if seats % count:
+                raise SystemExit(f"--seats {seats} is not divisible by {count} sessions")
+            sessions = asyncio.run(publish_sessions(address, today, count, seats // count,
+                                                    "001" if count == 1 else f"S{count}"))
+            items = [(account, noka, sessions[i % count], today.isoformat()) for i, (account, noka) in
+                     enumerate(people)]
+            if probe is not None:
+                probe.name = f"grpc-{count}"
+            results, started, elapsed = clients.fire("grpc", address, items, meter, probe)
+            rows[count] = summarize(f"grpc {count} session{'s' if count > 1 else ''}", results, started,
+                                    elapsed, meter, clients.pids)
+            if probe is not None:
+                probe.print_per_attempt(len(results))
+            asyncio.run(check_sold(dsn.format("jkn_queue"), sessions, today, seats // count))
+            if rows[count]["errors"]:
+                failures.append(f"the gRPC rush on {count} sessions got {rows[count]['errors']:.0f} errors")
 
         key = load_signing_keys(AuthSettings(env="test").jwt_private_keys.get_secret_value())[0]
-        # Many small client pools: one httpx pool with 2,000 connections spends its time in its
-        # own bookkeeping (O(n²)) and would measure itself instead of the gateway.
-        clients = [httpx.AsyncClient(base_url=stack.gateway, timeout=120, limits=httpx.Limits(
-            max_connections=CLIENT_POOL, max_keepalive_connections=CLIENT_POOL))
-            for _ in range(-(-attempts // CLIENT_POOL))]
-        async with contextlib.AsyncExitStack() as opened:
-            for client in clients:
-                await opened.enter_async_context(client)
+        [gateway_session] = asyncio.run(publish_sessions(address, tomorrow, 1, seats, "001"))
+        tokened = [(tokens.access_token(key, account_id=account, session_id=str(uuid.uuid4()), noka=noka)[0],
+                  gateway_session, tomorrow.isoformat()) for account, noka in people]  # minted as auth does
+        if probe is not None:
+            probe.name = "gateway"
+        results, started, elapsed = clients.fire("http", stack.gateway, tokened, meter, probe)
+        gateway = summarize("gateway POST", results, started, elapsed, meter, clients.pids)
+        if probe is not None:
+            probe.print_per_attempt(len(results))
+        asyncio.run(check_sold(dsn.format("jkn_queue"), [gateway_session], tomorrow, seats))
+        if gateway["errors"]:
+            failures.append(f"the gateway rush answered {gateway['errors']:.0f} times something else than 201/409/503")
 
-            bearer = {account: tokens.access_token(key, account_id=account, session_id=str(uuid.uuid4()), noka=noka)[0]
-                      for account, noka in people}  # minted (as auth does) before the clock starts
-
-            async def book(i: int, account: str, noka: str) -> bool:
-                token = bearer[account]
-                response = await clients[i % len(clients)].post(
-                    "/v1/bookings", headers={"Authorization": f"Bearer {token}"},
-                    json={"schedule_id": sessions[tomorrow], "date": tomorrow.isoformat()})
-                if response.status_code == 503:
-                    raise Shed()
-                if response.status_code not in (201, 409):
-                    raise RuntimeError(f"{response.status_code}: {response.text[:300]}")
-                return response.status_code == 201
-
-            gateway_row = await rush([book(i, a, n) for i, (a, n) in enumerate(people)], "gateway POST")
-        await check_sold(dsn.format("jkn_queue"), sessions[tomorrow], tomorrow, seats)
-        for name, row in (("grpc", grpc_row), ("gateway", gateway_row)):
-            sold_out = row["sold_out_s"] / baseline["sold_out_s"]
-            print(f"ratio {name:<8} attempts/s {row['rps'] / baseline['rps']:.2f} of bare UPDATE   "  # noqa: T201
-                  f"p99 x{row['p99'] / baseline['p99']:.1f}   sold out x{sold_out:.1f}")
+        print("curve (attempts/s by sessions filling at once): "  # noqa: T201
+              + "   ".join(f"{n}: {row['rps']:.0f} ({row['rps'] / baseline['rps']:.2f})" for n, row in rows.items()))
+        grpc_row = rows[curve[0]]
+        for name, row, goal in (("grpc", grpc_row, GOAL_GRPC), ("gateway", gateway, GOAL_GATEWAY)):
+            print(f"ratio {name:<8} attempts/s {row['rps'] / baseline['rps']:.2f} of bare UPDATE (goal {goal})   "  # noqa: T201
+                  f"p99 {row['p99']:.0f} ms = x{row['p99'] / baseline['p99']:.1f} of bare UPDATE's   "
+                  f"shed {row['shed']:.0f}")
+        measured = grpc_row["rps"] / baseline["rps"]
+        p99_ok = grpc_row["p99"] <= 3 * baseline["p99"] and not grpc_row["shed"]
+        print(f"  gRPC p99 {'within' if p99_ok else 'ABOVE'} 3x the bare loop's p99"  # noqa: T201
+              f"{'' if not grpc_row['shed'] else ', attempts shed'}; gateway p99 "
+              f"{'within' if gateway['p99'] <= 2000 and not gateway['shed'] else 'ABOVE'} 2 s")
+        for failure in failures:
+            print(f"FAILED: {failure}")  # noqa: T201
+        if failures:
+            measured = 0.0
     finally:
         stack.stop()
+        clients.stop()
+    ratio_line("queue_grpc_rush", measured, GOAL_GRPC)
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--attempts", type=int, default=2000)
     parser.add_argument("--seats", type=int, default=100)
+    parser.add_argument("--clients", type=int, default=3, help="client processes generating the load")
+    parser.add_argument("--curve", default="1,10,100", help="sessions filling at once, one rush each")
+    parser.add_argument("--profile", type=Path, help="folder for py-spy profiles; also counts round trips")
     args = parser.parse_args()
-    asyncio.run(main(args.attempts, args.seats))
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    main(args.attempts, args.seats, args.clients, [int(n) for n in args.curve.split(",")], args.profile)

@@ -13,6 +13,7 @@ from services.kit.jobs import run_periodically
 from services.kit.partner_auth import PartnerSecrets
 from services.kit.runtime import Runtime
 from services.queue import jobs
+from services.queue.seats import Lanes
 from services.queue.seed import seed_demo
 from services.queue.server import PartnerQueueServicer, QueueServicer
 from services.queue.settings import QueueSettings
@@ -30,9 +31,11 @@ async def build(runtime: Runtime) -> list[Servicer]:
                                         every_s=settings.jobs_every_s), "queue-jobs")
     membership = membership_pb2_grpc.MembershipServiceStub(runtime.channel(
         settings.membership_addr, membership_pb2.DESCRIPTOR.services_by_name["MembershipService"]))
+    lanes = Lanes(pool, membership, wait_s=settings.booking_batch_wait_ms / 1000,
+                  max_batch=settings.booking_batch_max)
     secrets = PartnerSecrets(settings.partner_secrets.get_secret_value(), dev_fallback=not settings.is_prod)
     return [
-        Servicer(QueueServicer(pool=pool, membership=membership, now=now),
+        Servicer(QueueServicer(pool=pool, lanes=lanes, now=now),
                  queue_pb2_grpc.add_QueueServiceServicer_to_server,
                  queue_pb2.DESCRIPTOR.services_by_name["QueueService"].full_name),
         Servicer(PartnerQueueServicer(pool=pool, membership=membership, secrets=secrets, now=now),

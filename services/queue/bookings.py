@@ -7,6 +7,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import TYPE_CHECKING
 
 import asyncpg
 
@@ -17,6 +18,9 @@ from services.kit.errors import DomainError, NotFound, call_peer
 from services.kit.ids import is_uuid
 from services.kit.logs import get_logger
 from services.queue import events, metrics, rules, store, views
+
+if TYPE_CHECKING:  # seats imports this module
+    from services.queue.seats import Lanes
 
 log = get_logger("jkn.queue.bookings")
 
@@ -60,16 +64,18 @@ async def patient_in_family(membership: membership_pb2_grpc.MembershipServiceStu
     raise NotFound("no such participant in your family")
 
 
-async def create(pool: asyncpg.Pool, membership: membership_pb2_grpc.MembershipServiceStub, request: BookingRequest,
-                 *, now: datetime) -> tuple[queue_pb2.Booking, bool]:
+async def create(lanes: Lanes, request: BookingRequest, *, now: datetime) -> tuple[queue_pb2.Booking, bool]:
     """Book a seat; returns the booking and whether it was an idempotent replay.
 
     The checks, in order: a replayed Idempotency-Key; the session (none that day, or closed:
-    BOOKING_WINDOW); a session already full (QUOTA_FULL at once: in a 06:00 rush most attempts
-    end here without a call to membership); the patient in the caller's family and AKTIF; the
-    window; own FKTP or referral; then the seat itself in one transaction."""
+    BOOKING_WINDOW); a session already full (QUOTA_FULL before membership is asked: in a 06:00
+    rush most attempts end here, many of them answered by one read of the session); the patient
+    in the caller's family and AKTIF; the window; own FKTP or referral (`check_before_seat`); then
+    the seat. From the session on, the attempt waits in its session's lane (`seats.Lanes`),
+    which reads the session once for all the attempts waiting, and checks and seats them in
+    batches, one transaction each."""
     if request.idempotency_key:
-        replay = await _replay(pool, request)
+        replay = await _replay(lanes.pool, request)
         if replay is not None:
             return replay, True
     if not is_uuid(request.schedule_id):
@@ -79,30 +85,37 @@ async def create(pool: asyncpg.Pool, membership: membership_pb2_grpc.MembershipS
                               idempotency_key=request.idempotency_key)
     if not rules.bookable_at_all(visit_date, now=now):  # no session is made for such a date
         raise DomainError("bookings are for today up to 30 days ahead", code="BOOKING_WINDOW")
-    session = await _session(pool, request.schedule_id, visit_date)
+    return await lanes.book(request, visit_date, now=now)
+
+
+async def check_before_seat(pool: asyncpg.Pool, request: BookingRequest, session: asyncpg.Record,
+                            visit_date: date, patient: Patient, *, now: datetime) -> str | None:
+    """Booking rules 4, 1 and 2 (or the referral rules) for ``patient``; returns the referral
+    number a hospital booking carries."""
+    facility_type = session["facility_type"]
+    rules.check_active(patient.status)
+    rules.check_booking_window(facility_type=facility_type, visit_date=visit_date, now=now,
+                              session_end=session["end_time"])
+    if facility_type == "FKTP":
+        rules.check_own_fktp(facility_code=session["facility_code"], participant_fktp=patient.fktp_code)
+        return None
+    number = (request.referral_number or "").strip().upper()
+    row = await store.referral(pool, number=number) if len(number) == rules.REFERRAL_LENGTH else None
+    rules.check_referral(
+        rules.Referral(row["number"], row["noka"], row["to_facility"], row["poli_code"], row["issued_on"],
+                       row["valid_until"]) if row else None,
+        number=number, noka=patient.noka, facility_code=session["facility_code"],
+        poli_code=session["poli_code"], visit_date=visit_date, today=now.date())
+    return number
+
+
+async def book_one(pool: asyncpg.Pool, request: BookingRequest, visit_date: date, patient: Patient,
+                   referral: str | None) -> tuple[queue_pb2.Booking, bool]:
+    """One checked attempt in a transaction of its own (when a batch met a unique violation it
+    could not foresee): the active-booking check, the seat, the booking."""
+    session = await session_of(pool, request.schedule_id, visit_date)
     facility_type = session["facility_type"]
     try:
-        if session["closed"]:
-            raise DomainError("the doctor does not practise on that date", code="BOOKING_WINDOW")
-        if session["taken_jkn"] >= session["quota_jkn"]:  # the cheap early answer in a rush; the seat
-            raise DomainError("no JKN seats left for this session", code="QUOTA_FULL")  # UPDATE decides
-        patient = await patient_in_family(membership, caller_noka=request.caller_noka,
-                                          noka=request.noka or request.caller_noka)
-        rules.check_active(patient.status)
-        rules.check_booking_window(facility_type=facility_type, visit_date=visit_date, now=now,
-                                   session_end=session["end_time"])
-        referral = None
-        if facility_type == "FKTP":
-            rules.check_own_fktp(facility_code=session["facility_code"], participant_fktp=patient.fktp_code)
-        else:
-            number = (request.referral_number or "").strip().upper()
-            row = await store.referral(pool, number=number) if len(number) == rules.REFERRAL_LENGTH else None
-            referral = number
-            rules.check_referral(
-                rules.Referral(row["number"], row["noka"], row["to_facility"], row["poli_code"], row["issued_on"],
-                               row["valid_until"]) if row else None,
-                number=number, noka=patient.noka, facility_code=session["facility_code"],
-                poli_code=session["poli_code"], visit_date=visit_date, today=now.date())
         booking = await _take_seat(pool, request, session, visit_date, patient, referral)
     except (asyncpg.UniqueViolationError, DomainError) as error:
         duplicate = isinstance(error, asyncpg.UniqueViolationError) or error.code == "DUPLICATE_BOOKING"
@@ -127,7 +140,7 @@ async def create(pool: asyncpg.Pool, membership: membership_pb2_grpc.MembershipS
     return booking, False
 
 
-async def _session(pool: asyncpg.Pool, schedule_id: str, visit_date: date) -> asyncpg.Record:
+async def session_of(pool: asyncpg.Pool, schedule_id: str, visit_date: date) -> asyncpg.Record:
     """The schedule's session on that date (made from the weekly hours on first use)."""
     session = await store.session(pool, schedule_id=schedule_id, day=visit_date)
     if session is None:

@@ -9,6 +9,7 @@ or fewer ahead), `BookingCancelled` by the facility. `BookingNoShow`, `BookingCh
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import asyncpg
@@ -29,7 +30,7 @@ TaskRecorded = events_pb2.TaskRecorded
 CANCELLED_BY = {"participant": events_pb2.CANCELLED_BY_PARTICIPANT, "facility": events_pb2.CANCELLED_BY_FACILITY}
 
 
-def booking_facts(row: asyncpg.Record) -> events_pb2.BookingFacts:
+def booking_facts(row: Mapping[str, Any]) -> events_pb2.BookingFacts:
     """What a message about a booking may say (no names: the patient is known by NOKA only)."""
     estimate = rules.estimated_service_at(visit_date=row["date"], start=row["start_time"], seq=row["seq"])
     return events_pb2.BookingFacts(

@@ -16,7 +16,7 @@ from jkn.queue.v1 import partner_pb2, partner_pb2_grpc, queue_pb2, queue_pb2_grp
 from services.kit.errors import ValidationFailed
 from services.kit.ids import is_noka, is_uuid
 from services.kit.partner_auth import PartnerSecrets, authenticate
-from services.queue import bookings, directory, partner, rules, store, views
+from services.queue import bookings, directory, partner, rules, seats, store, views
 
 _TYPES = {queue_pb2.FACILITY_TYPE_FKTP: "FKTP", queue_pb2.FACILITY_TYPE_FKRTL: "FKRTL"}
 Clock = Callable[[], datetime]
@@ -52,8 +52,8 @@ def _visit_type(value: int) -> int:
 class QueueServicer(queue_pb2_grpc.QueueServiceServicer):
     """Facilities, schedules and bookings (for the gateway and membership)."""
 
-    def __init__(self, *, pool: asyncpg.Pool, membership: membership_pb2_grpc.MembershipServiceStub, now: Clock):
-        self.pool, self.membership, self.now = pool, membership, now
+    def __init__(self, *, pool: asyncpg.Pool, lanes: seats.Lanes, now: Clock):
+        self.pool, self.lanes, self.now = pool, lanes, now
 
     async def GetFacility(self, request: queue_pb2.GetFacilityRequest,
                           context: grpc.aio.ServicerContext) -> queue_pb2.GetFacilityResponse:
@@ -79,7 +79,7 @@ class QueueServicer(queue_pb2_grpc.QueueServiceServicer):
     async def CreateBooking(self, request: queue_pb2.CreateBookingRequest,
                             context: grpc.aio.ServicerContext) -> queue_pb2.CreateBookingResponse:
         account_id, noka = _caller(request.caller)
-        booking, replayed = await bookings.create(self.pool, self.membership, bookings.BookingRequest(
+        booking, replayed = await bookings.create(self.lanes, bookings.BookingRequest(
             account_id=account_id, caller_noka=noka, schedule_id=request.schedule_id, date=request.date,
             noka=request.noka if request.HasField("noka") else None,
             referral_number=request.referral_number if request.HasField("referral_number") else None,

@@ -17,6 +17,9 @@ class QueueSettings(PartnerFacingSettings):
     metrics_port: int = DEFAULT_PORTS["queue"][1]
     database_url: str = database_url("jkn_queue")
     jobs_every_s: float = Field(60, description="how often no-shows are marked and reminders sent")
+    booking_batch_wait_ms: float = Field(2, description="how long a session's lane gathers attempts before its "
+                                         "first batch (later batches form while the previous one commits)")
+    booking_batch_max: int = Field(200, description="at most this many attempts seated in one transaction")
     clock_offset_s: float = Field(0, description="dev/test only: shifts the service's clock (rehearse a visit "
                                                  "day); refused in prod")
 

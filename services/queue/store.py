@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 from datetime import date, datetime, time
-from typing import Final, TypeAlias
+from typing import Any, Final, TypeAlias
 
 import asyncpg
 
@@ -194,6 +194,75 @@ async def take_seat(conn: asyncpg.Connection, *, schedule_id: str, day: date) ->
 async def free_seat(conn: asyncpg.Connection, *, schedule_id: str, day: date) -> None:
     await conn.execute("UPDATE sessions SET taken_jkn = taken_jkn - 1 WHERE schedule_id = $1 AND date = $2"
                        " AND taken_jkn > 0", schedule_id, day)
+
+
+# --- group commit: several seats of one session in one transaction (`seats.Lanes`) -------------
+
+async def lock_session_seats(conn: asyncpg.Connection, *, schedule_id: str, day: date) -> asyncpg.Record | None:
+    """The session's counter, locked for the batch (the one lock order: session first)."""
+    return await conn.fetchrow("SELECT taken_jkn, quota_jkn, last_seq, closed, now() AS now FROM sessions"
+                               " WHERE schedule_id = $1 AND date = $2 FOR UPDATE", schedule_id, day)
+
+
+async def batch_conflicts(conn: asyncpg.Connection, *, facility_code: str, poli_code: str, day: date,
+                          nokas: list[str], booked_by: list[str], keys: list[str]) -> list[asyncpg.Record]:
+    """In one round trip, what a batch of bookings must know before it writes: ``active`` — which
+    of ``nokas`` already hold an active booking at this poli that day; ``key`` — the bookings
+    already made under one of the (``booked_by``, ``keys``) Idempotency-Keys; ``record`` — the
+    medical record numbers the facility knows for ``nokas``."""
+    return await conn.fetch(
+        "SELECT 'active' AS kind, noka, NULL::uuid AS booked_by, NULL::text AS idempotency_key,"
+        " NULL::text AS request_fingerprint, NULL::bytea AS first_response, NULL::text AS medical_record_number"
+        " FROM bookings WHERE noka = ANY($1::text[]) AND facility_code = $2 AND poli_code = $3 AND date = $4"
+        " AND status IN ('BOOKED', 'CHECKED_IN', 'SERVING')"
+        " UNION ALL SELECT 'key', b.noka, b.booked_by, b.idempotency_key, b.request_fingerprint, b.first_response,"
+        " NULL FROM unnest($5::uuid[], $6::text[]) AS k(booked_by, idempotency_key)"
+        " JOIN bookings b ON b.booked_by = k.booked_by AND b.idempotency_key = k.idempotency_key"
+        " UNION ALL SELECT 'record', noka, NULL, NULL, NULL, NULL, medical_record_number FROM medical_records"
+        " WHERE facility_code = $2 AND noka = ANY($1::text[])",
+        nokas, facility_code, poli_code, day, booked_by, keys)
+
+
+async def insert_booking_batch(conn: asyncpg.Connection, *, schedule_id: str, day: date, facility_code: str,
+                               poli_code: str, bookings: list[tuple], records: list[tuple[str, str]],
+                               events: list[tuple], event_type: str, topic: str, outbox_channel: str) -> int:
+    """The seats, the bookings, the medical record numbers given and the outbox events of a
+    batch in one statement (after `lock_session_seats`; the caller has numbered the seats).
+
+    ``bookings``: (code, seq, noka, booked_by, visit_type, referral_number, medical_record_number,
+    new_patient, idempotency_key, request_fingerprint, first_response); ``records``: (noka,
+    number); ``events``: (event_id, key, payload, headers JSON) — the rows `kit.outbox.add_event`
+    writes, and its NOTIFY. Returns the number of bookings written."""
+    columns = list(zip(*bookings, strict=True))
+    record_columns: list[tuple[Any, ...]] = list(zip(*records, strict=True)) if records else [(), ()]
+    event_columns = list(zip(*events, strict=True))
+    row = await conn.fetchrow(
+        "WITH seats AS (UPDATE sessions SET taken_jkn = taken_jkn + $3, last_seq = last_seq + $3"
+        "   WHERE schedule_id = $1 AND date = $2 RETURNING 1),"
+        " written AS (INSERT INTO bookings (code, schedule_id, date, facility_code, poli_code, seq, noka, booked_by,"
+        "   status, visit_type, referral_number, medical_record_number, new_patient, idempotency_key,"
+        "   request_fingerprint, first_response)"
+        "   SELECT v.code, $1, $2, $4, $5, v.seq, v.noka, v.booked_by, 'BOOKED', v.visit_type, v.referral_number,"
+        "   v.medical_record_number, v.new_patient, v.idempotency_key, v.request_fingerprint, v.first_response"
+        "   FROM unnest($6::text[], $7::int[], $8::text[], $9::uuid[], $10::smallint[], $11::text[], $12::text[],"
+        "   $13::bool[], $14::text[], $15::text[], $16::bytea[]) AS v(code, seq, noka, booked_by, visit_type,"
+        "   referral_number, medical_record_number, new_patient, idempotency_key, request_fingerprint,"
+        "   first_response) RETURNING 1),"
+        " remembered AS (INSERT INTO medical_records (facility_code, noka, medical_record_number)"
+        "   SELECT $4, r.noka, r.number FROM unnest($17::text[], $18::text[]) AS r(noka, number)"
+        "   ON CONFLICT (facility_code, noka) DO UPDATE SET medical_record_number = EXCLUDED.medical_record_number"
+        "   RETURNING 1),"
+        " announced AS (INSERT INTO outbox (event_id, event_type, topic, key, payload, headers)"
+        "   SELECT e.event_id, $19, $20, e.key, e.payload, e.headers::jsonb"
+        "   FROM unnest($21::uuid[], $22::bytea[], $23::bytea[], $24::text[]) AS e(event_id, key, payload, headers)"
+        "   RETURNING 1)"
+        " SELECT (SELECT count(*) FROM written) AS written, (SELECT count(*) FROM seats) AS seats,"
+        " (SELECT count(*) FROM remembered) AS remembered, (SELECT count(*) FROM announced) AS announced,"
+        " pg_notify($25, '') AS notified",
+        schedule_id, day, len(bookings), facility_code, poli_code, *columns, *record_columns, event_type, topic,
+        *event_columns, outbox_channel)
+    assert row is not None and row["seats"] == 1, "the batch's session row is gone"
+    return row["written"]
 
 
 # --- referrals -----------------------------------------------------------------------------

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import asyncpg
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -34,7 +35,7 @@ def schedule(row: asyncpg.Record) -> queue_pb2.Schedule:
         quota_non_jkn=row["quota_non_jkn"])
 
 
-def booking(row: asyncpg.Record) -> queue_pb2.Booking:
+def booking(row: Mapping[str, Any]) -> queue_pb2.Booking:
     message = queue_pb2.Booking(
         booking_code=row["code"], queue_number=rules.queue_number(row["poli_code"], row["seq"]), queue_seq=row["seq"],
         status=queue_pb2.BookingStatus.Value(f"BOOKING_STATUS_{row['status']}"), date=row["date"].isoformat(),
