@@ -1,124 +1,494 @@
-"""OTP issue + check through the notify gRPC API, against a bare ``grpc.aio`` echo server.
+"""OTP issue + check through notify's gRPC API, against a bare ``grpc.aio`` echo server.
 
-Starts its own Postgres, Redis and broker on free loopback ports, runs notify in-process
-(OTP engine, outbox, delivery worker all live), and in the same run a bare grpc.aio
-server whose IssueOtp/CheckOtp return empty answers. Each iteration issues a code to a
-fresh number and checks it with the right code (the client derives it from the dev key,
-outside the timed calls). Prints throughput and p50/p99 of each and the ratios.
+Starts its own Postgres, Redis and broker on free loopback ports, runs notify as its own
+process (``python -m services.notify``: OTP engine, outbox relay and delivery worker all live)
+and, in the same run, a bare grpc.aio server (another process) whose IssueOtp/CheckOtp return
+empty answers. Load comes from several client *processes*, each with its own event loop and
+channel, so the client is not the bottleneck. Each flow issues a code to a number and checks it
+with the right code (the client derives it from the dev key and the verification's nonce,
+outside the timed calls); every check must be approved.
 
-    .venv/bin/python -m bench.otp [--flows 1500] [--concurrency 16]
+Prints, per system: throughput, p50/p99 of issue+check, errors, the CPU of every process group
+(notify, Redis, Postgres, the broker, the clients) per flow and the clients' share (for notify also
+with the delivery worker's catch-up after the stretch: it shares notify's loop); then the cost
+curve with 1 and 10,000 destinations (every flow to one number vs spread over 10,000), and ends
+with the ``ratio otp_issue_check=…`` line (notify's throughput over the echo's).
+
+    .venv/bin/python -m bench.otp [--seconds 8] [--curve-seconds 3] [--clients 3] [--concurrency 16]
+                                  [--count] [--py-spy FILE]
+
+``--count`` also counts Redis commands (INFO commandstats) and Postgres statements
+(pg_stat_statements) per flow; ``--py-spy FILE`` records notify with py-spy while it is measured.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
+import multiprocessing as mp
+import os
+import random
+import subprocess
+import sys
 import tempfile
 import time
+from collections import Counter
+from collections.abc import Callable
+from multiprocessing.connection import Connection
 from pathlib import Path
 
-import grpc
+from bench.common import CpuMeter, ratio_line, report
 
-from bench.common import report
-from jkn.common.v1 import common_pb2
-from jkn.notify.v1 import notify_pb2, notify_pb2_grpc
-from services.devstack import infra
-from services.kit.redis import open_redis
-from services.kit.runtime import run_service
-from services.notify import otp
-from services.notify.app import build
-from services.notify.otp_store import Limits, OtpStore
-from services.notify.settings import NotifySettings
-
-PURPOSE = notify_pb2.OTP_PURPOSE_REGISTRATION
+GOAL = 0.5
+CODE_KEY = "dev-otp-code-key"
+REPO = Path(__file__).resolve().parent.parent
 
 
-class Echo(notify_pb2_grpc.NotifyServiceServicer):
-    async def IssueOtp(self, request, context):
-        return notify_pb2.IssueOtpResponse()
-
-    async def CheckOtp(self, request, context):
-        return notify_pb2.CheckOtpResponse()
+# --- the echo server (its own process) ----------------------------------------------------------
 
 
-async def flows(stub, count: int, concurrency: int, code_of, offset: int) -> tuple[float, list[float]]:
+def _echo_main(conn: Connection) -> None:
+    import grpc
+
+    from jkn.notify.v1 import notify_pb2, notify_pb2_grpc
+
+    class Echo(notify_pb2_grpc.NotifyServiceServicer):
+        async def IssueOtp(self, request, context):  # noqa: N802
+            return notify_pb2.IssueOtpResponse()
+
+        async def CheckOtp(self, request, context):  # noqa: N802
+            return notify_pb2.CheckOtpResponse()
+
+    async def serve() -> None:
+        server = grpc.aio.server()
+        notify_pb2_grpc.add_NotifyServiceServicer_to_server(Echo(), server)
+        port = server.add_insecure_port("127.0.0.1:0")
+        await server.start()
+        conn.send(port)
+        await server.wait_for_termination()
+
+    asyncio.run(serve())
+
+
+# --- a client process ---------------------------------------------------------------------------
+
+
+async def _run_flows(job: dict) -> dict:
+    import grpc
+    from redis.asyncio import Redis
+
+    from jkn.common.v1 import common_pb2
+    from jkn.notify.v1 import notify_pb2, notify_pb2_grpc
+    from services.notify import otp
+
+    keys = {k.kid: k for k in otp.parse_code_keys(CODE_KEY)}
+    purpose = notify_pb2.OTP_PURPOSE_REGISTRATION
+    approved = notify_pb2.CHECK_OTP_RESULT_APPROVED
+    real = job["kind"] == "notify"
+    redis = Redis.from_url(job["redis_url"]) if real else None
     latencies: list[float] = []
-    queue = iter(range(offset, offset + count))
+    errors: Counter[str] = Counter()
+    destinations, base = job["destinations"], job["offset"]
+    async with grpc.aio.insecure_channel(job["target"]) as channel:
+        stub = notify_pb2_grpc.NotifyServiceStub(channel)
+        counter = iter(range(10**9))
 
-    async def worker() -> None:
-        for n in queue:
+        async def one(n: int) -> float:
+            number = base + n if destinations == 0 else random.randrange(destinations)
+            flow = f"bench-{base + n}"
             started = time.perf_counter()
             issued = await stub.IssueOtp(notify_pb2.IssueOtpRequest(
-                purpose=PURPOSE, flow_id=f"bench-{n}", channel=common_pb2.CHANNEL_SMS,
-                destination=f"+62812{n:08d}", client_ip="127.0.0.1"), timeout=10)
+                purpose=purpose, flow_id=flow, channel=common_pb2.CHANNEL_SMS,
+                destination=f"+62812{number:08d}", client_ip="127.0.0.1"), timeout=10)
             issue_s = time.perf_counter() - started
-            code = await code_of(issued.verification.verification_id)
+            vid = issued.verification.verification_id
+            code = "000000"
+            if redis is not None:
+                nonce, kid = await redis.hmget(f"otp:v:{vid}", "nonce", "kid")
+                code = otp.derive_code(keys[kid.decode()], vid, bytes.fromhex(nonce.decode()))
             started = time.perf_counter()
-            await stub.CheckOtp(notify_pb2.CheckOtpRequest(
-                verification_id=issued.verification.verification_id, code=code, purpose=PURPOSE,
-                flow_id=f"bench-{n}"), timeout=10)
-            latencies.append(issue_s + time.perf_counter() - started)
+            checked = await stub.CheckOtp(notify_pb2.CheckOtpRequest(
+                verification_id=vid, code=code, purpose=purpose, flow_id=flow), timeout=10)
+            elapsed = issue_s + time.perf_counter() - started
+            if real and checked.result != approved:
+                errors["not_approved"] += 1
+            return elapsed
 
-    started = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
-    return len(latencies) / (time.perf_counter() - started), latencies
+        async def worker(until: float, record: bool) -> None:
+            while time.time() < until:
+                try:
+                    elapsed = await one(next(counter))
+                except grpc.aio.AioRpcError as error:
+                    if record:
+                        errors[error.code().name] += 1
+                    continue
+                if record:
+                    latencies.append(elapsed)
+
+        concurrency = job["concurrency"]
+        await asyncio.gather(*(worker(job["start_at"], False) for _ in range(concurrency)))  # warm-up
+        started = time.perf_counter()
+        await asyncio.gather(*(worker(job["start_at"] + job["seconds"], True) for _ in range(concurrency)))
+        elapsed = time.perf_counter() - started
+    if redis is not None:
+        await redis.aclose()
+    return {"latencies": latencies, "errors": dict(errors), "elapsed": elapsed}
 
 
-async def main(count: int, concurrency: int) -> None:
-    logging.getLogger().setLevel(logging.WARNING)
-    logging.getLogger().handlers[:] = [logging.NullHandler()]
+def _client_main(conn: Connection) -> None:
+    while True:
+        job = conn.recv()
+        if job is None:
+            return
+        conn.send(asyncio.run(_run_flows(job)))
+
+
+class Clients:
+    """Client processes kept for the whole run (stable pids for the CPU meter)."""
+
+    def __init__(self, count: int):
+        context = mp.get_context("spawn")
+        self.pipes: list[Connection] = []
+        self.processes = []
+        for _ in range(count):
+            ours, theirs = context.Pipe()
+            process = context.Process(target=_client_main, args=(theirs,), daemon=True)
+            process.start()
+            self.pipes.append(ours)
+            self.processes.append(process)
+
+    @property
+    def pids(self) -> list[int]:
+        return [p.pid for p in self.processes if p.pid is not None]
+
+    def run(self, *, kind: str, target: str, redis_url: str, seconds: float, concurrency: int,
+            destinations: int, warmup_s: float = 1.5) -> dict:
+        start_at = time.time() + warmup_s
+        for index, pipe in enumerate(self.pipes):
+            pipe.send({"kind": kind, "target": target, "redis_url": redis_url, "seconds": seconds,
+                       "concurrency": concurrency, "destinations": destinations, "start_at": start_at,
+                       "offset": (index + 1) * 10_000_000 + int(start_at * 1000) % 1_000_000 * 10})
+        time.sleep(max(0.0, start_at - time.time()))
+        return {"start_at": start_at, "results": None}
+
+    def collect(self) -> tuple[list[float], Counter[str], float]:
+        latencies: list[float] = []
+        errors: Counter[str] = Counter()
+        elapsed = 0.0
+        for pipe in self.pipes:
+            result = pipe.recv()
+            latencies += result["latencies"]
+            errors.update(result["errors"])
+            elapsed = max(elapsed, result["elapsed"])
+        return latencies, errors, elapsed
+
+    def close(self) -> None:
+        for pipe in self.pipes:
+            pipe.send(None)
+        for process in self.processes:
+            process.join(5)
+
+
+# --- counting round trips -----------------------------------------------------------------------
+
+
+def _redis_calls(redis_url: str) -> Counter[str]:
+    import redis
+
+    client = redis.Redis.from_url(redis_url)
+    try:
+        stats = client.info("commandstats")
+    finally:
+        client.close()
+    return Counter({name.removeprefix("cmdstat_"): value["calls"] for name, value in stats.items()})
+
+
+def _handled_sends(dsn: str) -> int:
+    import asyncpg
+
+    async def count() -> int:
+        conn = await asyncpg.connect(dsn)
+        try:
+            return int(await conn.fetchval("SELECT count(*) FROM processed_events"))
+        finally:
+            await conn.close()
+
+    return asyncio.run(count())
+
+
+def _outbox_length(redis_url: str) -> int:
+    import redis
+
+    client = redis.Redis.from_url(redis_url)
+    try:
+        return int(client.xlen("otp:outbox"))
+    finally:
+        client.close()
+
+
+def _flush_redis(redis_url: str) -> None:
+    """Forget the previous stretch's per-destination and per-IP windows (the outbox stream and its
+    group stay: the relay is reading them)."""
+    import redis
+
+    client = redis.Redis.from_url(redis_url)
+    try:
+        for pattern in ("otp:d10:*", "otp:d24:*", "otp:ip:*", "otp:pfx:*", "otp:v:*"):
+            batch: list[bytes] = []
+            for key in client.scan_iter(pattern, count=5000):
+                batch.append(key)
+                if len(batch) >= 5000:
+                    client.unlink(*batch)
+                    batch.clear()
+            if batch:
+                client.unlink(*batch)
+    finally:
+        client.close()
+
+
+def _seed_destinations(redis_url: str, count: int) -> None:
+    """Every one of ``count`` numbers already has its 10 min and 24 h windows (one send a minute
+    ago), as a busy hour would leave them, so each flow of the stretch meets existing state."""
+    import redis
+
+    from services.notify import otp
+
+    key = otp.parse_code_keys(CODE_KEY)[0]
+    at = int(time.time() * 1000) - 60_000
+    client = redis.Redis.from_url(redis_url)
+    try:
+        pipe = client.pipeline(transaction=False)
+        for n in range(count):
+            dest = otp.destination_hash(key, f"+62812{n:08d}")
+            for window, ttl_ms in (("d10", 600_000), ("d24", 86_400_000)):
+                pipe.zadd(f"otp:{window}:{dest}", {f"seed:{n}": at})
+                pipe.pexpire(f"otp:{window}:{dest}", ttl_ms)
+            if n % 2000 == 1999:
+                pipe.execute()
+        pipe.execute()
+    finally:
+        client.close()
+
+
+def _redis_footprint(redis_url: str) -> str:
+    import redis
+
+    client = redis.Redis.from_url(redis_url)
+    try:
+        memory = client.info("memory")["used_memory"]
+        windows = sum(1 for _ in client.scan_iter("otp:d24:*", count=1000))
+        biggest = max((client.zcard(k) for k in client.scan_iter("otp:d24:*", count=1000)), default=0)
+        return (f"{client.dbsize()} keys, {memory / 2**20:.1f} MiB, {windows} destination windows "
+                f"(largest 24 h window {biggest} sends)")
+    finally:
+        client.close()
+
+
+_PGSS_QUERY = "SELECT query, calls FROM pg_stat_statements"
+
+
+def _pg_statements(dsn: str) -> Counter[str]:
+    import asyncpg
+
+    async def fetch() -> Counter[str]:
+        conn = await asyncpg.connect(dsn)
+        try:
+            rows = await conn.fetch(_PGSS_QUERY)
+        finally:
+            await conn.close()
+        return Counter({" ".join(r["query"].split())[:90]: r["calls"] for r in rows})
+
+    return asyncio.run(fetch())
+
+
+def _print_counts(title: str, before: Counter[str], after: Counter[str], flows: int, skip: set[str]) -> None:
+    delta = {k: after[k] - before.get(k, 0) for k in after if after[k] - before.get(k, 0) > 0 and k not in skip}
+    total = sum(delta.values())
+    print(f"  {title}: {total / max(1, flows):.2f} per flow")  # noqa: T201
+    for name, calls in sorted(delta.items(), key=lambda kv: -kv[1]):
+        if calls / max(1, flows) >= 0.01:
+            print(f"    {calls / max(1, flows):6.2f}  {name}")  # noqa: T201
+
+
+# --- the run ------------------------------------------------------------------------------------
+
+
+def _measure(name: str, clients: Clients, meter: CpuMeter, *, kind: str, target: str, redis_url: str,
+             seconds: float, concurrency: int, destinations: int, counters: dict | None = None,
+             drained: Callable[[], tuple[int, int]] | None = None) -> dict[str, float]:
+    clients.run(kind=kind, target=target, redis_url=redis_url, seconds=seconds, concurrency=concurrency,
+                destinations=destinations)
+    before = {name: count() for name, count in (counters or {}).items()}
+    with meter.measure():
+        time.sleep(seconds)
+    after = {name: count() for name, count in (counters or {}).items()}
+    latencies, errors, elapsed = clients.collect()
+    flows = len(latencies)
+    row = report(name, flows / elapsed, latencies, unit="issue+check/s")
+    row["flows"] = flows
+    errors_text = ", ".join(f"{k} {v}" for k, v in sorted(errors.items())) or "0"
+    print(f"  errors {errors_text}   client cpu {meter.share('clients'):.2f} cores "  # noqa: T201
+          f"({100 * meter.spent.get('clients', 0) / max(1e-9, sum(meter.spent.values())):.0f} % of all CPU)")
+    for group in meter.groups:
+        spent = meter.spent.get(group, 0.0)
+        print(f"  cpu {group:<9} {meter.share(group):5.2f} cores   {1000 * spent / max(1, flows):7.3f} ms/flow")  # noqa: T201
+    row["errors"] = sum(errors.values())
+    if drained is not None:
+        _catch_up(meter, drained, flows)
+    for title in counters or {}:
+        _print_counts(title, before[title], after[title], flows, {"info", _PGSS_QUERY})
+    return row
+
+
+def _catch_up(meter: CpuMeter, drained: Callable[[], tuple[int, int]], flows: int) -> None:
+    """The delivery worker shares notify's loop and falls behind under load: wait until it has
+    handled every queued send, and count that CPU too (what a flow really costs, delivery included)."""
+    window = dict(meter.spent)
+    after = CpuMeter(meter.groups)
+    with after.measure():
+        deadline = time.monotonic() + 20
+        last = (-1, -1)
+        while time.monotonic() < deadline:
+            now = drained()
+            if now[1] == 0 and now == last:
+                break
+            last = now
+            time.sleep(0.3)
+    total = {group: window.get(group, 0.0) + after.spent.get(group, 0.0) for group in meter.groups}
+    print(f"  delivery caught up {after.elapsed_s:.1f} s after the stretch; cpu per flow with it: "  # noqa: T201
+          + "   ".join(f"{group} {1000 * spent / max(1, flows):.3f}" for group, spent in total.items()
+                       if group != "clients") + " ms")
+
+
+def _enable_pg_stat_statements(postgres) -> None:  # noqa: ANN001
+    import asyncpg
+
+    async def alter() -> None:
+        conn = await asyncpg.connect(postgres.dsn())
+        try:
+            await conn.execute("ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'")
+        finally:
+            await conn.close()
+
+    asyncio.run(alter())
+    postgres.stop()
+    postgres.start()
+
+
+def main(args: argparse.Namespace) -> None:
+    from services.devstack import infra
+
+    started = time.monotonic()
     work = Path(tempfile.mkdtemp(prefix="bench-otp-"))
     postgres = infra.Postgres(work / "pg" / "data", infra.free_port(), ephemeral=True)
     redis_server = infra.redis_server(work / "redis", infra.free_port(), persistent=False)
     broker = infra.broker(work, infra.free_port())
+    notify: subprocess.Popen | None = None
+    echo = None
+    clients: Clients | None = None
     for server in (postgres, redis_server, broker):
         server.start()
-    postgres.create_databases("bench_notify")
-    redis_url = f"redis://127.0.0.1:{redis_server.port}/0"
-    settings = NotifySettings(
-        env="test", grpc_port=0, metrics_port=0, database_url=postgres.dsn("bench_notify"), redis_url=redis_url,
-        kafka_bootstrap=f"127.0.0.1:{broker.port}", otp_client_ip_1h=10**9, otp_number_prefix_1h=10**9,
-        otp_sms_budget_1h=10**9, shutdown_grace_s=1)
-    keys = otp.parse_code_keys(settings.otp_code_keys.get_secret_value())
-    reader = OtpStore(open_redis(redis_url), limits=Limits())
-
-    async def code_of(verification_id: str) -> str:
-        state = await reader.load(verification_id)
-        assert state is not None
-        return otp.derive_code(keys[0], verification_id, bytes.fromhex(state["nonce"]))
-
-    async def no_code(verification_id: str) -> str:
-        return "000000"
-
-    bare = grpc.aio.server()
-    notify_pb2_grpc.add_NotifyServiceServicer_to_server(Echo(), bare)
-    bare_port = bare.add_insecure_port("127.0.0.1:0")
-    await bare.start()
     try:
-        async with (run_service(settings, build, serve_metrics_port=False) as notify,
-                    grpc.aio.insecure_channel(notify.address) as real,
-                    grpc.aio.insecure_channel(f"127.0.0.1:{bare_port}") as echo):
-            stubs = {"notify": (notify_pb2_grpc.NotifyServiceStub(real), code_of),
-                     "echo": (notify_pb2_grpc.NotifyServiceStub(echo), no_code)}
-            for stub, code in stubs.values():
-                await flows(stub, 100, 4, code, offset=9_000_000)
-            rows = {}
-            for name, (stub, code) in stubs.items():
-                rows[name] = report(name, *await flows(stub, count, concurrency, code, offset=0), unit="issue+check/s")
+        if args.count:
+            _enable_pg_stat_statements(postgres)
+        postgres.create_databases("bench_notify")
+        dsn = postgres.dsn("bench_notify")
+        if args.count:
+            import asyncpg
+
+            async def extension() -> None:
+                conn = await asyncpg.connect(dsn)
+                await conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+                await conn.close()
+
+            asyncio.run(extension())
+        redis_url = f"redis://127.0.0.1:{redis_server.port}/0"
+        grpc_port = infra.free_port()
+        big = str(10**9)
+        env = {**os.environ, "JKN_ENV": "test", "JKN_LOG_LEVEL": "WARNING", "JKN_REDIS_URL": redis_url,
+               "JKN_KAFKA_BOOTSTRAP": f"127.0.0.1:{broker.port}", "JKN_NOTIFY_DATABASE_URL": dsn,
+               "JKN_NOTIFY_GRPC_PORT": str(grpc_port), "JKN_NOTIFY_METRICS_PORT": str(infra.free_port()),
+               "JKN_NOTIFY_OTP_CODE_KEYS": CODE_KEY, "JKN_NOTIFY_SHUTDOWN_GRACE_S": "1",
+               "JKN_NOTIFY_OTP_DESTINATION_10M": big, "JKN_NOTIFY_OTP_DESTINATION_24H": big,
+               "JKN_NOTIFY_OTP_CLIENT_IP_1H": big, "JKN_NOTIFY_OTP_NUMBER_PREFIX_1H": big,
+               "JKN_NOTIFY_OTP_SMS_BUDGET_1H": big}
+        log = open(work / "notify.log", "ab")  # noqa: SIM115
+        notify = subprocess.Popen([sys.executable, "-m", "services.notify"], env=env, cwd=REPO, stdout=log,
+                                  stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        log.close()
+        infra.wait_for_port(grpc_port, timeout_s=60, process=notify, name="notify")
+        context = mp.get_context("spawn")
+        ours, theirs = context.Pipe()
+        echo = context.Process(target=_echo_main, args=(theirs,), daemon=True)
+        echo.start()
+        echo_target = f"127.0.0.1:{ours.recv()}"
+        clients = Clients(args.clients)
+        backing = {"redis": [redis_server.process.pid], "postgres": [postgres.server.process.pid],  # type: ignore[union-attr]
+                   "broker": [broker.process.pid]}  # type: ignore[union-attr]
+        notify_meter = CpuMeter({"notify": [notify.pid], **backing, "clients": clients.pids})
+        echo_meter = CpuMeter({"echo": [echo.pid], "clients": clients.pids})  # type: ignore[list-item]
+        target = f"127.0.0.1:{grpc_port}"
+        common = {"redis_url": redis_url, "concurrency": args.concurrency}
+        print(f"{args.clients} client processes x {args.concurrency} flows in flight, "  # noqa: T201
+              f"{args.seconds:.0f} s each ({args.curve_seconds:.0f} s per curve point), 1.5 s warm-up")
+        rows = {"echo": _measure("echo", clients, echo_meter, kind="echo", target=echo_target,
+                                 seconds=args.seconds, destinations=0, **common)}
+        spy = None
+        if args.py_spy:
+            spy = subprocess.Popen([str(Path(sys.executable).parent / "py-spy"), "record", "--pid", str(notify.pid),
+                                    "--duration", str(int(args.seconds) + 2), "--rate", "200", "--format", "raw",
+                                    "--nonblocking", "-o", args.py_spy], stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.DEVNULL)
+        counters = None
+        if args.count:
+            counters = {"Redis commands (hmget: the bench's code lookup)": lambda: _redis_calls(redis_url),
+                        "Postgres statements": lambda: _pg_statements(dsn)}
+        def drained() -> tuple[int, int]:
+            return _handled_sends(dsn), _outbox_length(redis_url)
+
+        rows["notify"] = _measure("notify", clients, notify_meter, kind="notify", target=target,
+                                  seconds=args.seconds, destinations=0, counters=counters, drained=drained, **common)
+        if spy is not None:
+            spy.wait(30)
+        print("cost curve: destinations (every flow to one of N numbers; limits raised so none refuses)")  # noqa: T201
+        curve = {}
+        for destinations in (1, 10_000):
+            _flush_redis(redis_url)
+            if destinations > 1:
+                _seed_destinations(redis_url, destinations)
+            curve[destinations] = _measure(f"notify N={destinations}", clients, notify_meter, kind="notify",
+                                           target=target, seconds=args.curve_seconds, destinations=destinations,
+                                           **common)
+            print(f"  redis after: {_redis_footprint(redis_url)}")  # noqa: T201
+        print(f"curve   N=1 → N=10000: throughput x{curve[10_000]['rps'] / curve[1]['rps']:.2f}   "  # noqa: T201
+              f"p50 x{curve[10_000]['p50'] / curve[1]['p50']:.2f}")
         print(f"ratio   throughput notify/echo {rows['notify']['rps'] / rows['echo']['rps']:.3f}   "  # noqa: T201
               f"p50 notify/echo {rows['notify']['p50'] / rows['echo']['p50']:.1f}   "
               f"p99 notify/echo {rows['notify']['p99'] / rows['echo']['p99']:.1f}")
+        print(f"run took {time.monotonic() - started:.0f} s")  # noqa: T201
+        ratio_line("otp_issue_check", rows["notify"]["rps"] / rows["echo"]["rps"], GOAL)
     finally:
-        await bare.stop(0)
-        await reader.redis.aclose()
+        if clients is not None:
+            clients.close()
+        if echo is not None:
+            echo.terminate()
+            echo.join(5)
+        if notify is not None:
+            notify.terminate()
+            try:
+                notify.wait(10)
+            except subprocess.TimeoutExpired:
+                notify.kill()
         for server in (broker, redis_server, postgres):
             server.stop()
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--flows", type=int, default=1500)
-    parser.add_argument("--concurrency", type=int, default=16)
-    args = parser.parse_args()
-    asyncio.run(main(args.flows, args.concurrency))
+    parser.add_argument("--seconds", type=float, default=8.0, help="measured seconds per system")
+    parser.add_argument("--curve-seconds", type=float, default=3.0, help="measured seconds per curve point")
+    parser.add_argument("--clients", type=int, default=3, help="client processes")
+    parser.add_argument("--concurrency", type=int, default=16, help="flows in flight per client process")
+    parser.add_argument("--count", action="store_true", help="count Redis commands and Postgres statements")
+    parser.add_argument("--py-spy", metavar="FILE", help="record notify with py-spy (raw folded stacks)")
+    main(parser.parse_args())

@@ -11,6 +11,7 @@ from services.kit.kafka import NOTIFY_REQUESTS
 from services.kit.runtime import Runtime
 from services.notify import otp
 from services.notify.delivery import Delivery
+from services.notify.otp_outbox import OtpSendRelay
 from services.notify.otp_store import Limits, OtpStore
 from services.notify.providers import DevOutbox, HttpSms, Smtp
 from services.notify.server import NotifyServicer
@@ -51,8 +52,9 @@ async def build(runtime: Runtime) -> list[Servicer]:
     pool = await runtime.database(MIGRATIONS)
     redis = await runtime.redis()
     store = OtpStore(redis, limits=limits(settings))
-    verifications = Verifications(store=store, pool=pool, settings=settings)
-    runtime.relay_outbox(pool)
+    verifications = Verifications(store=store, settings=settings)
+    runtime.relay_outbox(pool)  # SendNotification's requests (Postgres outbox)
+    runtime.background(OtpSendRelay(store, settings.kafka_bootstrap).run(), "otp-outbox-relay")  # OTP sends (Redis)
     delivery = Delivery(store=store, keys=otp.parse_code_keys(settings.otp_code_keys.get_secret_value()),
                         providers=providers(settings, runtime))
     runtime.background(IdempotentConsumer(

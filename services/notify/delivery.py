@@ -100,7 +100,7 @@ class Delivery:
 
     async def _current_code(self, verification_id: str) -> tuple[str | None, int]:
         """The code of a still-pending verification (None if it should no longer be sent)."""
-        state = await self.store.load(verification_id)
+        state = await self.store.load_for_send(verification_id)
         if state is None or state["status"] != "pending":
             return None, 0
         left_ms = int(state["expires_ms"]) - int(time.time() * 1000)

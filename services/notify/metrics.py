@@ -15,3 +15,4 @@ DELIVERIES = Counter("notify_deliveries_total", "Messages handed to a provider, 
                      ["channel", "provider", "result"])
 DELIVERY_LATENCY = Histogram("notify_delivery_seconds", "From the request to the provider's acceptance.",
                              ["channel"], buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60))
+OTP_OUTBOX_BACKLOG = Gauge("otp_outbox_backlog_sends", "OTP send requests queued in Redis, not yet relayed to Kafka.")

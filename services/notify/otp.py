@@ -5,6 +5,10 @@
 - Rule 2: a code is never stored. It is an HMAC-SHA256 of a random 128-bit nonce and the
   verification id under a server key (with a key id, so keys rotate): the nonce alone is
   useless without the key, and a resend re-derives the *same* code, as the contract wants.
+  What a check compares is the code's *verifier*, another keyed HMAC (of the code, bound to
+  the verification): stored beside the nonce at issue, computed from the submitted code at
+  check, and compared inside Redis' atomic step — comparing two HMACs leaks nothing about the
+  code, whatever the comparison's timing.
 - Rule 3: lifetime 300 s by SMS, 600 s by email; a resend does not extend it.
 - Rule 4: 5 wrong codes kill the verification; a resend does not reset the count.
 - Rule 5: resends not before 60 s since the last send; per destination at most 5 sends in
@@ -63,6 +67,23 @@ def code_matches(key: CodeKey, verification_id: str, nonce: bytes, submitted: st
     if len(candidate) != CODE_DIGITS or not (candidate.isascii() and candidate.isdigit()):
         candidate = "x" * CODE_DIGITS
     return hmac.compare_digest(expected, candidate)
+
+
+def verifier(key: CodeKey, verification_id: str, code: str) -> str:
+    """Rule 2: what a check compares — a keyed HMAC of a code, bound to its verification."""
+    return hmac.new(key.secret, b"jkn-otp-verifier|" + verification_id.encode() + b"|" + code.encode(),
+                    hashlib.sha256).hexdigest()
+
+
+def candidate_verifiers(keys: list[CodeKey], verification_id: str, submitted: str) -> list[str]:
+    """Rule 1: the submitted code's verifier under each key, as ``[kid, verifier, ...]``; anything
+    but 6 ASCII digits gets ``""`` (never a match, still a counted guess)."""
+    candidate = submitted.strip()
+    valid = len(candidate) == CODE_DIGITS and candidate.isascii() and candidate.isdigit()
+    flat: list[str] = []
+    for key in keys:
+        flat += [key.kid, verifier(key, verification_id, candidate) if valid else ""]
+    return flat
 
 
 def destination_hash(key: CodeKey, destination: str) -> str:

@@ -5,20 +5,27 @@
 --   {"ok", <fields...>} | {"refused", <rule>, <retry_after_ms>} | {"result", <result>, ...}
 -- Keys are built here from ARGV (all under one prefix); this script is not for Redis Cluster
 -- as is (it would need hash tags), which the platform does not use for OTP state.
+--
+-- Sends are queued in the same step: an issue or resend that is allowed appends its send
+-- request to the stream <prefix>outbox (XADD), so the state change and the send request exist
+-- together or not at all; `otp_outbox.py` relays the stream to Kafka.
 
 local function now_ms()
   local t = redis.call('TIME')
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
 
--- Sliding window: how many sends in the last window_ms, and when the oldest leaves it.
+-- Sliding window: how many sends in the last window_ms.
 local function window(key, now, window_ms)
   redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window_ms)
-  local count = redis.call('ZCARD', key)
+  return redis.call('ZCARD', key)
+end
+
+-- When the oldest send of a full window leaves it (only asked when refusing).
+local function retry_after(key, now, window_ms)
   local oldest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
-  local retry = 0
-  if oldest[2] then retry = tonumber(oldest[2]) + window_ms - now end
-  return count, retry
+  if oldest[2] then return tonumber(oldest[2]) + window_ms - now end
+  return 0
 end
 
 -- The send limits of one message to `dest` from `ip` (CONTRACT.md §3 plus the pumping
@@ -33,8 +40,9 @@ local function check_limits(p, dest, ip, prefix, is_sms, now)
     table.insert(rules, {'number_prefix_1h', p .. 'pfx:' .. prefix, 3600000, tonumber(ARGV[10])})
   end
   for _, rule in ipairs(rules) do
-    local count, retry = window(rule[2], now, rule[3])
-    if count >= rule[4] then return rule[1], math.max(retry, 1000) end
+    if window(rule[2], now, rule[3]) >= rule[4] then
+      return rule[1], math.max(retry_after(rule[2], now, rule[3]), 1000)
+    end
   end
   if is_sms == '1' then
     local hour = math.floor(now / 3600000)
@@ -59,13 +67,19 @@ local function record_send(p, dest, ip, prefix, is_sms, now, member)
   end
 end
 
+-- The send request (a serialized NotificationRequest), for the relay to Kafka.
+local function queue_send(p, request_id, payload, trace)
+  redis.call('XADD', p .. 'outbox', '*', 'id', request_id, 'payload', payload, 'trace', trace)
+end
+
 local op, p = ARGV[1], ARGV[2]
 local now = now_ms()
 
 if op == 'issue' then
   -- ARGV: 3 vid, 4 dest_hash, 5 client_ip, 6 number_prefix, 7 d10 max, 8 d24 max, 9 ip max,
   -- 10 prefix max, 11 sms budget/h, 12 is_sms, 13 ttl_ms, 14 idempotency key ('' none),
-  -- 15 purpose, 16 flow, 17 channel, 18 destination, 19 kid, 20 nonce, 21 max checks
+  -- 15 purpose, 16 flow, 17 channel, 18 destination, 19 kid, 20 nonce, 21 max checks,
+  -- 22 verifier (keyed HMAC of the code), 23 send request id, 24 send payload, 25 trace headers
   local vid, dest, ip, prefix, is_sms = ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[12]
   local idem = ARGV[14]
   if idem ~= '' then
@@ -79,17 +93,18 @@ if op == 'issue' then
   redis.call('HSET', key, 'status', 'pending', 'purpose', ARGV[15], 'flow', ARGV[16], 'channel', ARGV[17],
              'destination', ARGV[18], 'dest_hash', dest, 'kid', ARGV[19], 'nonce', ARGV[20], 'checks', 0,
              'max_checks', ARGV[21], 'sends', 1, 'created_ms', now, 'last_send_ms', now,
-             'expires_ms', now + ttl)
+             'expires_ms', now + ttl, 'verifier', ARGV[22])
   -- kept past its expiry for a day, so a late check says "expired" rather than "not found"
   redis.call('PEXPIRE', key, ttl + 86400000)
   if idem ~= '' then redis.call('SET', p .. 'idem:' .. idem, vid, 'PX', ttl) end
   record_send(p, dest, ip, prefix, is_sms, now, vid .. ':1')
+  queue_send(p, ARGV[23], ARGV[24], ARGV[25])
   return {'ok', now, now + ttl}
 end
 
 if op == 'resend' then
   -- ARGV: 3 vid, 5 client_ip, 6 number_prefix, 7-11 limits as issue, 12 cooldown_ms,
-  -- 13 purpose, 14 flow
+  -- 13 purpose, 14 flow, 15 send request id, 16 send payload, 17 trace headers
   local key = p .. 'v:' .. ARGV[3]
   local v = redis.call('HMGET', key, 'status', 'purpose', 'flow', 'dest_hash', 'channel', 'last_send_ms',
                        'expires_ms', 'sends')
@@ -107,10 +122,43 @@ if op == 'resend' then
   local sends = redis.call('HINCRBY', key, 'sends', 1)
   redis.call('HSET', key, 'last_send_ms', now)
   record_send(p, v[4], ARGV[5], ARGV[6], is_sms, now, ARGV[3] .. ':' .. sends)
+  queue_send(p, ARGV[15], ARGV[16], ARGV[17])
   return {'ok', now, tonumber(v[7])}
 end
 
+if op == 'verify' then
+  -- One step for a submitted code: the guess is counted and compared here, atomically, so no
+  -- parallel guess is ever compared without being counted (CONTRACT.md §3).
+  -- ARGV: 3 vid, 4 purpose, 5 flow, then pairs (6 kid, 7 candidate verifier, ...): the
+  -- keyed HMAC of the submitted code under each key notify holds ('' when it is no code).
+  -- The stored verifier is an HMAC too, so comparing two of them leaks nothing about the code.
+  local key = p .. 'v:' .. ARGV[3]
+  local v = redis.call('HMGET', key, 'status', 'purpose', 'flow', 'checks', 'max_checks', 'expires_ms', 'kid',
+                       'verifier')
+  if not v[1] or v[2] ~= ARGV[4] or v[3] ~= ARGV[5] then return {'result', 'not_found', 0} end
+  if not v[8] then return {'legacy'} end -- issued before verifiers: the caller compares (op 'check')
+  local checks, max_checks = tonumber(v[4]), tonumber(v[5])
+  if v[1] == 'max_attempts_reached' then return {'result', 'max_attempts_reached', 0} end
+  if v[1] ~= 'pending' then return {'result', 'not_pending', 0, v[1]} end
+  if now >= tonumber(v[6]) then
+    redis.call('HSET', key, 'status', 'expired')
+    return {'result', 'expired', max_checks - checks}
+  end
+  local candidate = ''
+  for i = 6, #ARGV - 1, 2 do
+    if ARGV[i] == v[7] then candidate = ARGV[i + 1] end
+  end
+  if candidate ~= '' and candidate == v[8] then
+    redis.call('HSET', key, 'status', 'approved', 'approved_ms', now)
+    return {'result', 'approved', max_checks - checks}
+  end
+  checks = redis.call('HINCRBY', key, 'checks', 1)
+  if checks >= max_checks then redis.call('HSET', key, 'status', 'max_attempts_reached') end
+  return {'result', 'invalid', max_checks - checks}
+end
+
 if op == 'check' then
+  -- Verifications issued before verifiers existed (a rolling upgrade): the caller compared.
   -- ARGV: 3 vid, 4 purpose, 5 flow, 6 code_ok ('1'/'0')
   local key = p .. 'v:' .. ARGV[3]
   local v = redis.call('HMGET', key, 'status', 'purpose', 'flow', 'checks', 'max_checks', 'expires_ms')

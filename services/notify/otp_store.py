@@ -2,18 +2,28 @@
 
 Redis unavailable → the redis client raises, and the kit maps it to ``UNAVAILABLE``
 (gateway 503 ``DEPENDENCY_UNAVAILABLE``): nothing is sent, nothing half-written.
+
+An issue or resend queues its send request in the same call (the stream ``<prefix>outbox``, a
+transactional outbox in Redis); `otp_outbox.OtpSendRelay` moves it to Kafka through the
+consumer group ``relay`` and deletes it once Kafka acknowledged it.
 """
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, cast
 
 from redis.asyncio import Redis
+from redis.commands.core import AsyncScript
+from redis.exceptions import NoScriptError, ResponseError
 
 from services.kit.errors import DomainError, NotFound
 
 _SCRIPT = (Path(__file__).parent / "otp_state.lua").read_text()
+RELAY_GROUP = "relay"
 
 
 @dataclass(frozen=True)
@@ -49,10 +59,84 @@ class Sent:
 
 
 @dataclass(frozen=True)
+class QueuedSend:
+    """A send request as the outbox stream holds it: its id (also the Kafka event id, so a
+    request relayed twice is handled once), the serialized NotificationRequest, and the trace
+    context of the request that queued it (``traceparent=…``, or empty)."""
+
+    request_id: str
+    payload: bytes
+    trace: str = ""
+
+
+@dataclass(frozen=True)
 class CheckOutcome:
     result: str  # approved | invalid | expired | max_attempts_reached | not_pending
     attempts_left: int
     status: str | None = None
+
+
+class _Coalescing:
+    """``otp_state.lua`` calls made in the same event-loop turn go to Redis as one pipeline: one
+    write and one read for all of them instead of a pool checkout, a write and a read each
+    (measured: ~170 µs of CPU per call alone, ~60 µs in a pipeline of 16). Each call stays its own
+    atomic script run; only the trips are shared. A call alone in its turn is sent as it is, a
+    connection error fails every call of its pipeline (as it would have failed each), and a
+    script Redis does not know (a restart, SCRIPT FLUSH) is loaded by sending that call again
+    through the script object."""
+
+    def __init__(self, redis: Redis, script: AsyncScript):
+        self.redis, self.script = redis, script
+        self._queue: list[tuple[tuple, asyncio.Future]] = []
+        self._sending: set[asyncio.Task] = set()  # held until done (the loop keeps only weak references)
+
+    async def __call__(self, args: tuple) -> Any:
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+        self._queue.append((args, future))
+        if len(self._queue) == 1:
+            loop.call_soon(self._flush)
+        return await future
+
+    def _flush(self) -> None:
+        batch, self._queue = self._queue, []
+        task = asyncio.get_running_loop().create_task(self._send(batch))
+        self._sending.add(task)
+        task.add_done_callback(self._sending.discard)
+
+    async def _send(self, batch: list[tuple[tuple, asyncio.Future]]) -> None:
+        try:
+            if len(batch) == 1:
+                replies: list[Any] = [await self.script(keys=[], args=batch[0][0])]
+            else:
+                async with self.redis.pipeline(transaction=False) as pipe:
+                    for args, _ in batch:
+                        pipe.evalsha(self.script.sha, 0, *args)
+                    replies = await pipe.execute(raise_on_error=False)
+                for index, reply in enumerate(replies):
+                    if isinstance(reply, NoScriptError):
+                        try:
+                            replies[index] = await self.script(keys=[], args=batch[index][0])
+                        except Exception as error:  # noqa: BLE001 - that call's own error
+                            replies[index] = error
+        except BaseException as error:  # noqa: BLE001 - handed to every caller of the batch
+            for _, future in batch:
+                if future.done():
+                    continue
+                if isinstance(error, asyncio.CancelledError):
+                    future.cancel()
+                else:
+                    future.set_exception(error)
+            if not isinstance(error, Exception):
+                raise
+            return
+        for (_, future), reply in zip(batch, replies, strict=True):
+            if future.done():
+                continue  # its caller was cancelled (a deadline)
+            if isinstance(reply, Exception):
+                future.set_exception(reply)
+            else:
+                future.set_result(reply)
 
 
 def _text(value: object) -> str:
@@ -62,27 +146,31 @@ def _text(value: object) -> str:
 class OtpStore:
     def __init__(self, redis: Redis, *, limits: Limits, prefix: str = "otp:"):
         self.redis, self.limits, self.prefix = redis, limits, prefix
-        self._script = redis.register_script(_SCRIPT)
+        self._script = _Coalescing(redis, redis.register_script(_SCRIPT))
+        self._argv = self.limits.argv()
+        self.outbox = f"{prefix}outbox"
 
     async def _run(self, operation: str, *args: str | int | float | bytes) -> list[str]:
-        reply = await self._script(keys=[], args=[operation, self.prefix, *args])
+        reply = await self._script((operation, self.prefix, *args))
         return [_text(v) for v in reply]
 
     async def issue(self, *, verification_id: str, purpose: str, flow_id: str, channel: str, destination: str,
                     destination_hash: str, client_ip: str, number_prefix: str, ttl_s: int,
-                    idempotency_key: str, kid: str, nonce: bytes) -> Sent | str:
-        """A new pending verification and its first send; an existing id when the idempotency key repeats."""
+                    idempotency_key: str, kid: str, nonce: bytes, verifier: str, send: QueuedSend) -> Sent | str:
+        """A new pending verification and its first send (queued with it); an existing id when the
+        idempotency key repeats (nothing queued)."""
         reply = await self._run(
-            "issue", verification_id, destination_hash, client_ip, number_prefix, *self.limits.argv(),
+            "issue", verification_id, destination_hash, client_ip, number_prefix, *self._argv,
             "1" if channel == "sms" else "0", ttl_s * 1000, idempotency_key, purpose, flow_id, channel,
-            destination, kid, nonce.hex(), self.limits.max_checks)
+            destination, kid, nonce.hex(), self.limits.max_checks, verifier, send.request_id, send.payload,
+            send.trace)
         return self._sent(reply)
 
     async def resend(self, *, verification_id: str, purpose: str, flow_id: str, client_ip: str,
-                     number_prefix: str) -> Sent:
+                     number_prefix: str, send: QueuedSend) -> Sent:
         reply = await self._run(
-            "resend", verification_id, "", client_ip, number_prefix, *self.limits.argv(),
-            self.limits.resend_cooldown_s * 1000, purpose, flow_id)
+            "resend", verification_id, "", client_ip, number_prefix, *self._argv,
+            self.limits.resend_cooldown_s * 1000, purpose, flow_id, send.request_id, send.payload, send.trace)
         sent = self._sent(reply)
         assert isinstance(sent, Sent)
         return sent
@@ -102,7 +190,19 @@ class OtpStore:
         raise DomainError("verification no longer pending", code="OTP_ATTEMPTS_EXCEEDED"
                           if reply[2:] == ["max_attempts_reached"] else "NOT_FOUND")
 
+    async def verify(self, *, verification_id: str, purpose: str, flow_id: str, candidates: list[str]
+                     ) -> CheckOutcome | None:
+        """Count the guess and compare it, in one atomic step; ``candidates`` are
+        `otp.candidate_verifiers`. None: the verification predates verifiers (use `check`)."""
+        reply = await self._run("verify", verification_id, purpose, flow_id, *candidates)
+        if reply[0] == "legacy":
+            return None
+        if reply[1] == "not_found":
+            raise NotFound("no such verification")
+        return CheckOutcome(reply[1], int(reply[2]), reply[3] if len(reply) > 3 else None)
+
     async def check(self, *, verification_id: str, purpose: str, flow_id: str, code_ok: bool) -> CheckOutcome:
+        """The step for verifications issued before verifiers: the caller compared the code."""
         reply = await self._run("check", verification_id, purpose, flow_id, "1" if code_ok else "0")
         if reply[1] == "not_found":
             raise NotFound("no such verification")
@@ -117,6 +217,53 @@ class OtpStore:
         """The code cannot be delivered (a provider refused it for good): status ``failed``."""
         await self._run("fail", verification_id)
 
+    async def load_for_send(self, verification_id: str) -> dict[str, str] | None:
+        """What the delivery worker needs to derive a code (status, expiry, key id, nonce)."""
+        fields = ("status", "expires_ms", "kid", "nonce")
+        values = await cast(Awaitable[list[Any]], self.redis.hmget(f"{self.prefix}v:{verification_id}", list(fields)))
+        if values[0] is None:
+            return None
+        return {name: _text(value) for name, value in zip(fields, values, strict=True) if value is not None}
+
     async def load(self, verification_id: str) -> dict[str, str] | None:
-        raw = await self.redis.hgetall(f"{self.prefix}v:{verification_id}")
+        raw = await cast(Awaitable[dict[Any, Any]], self.redis.hgetall(f"{self.prefix}v:{verification_id}"))
         return {_text(k): _text(v) for k, v in raw.items()} or None
+
+    # --- the outbox stream (read by `otp_outbox.OtpSendRelay`) -----------------------------------
+
+    async def ensure_relay_group(self) -> None:
+        """The relay's consumer group (from the stream's start, so nothing queued before is skipped)."""
+        try:
+            await self.redis.xgroup_create(self.outbox, RELAY_GROUP, id="0", mkstream=True)
+        except ResponseError as error:
+            if "BUSYGROUP" not in str(error):
+                raise
+
+    async def read_sends(self, consumer: str, *, count: int, block_ms: int | None, pending: bool = False
+                         ) -> list[tuple[bytes, QueuedSend]]:
+        """New send requests for ``consumer`` (``pending``: the ones it read and did not acknowledge)."""
+        reply: Any = await self.redis.xreadgroup(RELAY_GROUP, consumer, {self.outbox: "0" if pending else ">"},
+                                                 count=count, block=None if pending else block_ms)
+        streams = reply.values() if isinstance(reply, dict) else [entries for _, entries in reply or ()]
+        return [(entry_id, _queued(fields)) for entries in streams for entry_id, fields in entries if fields]
+
+    async def claim_stale_sends(self, consumer: str, *, min_idle_ms: int, count: int
+                                ) -> list[tuple[bytes, QueuedSend]]:
+        """Send requests another relay read and never acknowledged (it died): now ``consumer``'s."""
+        reply: Any = await self.redis.xautoclaim(self.outbox, RELAY_GROUP, consumer, min_idle_ms, "0-0",
+                                                 count=count)
+        return [(entry_id, _queued(fields)) for entry_id, fields in reply[1] if fields]
+
+    async def ack_sends(self, entry_ids: list[bytes]) -> None:
+        """Kafka has them: acknowledge and delete, in one round trip."""
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.xack(self.outbox, RELAY_GROUP, *entry_ids)
+            pipe.xdel(self.outbox, *entry_ids)
+            await pipe.execute()
+
+    async def outbox_length(self) -> int:
+        return int(await self.redis.xlen(self.outbox))
+
+
+def _queued(fields: dict[bytes, bytes]) -> QueuedSend:
+    return QueuedSend(_text(fields[b"id"]), fields[b"payload"], _text(fields.get(b"trace", b"")))

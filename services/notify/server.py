@@ -14,7 +14,7 @@ from services.kit.errors import NotFound, ValidationFailed
 from services.kit.validation import require
 from services.notify import notifications, store
 from services.notify.notifications import MAX_TEXT
-from services.notify.verifications import Verifications, View
+from services.notify.verifications import Verifications, View, now_in_ms
 
 _CHANNELS = {"sms": common_pb2.CHANNEL_SMS, "email": common_pb2.CHANNEL_EMAIL}
 _CHANNEL_NAMES = {v: k for k, v in _CHANNELS.items()}
@@ -26,25 +26,34 @@ _STATUS_AFTER = {"approved": "approved", "invalid": "pending", "expired": "expir
                  "max_attempts_reached": "max_attempts_reached"}
 
 
+# enum names ↔ the use cases' words, computed once (not per call)
+_PURPOSES = {value: name.removeprefix("OTP_PURPOSE_").lower() for name, value in notify_pb2.OtpPurpose.items()
+             if value != notify_pb2.OTP_PURPOSE_UNSPECIFIED}
+_PURPOSE_VALUES = {name: value for value, name in _PURPOSES.items()}
+_STATUSES = {name.removeprefix("VERIFICATION_STATUS_").lower(): value
+             for name, value in notify_pb2.VerificationStatus.items()}
+
+
 def _purpose(value: notify_pb2.OtpPurpose.ValueType) -> str:
-    if value == notify_pb2.OTP_PURPOSE_UNSPECIFIED or value not in notify_pb2.OtpPurpose.values():
+    name = _PURPOSES.get(value)
+    if name is None:
         raise ValidationFailed([{"field": "purpose", "code": "required", "message": "purpose is required"}])
-    return notify_pb2.OtpPurpose.Name(value).removeprefix("OTP_PURPOSE_").lower()
+    return name
 
 
 def _status(name: str) -> notify_pb2.VerificationStatus.ValueType:
-    return notify_pb2.VerificationStatus.Value(f"VERIFICATION_STATUS_{name.upper()}")
+    return _STATUSES[name]
 
 
 def _verification(view: View) -> notify_pb2.Verification:
-    expires_at = Timestamp()
-    expires_at.FromMilliseconds(view.expires_at_ms)
-    return notify_pb2.Verification(
-        verification_id=view.verification_id, status=_status(view.status),
-        purpose=notify_pb2.OtpPurpose.Value(f"OTP_PURPOSE_{view.purpose.upper()}"), flow_id=view.flow_id,
-        channel=_CHANNELS[view.channel], destination_masked=view.destination_masked,
-        expires_in_s=view.seconds_left(view.expires_at_ms), resend_after_s=view.seconds_left(view.resend_at_ms),
-        attempts_left=view.attempts_left, expires_at=expires_at)
+    now_ms = now_in_ms()
+    verification = notify_pb2.Verification(
+        verification_id=view.verification_id, status=_STATUSES[view.status], purpose=_PURPOSE_VALUES[view.purpose],
+        flow_id=view.flow_id, channel=_CHANNELS[view.channel], destination_masked=view.destination_masked,
+        expires_in_s=view.seconds_left(view.expires_at_ms, now_ms),
+        resend_after_s=view.seconds_left(view.resend_at_ms, now_ms), attempts_left=view.attempts_left)
+    verification.expires_at.FromMilliseconds(view.expires_at_ms)
+    return verification
 
 
 class NotifyServicer(notify_pb2_grpc.NotifyServiceServicer):

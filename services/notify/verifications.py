@@ -1,28 +1,31 @@
 """Verification flows: the OTP engine's operations as the servicer calls them.
 
-Issue and resend only *queue* the send (a ``notify.requests`` event through the outbox);
-the delivery worker derives the code and sends it, so a slow provider never blocks the
-API. If the send cannot be queued the verification is cancelled and the caller gets a 503:
-nothing is sent and nothing is left half-done.
+Issue and resend only *queue* the send (a ``notify.requests`` request), in the same atomic
+Redis step that creates the verification or records the resend (`otp_store`; the relay in
+`otp_outbox` moves it to Kafka); the delivery worker derives the code and sends it, so a slow
+provider never blocks the API. Redis down: the step fails as a whole — a 503, nothing sent and
+nothing left half-done. A check is one Redis step too: the guess is counted and compared there.
 """
 
 from __future__ import annotations
 
+import json
+import logging
+import time
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
-import asyncpg
-from google.protobuf.timestamp_pb2 import Timestamp
+from prometheus_client import Counter
 
 from jkn.common.v1 import common_pb2
 from jkn.notify.v1 import notify_pb2
 from services.contracts.addresses import limit_key
-from services.kit.errors import DependencyUnavailable, DomainError, NotFound, ValidationFailed
+from services.kit.errors import DomainError, NotFound, ValidationFailed
 from services.kit.logs import get_logger
 from services.kit.masking import mask_email, mask_phone
-from services.notify import events, metrics, otp
-from services.notify.otp_store import CheckOutcome, OtpSendRefused, OtpStore, Sent
+from services.kit.telemetry import inject_headers
+from services.notify import metrics, otp
+from services.notify.otp_store import CheckOutcome, OtpSendRefused, OtpStore, QueuedSend, Sent
 from services.notify.settings import NotifySettings
 
 log = get_logger("jkn.notify.otp")
@@ -42,24 +45,34 @@ class View:
     resend_at_ms: int
     attempts_left: int
 
-    def seconds_left(self, until_ms: int) -> int:
-        return max(0, -(-(until_ms - int(datetime.now(UTC).timestamp() * 1000)) // 1000))
+    def seconds_left(self, until_ms: int, now_ms: int | None = None) -> int:
+        now_ms = now_in_ms() if now_ms is None else now_ms
+        return max(0, -(-(until_ms - now_ms) // 1000))
+
+
+def now_in_ms() -> int:
+    return time.time_ns() // 1_000_000
 
 
 def masked(channel: str, address: str) -> str:
     return mask_phone(address) if channel == "sms" else mask_email(address)
 
 
+_CHANNEL = {"sms": common_pb2.CHANNEL_SMS, "email": common_pb2.CHANNEL_EMAIL}
+_LANGUAGE = {"en": common_pb2.LANGUAGE_EN}
+
+
 class Verifications:
-    def __init__(self, *, store: OtpStore, pool: asyncpg.Pool, settings: NotifySettings):
-        self.store, self.pool, self.settings = store, pool, settings
+    def __init__(self, *, store: OtpStore, settings: NotifySettings):
+        self.store, self.settings = store, settings
         self.keys = otp.parse_code_keys(settings.otp_code_keys.get_secret_value())
+        self._countries = settings.allowed_country_codes
+        self._counters: dict[tuple[object, ...], Counter] = {}  # label lookups, once per label set
 
     async def issue(self, *, purpose: str, flow_id: str, channel: str, destination: str, client_ip: str,
                     idempotency_key: str, language: str) -> View:
         try:
-            dest = otp.parse_destination(channel, destination,
-                                         allowed_country_codes=self.settings.allowed_country_codes,
+            dest = otp.parse_destination(channel, destination, allowed_country_codes=self._countries,
                                          prefix_digits=self.settings.otp_number_prefix_digits)
         except otp.DestinationRejected as error:
             metrics.OTP_REFUSED.labels("destination_not_allowed").inc()
@@ -68,6 +81,7 @@ class Verifications:
             raise DomainError(str(error), code="DESTINATION_NOT_ALLOWED") from None
         key = self.keys[0]
         verification_id = uuid.uuid4().hex
+        nonce = otp.new_nonce()
         ttl_s = otp.lifetime_s(channel, sms_s=self.settings.otp_sms_ttl_s, email_s=self.settings.otp_email_ttl_s)
         try:
             sent = await self.store.issue(
@@ -75,18 +89,20 @@ class Verifications:
                 destination=dest.address, destination_hash=otp.destination_hash(key, dest.address),
                 client_ip=limit_key(client_ip) if client_ip else "", number_prefix=dest.number_prefix, ttl_s=ttl_s,
                 idempotency_key=f"{purpose}:{flow_id}:{idempotency_key}" if idempotency_key else "",
-                kid=key.kid, nonce=otp.new_nonce())
+                kid=key.kid, nonce=nonce,
+                verifier=otp.verifier(key, verification_id, otp.derive_code(key, verification_id, nonce)),
+                send=self._send_request(verification_id, channel, dest.address, language))
         except OtpSendRefused as refusal:
             self._count_refusal(refusal)
             raise
         if isinstance(sent, str):  # the same idempotency key again: the same verification, no new send
             return await self.get(verification_id=sent)
-        await self._queue_send(verification_id, channel, dest.address, language, purpose, flow_id)
-        metrics.OTP_ISSUED.labels(channel, purpose).inc()
+        self._counter(metrics.OTP_ISSUED, channel, purpose).inc()
         if channel == "sms":
             metrics.SMS_BREAKER_OPEN.set(0)
-        log.info("otp_issued", extra={"verification_id": verification_id, "channel": channel, "purpose": purpose,
-                                      "destination": masked(channel, dest.address)})
+        if log.isEnabledFor(logging.INFO):
+            log.info("otp_issued", extra={"verification_id": verification_id, "channel": channel,
+                                          "purpose": purpose, "destination": masked(channel, dest.address)})
         return self._view(verification_id, purpose, flow_id, channel, dest.address, sent, self.settings.otp_max_checks)
 
     async def resend(self, *, verification_id: str, purpose: str, flow_id: str, client_ip: str,
@@ -96,25 +112,30 @@ class Verifications:
         prefix = "" if channel != "sms" else address[1:1 + self.settings.otp_number_prefix_digits]
         try:
             sent = await self.store.resend(verification_id=verification_id, purpose=purpose, flow_id=flow_id,
-                                           client_ip=limit_key(client_ip) if client_ip else "", number_prefix=prefix)
+                                           client_ip=limit_key(client_ip) if client_ip else "", number_prefix=prefix,
+                                           send=self._send_request(verification_id, channel, address, language))
         except OtpSendRefused as refusal:
             self._count_refusal(refusal)
             raise
-        await self._queue_send(verification_id, channel, address, language, purpose, flow_id, cancel_on_failure=False)
         metrics.OTP_RESENT.labels(channel).inc()
         log.info("otp_resent", extra={"verification_id": verification_id, "channel": channel})
         left = int(state["max_checks"]) - int(state["checks"])
         return self._view(verification_id, purpose, flow_id, channel, address, sent, left)
 
     async def check(self, *, verification_id: str, purpose: str, flow_id: str, code: str) -> CheckOutcome:
-        state = await self._state(verification_id)
-        key = next((k for k in self.keys if k.kid == state["kid"]), None)
-        code_ok = key is not None and otp.code_matches(key, verification_id, bytes.fromhex(state["nonce"]), code)
-        outcome = await self.store.check(verification_id=verification_id, purpose=purpose, flow_id=flow_id,
-                                         code_ok=code_ok)
-        metrics.OTP_CHECKED.labels(purpose, outcome.result).inc()
-        log.info("otp_checked", extra={"verification_id": verification_id, "result": outcome.result,
-                                       "attempts_left": outcome.attempts_left})
+        """One Redis step counts the guess and compares its verifier (`otp.candidate_verifiers`)."""
+        outcome = await self.store.verify(verification_id=verification_id, purpose=purpose, flow_id=flow_id,
+                                          candidates=otp.candidate_verifiers(self.keys, verification_id, code))
+        if outcome is None:  # issued before verifiers existed (a rolling upgrade): compare here
+            state = await self._state(verification_id)
+            key = next((k for k in self.keys if k.kid == state["kid"]), None)
+            code_ok = key is not None and otp.code_matches(key, verification_id, bytes.fromhex(state["nonce"]), code)
+            outcome = await self.store.check(verification_id=verification_id, purpose=purpose, flow_id=flow_id,
+                                             code_ok=code_ok)
+        self._counter(metrics.OTP_CHECKED, purpose, outcome.result).inc()
+        if log.isEnabledFor(logging.INFO):
+            log.info("otp_checked", extra={"verification_id": verification_id, "result": outcome.result,
+                                           "attempts_left": outcome.attempts_left})
         return outcome
 
     async def cancel(self, *, verification_id: str, purpose: str, flow_id: str) -> View:
@@ -125,7 +146,7 @@ class Verifications:
         state = await self._state(verification_id)
         expires = int(state["expires_ms"])
         status = state["status"]
-        if status == "pending" and expires <= int(datetime.now(UTC).timestamp() * 1000):
+        if status == "pending" and expires <= now_in_ms():
             status = "expired"
         return View(verification_id, status, state["purpose"], state["flow"], state["channel"],
                     masked(state["channel"], state["destination"]), expires,
@@ -149,21 +170,22 @@ class Verifications:
             metrics.SMS_BREAKER_OPEN.set(1)
         log.warning("otp_refused", extra={"rule": refusal.rule, "retry_after": refusal.fields["retry_after"]})
 
-    async def _queue_send(self, verification_id: str, channel: str, address: str, language: str, purpose: str,
-                          flow_id: str, *, cancel_on_failure: bool = True) -> None:
-        """The send request for the delivery worker (which derives the code itself)."""
-        now = Timestamp()
-        now.GetCurrentTime()
+    def _counter(self, family: Counter, *labels: str) -> Counter:
+        child = self._counters.get((id(family), *labels))
+        if child is None:
+            child = self._counters[(id(family), *labels)] = family.labels(*labels)
+        return child
+
+    @staticmethod
+    def _send_request(verification_id: str, channel: str, address: str, language: str) -> QueuedSend:
+        """The send request for the delivery worker (which derives the code itself), queued by the
+        Redis step that allows the send; its id is also the Kafka event id (deduplication)."""
+        now_ns = time.time_ns()
+        request_id = f"otp:{verification_id}:{now_ns}"
         request = notify_pb2.NotificationRequest(
-            request_id=f"otp:{verification_id}:{now.ToNanoseconds()}",
-            template=notify_pb2.NOTIFICATION_TEMPLATE_OTP_CODE,
-            channel=common_pb2.CHANNEL_SMS if channel == "sms" else common_pb2.CHANNEL_EMAIL, to=address,
-            language=common_pb2.LANGUAGE_EN if language == "en" else common_pb2.LANGUAGE_ID,
-            params={"verification_id": verification_id}, source="notify", requested_at=now)
-        try:
-            async with self.pool.acquire() as conn, conn.transaction():
-                await events.delivery_requested(conn, request, key=verification_id)
-        except Exception as error:  # noqa: BLE001 - the database is down: undo, then 503
-            if cancel_on_failure:
-                await self.store.cancel(verification_id=verification_id, purpose=purpose, flow_id=flow_id)
-            raise DependencyUnavailable("database") from error
+            request_id=request_id, template=notify_pb2.NOTIFICATION_TEMPLATE_OTP_CODE,
+            channel=_CHANNEL[channel], to=address, language=_LANGUAGE.get(language, common_pb2.LANGUAGE_ID),
+            params={"verification_id": verification_id}, source="notify")
+        request.requested_at.FromNanoseconds(now_ns)
+        trace = {k: v.decode() for k, v in inject_headers()}
+        return QueuedSend(request_id, request.SerializeToString(), json.dumps(trace) if trace else "")

@@ -12,9 +12,13 @@ from services.devstack import infra
 from services.kit.errors import NotFound, dependency_failure
 from services.kit.redis import open_redis
 from services.notify import otp
-from services.notify.otp_store import Limits, OtpSendRefused, OtpStore, Sent
+from services.notify.otp_store import Limits, OtpSendRefused, OtpStore, QueuedSend, Sent
 
 KEY = otp.parse_code_keys("k1:test-secret")[0]
+
+
+def send_for(vid: str, n: int = 1) -> QueuedSend:
+    return QueuedSend(f"otp:{vid}:{n}", f"payload-{n}".encode())
 
 
 @pytest.fixture
@@ -30,13 +34,23 @@ async def issue(store: OtpStore, *, destination: str = "+6281234500006", ip: str
     sent = await store.issue(
         verification_id=vid, purpose="registration", flow_id=flow, channel="sms", destination=destination,
         destination_hash=otp.destination_hash(KEY, destination), client_ip=ip, number_prefix=destination[1:8],
-        ttl_s=ttl_s, idempotency_key=idempotency_key, kid=KEY.kid, nonce=nonce)
+        ttl_s=ttl_s, idempotency_key=idempotency_key, kid=KEY.kid, nonce=nonce,
+        verifier=otp.verifier(KEY, vid, otp.derive_code(KEY, vid, nonce)), send=send_for(vid))
     return vid, nonce, sent
 
 
 async def check(store: OtpStore, vid: str, nonce: bytes, code: str, flow: str = "flow-1"):
-    return await store.check(verification_id=vid, purpose="registration", flow_id=flow,
-                             code_ok=otp.code_matches(KEY, vid, nonce, code))
+    """The check as notify runs it: the guess's verifier, counted and compared in one Redis step."""
+    outcome = await store.verify(verification_id=vid, purpose="registration", flow_id=flow,
+                                 candidates=otp.candidate_verifiers([KEY], vid, code))
+    assert outcome is not None
+    return outcome
+
+
+async def resend(store: OtpStore, vid: str, n: int = 2, **kwargs):
+    return await store.resend(verification_id=vid, purpose="registration", flow_id="flow-1",
+                              client_ip=kwargs.pop("client_ip", "10.0.0.1"),
+                              number_prefix=kwargs.pop("number_prefix", "6281234"), send=send_for(vid, n))
 
 
 async def test_right_code_approves_once_and_only_once(store):
@@ -69,8 +83,7 @@ async def test_code_expires(store):
 async def test_resend_is_refused_during_the_cooldown_with_retry_after(store):
     vid, _, _ = await issue(store)
     with pytest.raises(OtpSendRefused) as caught:
-        await store.resend(verification_id=vid, purpose="registration", flow_id="flow-1", client_ip="10.0.0.1",
-                           number_prefix="6281234")
+        await resend(store, vid)
     assert caught.value.code == "OTP_RESEND_TOO_SOON"
     assert 55 <= caught.value.fields["retry_after"] <= 60
 
@@ -81,8 +94,7 @@ async def test_resend_keeps_the_code_and_the_attempt_count(redis_url):
     try:
         vid, nonce, first = await issue(store)
         await check(store, vid, nonce, "999999" if otp.derive_code(KEY, vid, nonce) != "999999" else "888888")
-        again = await store.resend(verification_id=vid, purpose="registration", flow_id="flow-1",
-                                   client_ip="10.0.0.1", number_prefix="6281234")
+        again = await resend(store, vid)
         assert isinstance(first, Sent) and again.expires_at_ms == first.expires_at_ms
         state = await store.load(vid)
         assert state is not None and state["checks"] == "1" and state["sends"] == "2"
@@ -139,15 +151,14 @@ async def test_fifty_concurrent_resends_never_exceed_the_limits(redis_url):
     try:
         vid, _, _ = await issue(store)
 
-        async def resend():
+        async def one(n: int):
             try:
-                await store.resend(verification_id=vid, purpose="registration", flow_id="flow-1",
-                                   client_ip="10.0.0.1", number_prefix="6281234")
+                await resend(store, vid, n)
                 return True
             except OtpSendRefused:
                 return False
 
-        sent = sum(await asyncio.gather(*(resend() for _ in range(50))))
+        sent = sum(await asyncio.gather(*(one(n) for n in range(2, 52))))
         assert sent == 4  # 5 sends per destination per 10 minutes, the first was the issue
         assert (await store.load(vid))["sends"] == "5"
     finally:
@@ -224,3 +235,101 @@ async def test_an_undeliverable_code_marks_the_verification_failed(store):
     await store.mark_failed(vid)
     assert (await store.load(vid))["status"] == "failed"
     assert (await check(store, vid, nonce, otp.derive_code(KEY, vid, nonce))).result == "not_pending"
+
+
+# --- the send queued in the same step; verifiers ------------------------------------------------
+
+
+async def queued(store: OtpStore) -> list[str]:
+    return [fields[b"id"].decode() for _, fields in await store.redis.xrange(store.outbox)]
+
+
+async def test_a_send_is_queued_in_the_step_that_allows_it_and_only_then(redis_url):
+    client = open_redis(redis_url)
+    try:
+        store = store_with(client, destination_10m=2)
+        vid, _, _ = await issue(store, idempotency_key="idem-q")
+        assert await queued(store) == [f"otp:{vid}:1"]
+        _, _, again = await issue(store, idempotency_key="idem-q")  # the same verification: no second send
+        assert again == vid
+        with pytest.raises(OtpSendRefused):
+            await resend(store, vid)  # the cooldown
+        other, _, _ = await issue(store, flow="flow-2")
+        with pytest.raises(OtpSendRefused):
+            await issue(store, flow="flow-3")  # the destination's cap
+        assert await queued(store) == [f"otp:{vid}:1", f"otp:{other}:1"]
+        fields = (await client.xrange(store.outbox))[0][1]
+        assert fields[b"payload"] == b"payload-1"
+    finally:
+        await client.aclose()
+
+
+async def test_a_resend_queues_its_send_with_the_resend(redis_url):
+    client = open_redis(redis_url)
+    try:
+        store = store_with(client, resend_cooldown_s=0)
+        vid, _, _ = await issue(store)
+        await resend(store, vid, 2)
+        assert await queued(store) == [f"otp:{vid}:1", f"otp:{vid}:2"]
+    finally:
+        await client.aclose()
+
+
+async def test_the_code_itself_is_never_stored(store):
+    vid, nonce, _ = await issue(store)
+    state = await store.load(vid)
+    assert state is not None and otp.derive_code(KEY, vid, nonce) not in state.values()
+    assert state["verifier"] == otp.verifier(KEY, vid, otp.derive_code(KEY, vid, nonce))
+
+
+async def test_anything_but_six_ascii_digits_is_a_counted_wrong_guess(store):
+    vid, nonce, _ = await issue(store)
+    results = [await check(store, vid, nonce, bad) for bad in ("", "12345", "１２３４５６", "abcdef", "1234567")]
+    assert [(r.result, r.attempts_left) for r in results] == [("invalid", 4), ("invalid", 3), ("invalid", 2),
+                                                              ("invalid", 1), ("invalid", 0)]
+    assert (await check(store, vid, nonce, otp.derive_code(KEY, vid, nonce))).result == "max_attempts_reached"
+
+
+async def test_fifty_parallel_wrong_codes_get_exactly_five_answers_then_the_verification_is_dead(store):
+    vid, nonce, _ = await issue(store)
+    code = otp.derive_code(KEY, vid, nonce)
+    wrong = [f"{n:06d}" for n in range(51) if f"{n:06d}" != code][:50]
+    results = await asyncio.gather(*(check(store, vid, nonce, g) for g in wrong))
+    assert [r.result for r in results].count("invalid") == 5
+    assert [r.result for r in results].count("max_attempts_reached") == 45
+    assert (await store.load(vid))["checks"] == "5"
+    assert (await check(store, vid, nonce, code)).result == "max_attempts_reached"
+
+
+async def test_a_code_issued_under_an_older_key_checks_while_that_key_is_held(store):
+    vid, nonce, _ = await issue(store)  # under KEY (k1)
+    code, newer = otp.derive_code(KEY, vid, nonce), otp.CodeKey("k2", b"newer-secret")
+    dropped = await store.verify(verification_id=vid, purpose="registration", flow_id="flow-1",
+                                 candidates=otp.candidate_verifiers([newer], vid, code))
+    assert dropped is not None and dropped.result == "invalid"  # k1 no longer held: no code of it checks
+    rotated = await store.verify(verification_id=vid, purpose="registration", flow_id="flow-1",
+                                 candidates=otp.candidate_verifiers([newer, KEY], vid, code))
+    assert rotated is not None and rotated.result == "approved"
+
+
+async def test_a_verification_from_before_verifiers_is_checked_the_old_way(store):
+    vid, nonce, _ = await issue(store)
+    await store.redis.hdel(f"{store.prefix}v:{vid}", "verifier")
+    code = otp.derive_code(KEY, vid, nonce)
+    assert await store.verify(verification_id=vid, purpose="registration", flow_id="flow-1",
+                              candidates=otp.candidate_verifiers([KEY], vid, code)) is None
+    outcome = await store.check(verification_id=vid, purpose="registration", flow_id="flow-1",
+                                code_ok=otp.code_matches(KEY, vid, nonce, code))
+    assert outcome.result == "approved"
+
+
+async def test_concurrent_steps_share_round_trips_and_survive_a_script_flush(store):
+    """Calls of one event-loop turn go out as one pipeline; Redis forgetting the script (a restart,
+    SCRIPT FLUSH) costs a reload, never a wrong answer."""
+    issued = [await issue(store, destination=f"+62812345{n:05d}", ip=f"10.0.5.{n}", flow="flow-1")
+              for n in range(4)]
+    await store.redis.script_flush()
+    results = await asyncio.gather(*(check(store, vid, nonce, otp.derive_code(KEY, vid, nonce))
+                                     for vid, nonce, _ in issued),
+                                   *(check(store, vid, nonce, "not-a-code") for vid, nonce, _ in issued))
+    assert [r.result for r in results] == ["approved"] * 4 + ["not_pending"] * 4
