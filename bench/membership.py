@@ -1,16 +1,25 @@
-"""Partner eligibility at national scale: 1,000,000 participants, lookups by NOKA and by NIK.
+"""Bulk loading and partner eligibility at national scale: does ``CheckEligibility`` stay as fast
+at 10 M participants as at 1 M?
 
-Starts its own Postgres on a free port, loads the demo data plus N synthetic participants
-with the bulk generator (COPY), runs membership in-process and asks
-``PartnerMembershipService/CheckEligibility`` (signed like a hospital) for random
-participants, by NOKA and by NIK; in the same run a bare ``grpc.aio`` server answers the
-same RPC with an empty message, as the baseline. Then, with auth and the gateway running
-too, a logged-in participant's ``GET /v1/me/membership`` through the gateway (HTTP, token
-verified locally, revocation checked in Redis, gRPC to membership) against a bare FastAPI
-endpoint returning the same body, both served by uvicorn in this process. Prints load time,
-throughput, p50/p99 and the ratios.
+Starts its own Postgres on a free port (ephemeral: no fsync), migrates, seeds the demo data,
+then for each size in ``--participants`` (ascending; each is a total, topped up by the bulk
+loader ``services.membership.bulk.load_to``) prints the load time, rows/s and its phases, and
+asks ``PartnerMembershipService/CheckEligibility`` (signed like a hospital) for participants
+drawn at random from the whole table, half by NOKA, half by NIK, with membership served in
+this process (with a Redis of its own). A bare ``grpc.aio`` server answering the same RPC with an empty message is the
+baseline (measured once, same concurrency). Per size: throughput, p50/p99, errors and the CPU
+spent by this process (client and membership) and by Postgres. Ends with one line::
 
-    .venv/bin/python -m bench.membership [--participants 1000000] [--calls 4000] [--concurrency 16]
+    ratio eligibility_p99_10m_vs_1m=<p99 at the last size / p99 at the first> goal=1.20
+
+lower is better (the p99 may grow by at most 20 % from the first size to the last).
+
+    .venv/bin/python -m bench.membership [--participants 1000000,10000000] [--calls 8000]
+                                         [--concurrency 16] [--workers 2]
+
+``--participants`` sizes, comma separated (default 1 M then 10 M: about 4 min with the load);
+``--calls`` eligibility calls per size; ``--concurrency`` calls in flight; ``--workers`` loader
+connections. Run it under the shared lock: ``flock /tmp/bench.lock .venv/bin/python -m bench.membership``.
 """
 
 from __future__ import annotations
@@ -18,7 +27,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import random
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -26,7 +37,7 @@ from pathlib import Path
 import asyncpg
 import grpc
 
-from bench.common import report
+from bench.common import CpuMeter, ratio_line, report
 from jkn.membership.v1 import partner_pb2, partner_pb2_grpc
 from services.devstack import infra
 from services.kit import db
@@ -39,154 +50,130 @@ from services.membership.app import MIGRATIONS, build
 from services.membership.seed import seed_demo
 from services.membership.settings import MembershipSettings
 
+GOAL = 1.2
+LOAD_GOAL_S = 180.0  # the load from nothing to the last size (all sizes' loads together)
+# The bench's own Postgres, sized for a 10 M load (the defaults: 128 MB of shared buffers, a
+# checkpoint every GB of WAL, 64 MB of maintenance memory), still small next to the machine; no
+# autovacuum, which would scan the tables in the middle of a load (the loader vacuums them after).
+PG_SETTINGS = {"shared_buffers": "1GB", "max_wal_size": "8GB", "checkpoint_timeout": "30min",
+               "maintenance_work_mem": "512MB", "autovacuum": "off"}
+
 
 class Echo(partner_pb2_grpc.PartnerMembershipServiceServicer):
     async def CheckEligibility(self, request, context):
         return partner_pb2.CheckEligibilityResponse()
 
 
-async def run(stub, requests: list, concurrency: int) -> tuple[float, list[float]]:
+async def run(stub, requests: list, concurrency: int) -> tuple[float, list[float], int]:
+    """Calls/s, latencies (s) and errors of ``requests`` sent ``concurrency`` at a time."""
     latencies: list[float] = []
+    errors = 0
     queue = iter(requests)
 
     async def worker() -> None:
+        nonlocal errors
         for request in queue:
             metadata = signed_metadata("dev-secret-0114R001", "0114R001")
             started = time.perf_counter()
-            await stub.CheckEligibility(request, metadata=metadata, timeout=10)
+            try:
+                await stub.CheckEligibility(request, metadata=metadata, timeout=10)
+            except grpc.aio.AioRpcError:
+                errors += 1
+                continue
             latencies.append(time.perf_counter() - started)
 
     started = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
-    return len(latencies) / (time.perf_counter() - started), latencies
+    return len(latencies) / (time.perf_counter() - started), latencies, errors
 
 
-async def http_load(url: str, headers: dict[str, str], calls: int, concurrency: int) -> tuple[float, list[float]]:
-    import httpx
-
-    latencies: list[float] = []
-    queue = iter(range(calls))
-    async with httpx.AsyncClient(headers=headers, timeout=10) as client:
-        async def worker() -> None:
-            for _ in queue:
-                started = time.perf_counter()
-                response = await client.get(url)
-                response.raise_for_status()
-                latencies.append(time.perf_counter() - started)
-
-        for _ in range(50):
-            await client.get(url)
-        started = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-    return len(latencies) / (time.perf_counter() - started), latencies
-
-
-async def serve_http(app, port: int) -> asyncio.Task:
-    import uvicorn
-
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False))
-    task = asyncio.create_task(server.serve())
-    while not server.started:  # noqa: ASYNC110 - uvicorn offers no event for this
-        await asyncio.sleep(0.05)
-    task.server = server  # type: ignore[attr-defined]
-    return task
-
-
-async def gateway_part(postgres, membership_address: str, calls: int, concurrency: int) -> None:
-    import httpx
-    from fastapi import FastAPI
-
-    from services.auth.app import build as build_auth
-    from services.auth.settings import AuthSettings
-    from services.gateway.app import create_app
-    from services.gateway.settings import GatewaySettings
-
-    work = Path(tempfile.mkdtemp(prefix="bench-gateway-"))
-    redis_server = infra.redis_server(work, infra.free_port(), persistent=False)
-    redis_server.start()
-    postgres.create_databases("bench_auth")
-    redis_url = f"redis://127.0.0.1:{redis_server.port}/0"
-    auth_settings = AuthSettings(env="test", grpc_port=0, metrics_port=0, database_url=postgres.dsn("bench_auth"),
-                                 redis_url=redis_url, membership_addr=membership_address, seed_demo_data=True)
+async def sample_requests(dsn: str, calls: int, rng: random.Random) -> list:
+    """``calls`` requests for participants drawn from the whole table, half by NOKA, half by NIK."""
+    conn = await asyncpg.connect(dsn)
     try:
-        async with run_service(auth_settings, build_auth, serve_metrics_port=False) as auth:
-            gateway_port, bare_port = infra.free_port(), infra.free_port()
-            gateway = create_app(GatewaySettings(env="test", redis_url=redis_url, auth_addr=auth.address,
-                                                 membership_addr=membership_address))
-            gateway_task = await serve_http(gateway, gateway_port)
-            base = f"http://127.0.0.1:{gateway_port}"
-            async with httpx.AsyncClient(base_url=base, timeout=10) as client:
-                login = await client.post("/v1/sessions", json={"identifier": "0004567890006",
-                                                                "password": "Sehat#2026"})
-                headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
-                body = (await client.get("/v1/me/membership", headers=headers)).json()
-            bare = FastAPI()
-            bare.get("/v1/me/membership")(lambda: body)
-            bare_task = await serve_http(bare, bare_port)
-            rows = {"bare fastapi": report("bare fastapi", *await http_load(
-                        f"http://127.0.0.1:{bare_port}/v1/me/membership", {}, calls, concurrency)),
-                    "gateway": report("gateway", *await http_load(f"{base}/v1/me/membership", headers, calls,
-                                                                  concurrency))}
-            bare_row, gateway_row = rows["bare fastapi"], rows["gateway"]
-            print(f"ratio gateway /v1/me/membership throughput {gateway_row['rps'] / bare_row['rps']:.2f} of bare  "  # noqa: T201
-                  f"p50 x{gateway_row['p50'] / bare_row['p50']:.1f}   p99 x{gateway_row['p99'] / bare_row['p99']:.1f}")
-            for task in (gateway_task, bare_task):
-                task.server.should_exit = True  # type: ignore[attr-defined]
-                await task
+        total = await conn.fetchval("SELECT reltuples::bigint FROM pg_class WHERE relname = 'participants'")
+        percent = min(100.0, 100.0 * 3 * calls / max(1, total))
+        rows = await conn.fetch(f"SELECT noka, nik FROM participants TABLESAMPLE BERNOULLI ({percent:.4f})")
     finally:
-        redis_server.stop()
+        await conn.close()
+    picked = rng.sample(list(rows), min(calls, len(rows)))
+    return [partner_pb2.CheckEligibilityRequest(noka=r["noka"]) if i % 2 else
+            partner_pb2.CheckEligibilityRequest(nik=r["nik"]) for i, r in enumerate(picked)]
 
 
-async def main(participants: int, calls: int, concurrency: int) -> None:
+async def main(sizes: list[int], calls: int, concurrency: int, workers: int) -> None:
     logging.getLogger().setLevel(logging.WARNING)
     logging.getLogger().handlers[:] = [logging.NullHandler()]
     work = Path(tempfile.mkdtemp(prefix="bench-membership-"))
-    postgres = infra.Postgres(work / "pg" / "data", infra.free_port(), ephemeral=True)
+    postgres = infra.Postgres(work / "pg" / "data", infra.free_port(), ephemeral=True, settings=PG_SETTINGS)
     postgres.start()
+    redis_server = infra.redis_server(work / "redis", infra.free_port(), persistent=False)
+    redis_server.start()
+    redis_url = f"redis://127.0.0.1:{redis_server.port}/0"
     bare = grpc.aio.server()
+    rng = random.Random(1)
+    p99s: list[float] = []
+    load_seconds = 0.0
     try:
         postgres.create_databases("bench_membership")
         dsn = postgres.dsn("bench_membership")
         await db.migrate(dsn, MIGRATIONS)
         pool = await asyncpg.create_pool(dsn, min_size=1, max_size=2)
         await seed_once(pool, service="membership", today=jakarta_today(), seed=seed_demo)
-        loaded = await bulk.load(dsn, participants)
-        print(f"loaded {loaded['participants']} participants in {loaded['seconds']} s")  # noqa: T201
-        sample = await pool.fetch("SELECT noka, nik FROM participants TABLESAMPLE SYSTEM (1) LIMIT $1", calls)
         await pool.close()
-        rng = random.Random(1)
-        by_noka = [partner_pb2.CheckEligibilityRequest(noka=r["noka"]) for r in rng.choices(sample, k=calls)]
-        by_nik = [partner_pb2.CheckEligibilityRequest(nik=r["nik"]) for r in rng.choices(sample, k=calls)]
-
         partner_pb2_grpc.add_PartnerMembershipServiceServicer_to_server(Echo(), bare)
         bare_port = bare.add_insecure_port("127.0.0.1:0")
         await bare.start()
-        settings = MembershipSettings(env="test", grpc_port=0, metrics_port=0, database_url=dsn, db_pool_max=10)
-        async with (run_service(settings, build, serve_metrics_port=False) as membership,
-                    grpc.aio.insecure_channel(membership.address) as real,
-                    grpc.aio.insecure_channel(f"127.0.0.1:{bare_port}") as echo):
-            stubs = {"real": partner_pb2_grpc.PartnerMembershipServiceStub(real),
-                     "echo": partner_pb2_grpc.PartnerMembershipServiceStub(echo)}
-            for stub in stubs.values():
-                await run(stub, by_noka[:200], 4)
-            rows = {"echo": report("echo", *await run(stubs["echo"], by_noka, concurrency)),
-                    "noka": report("eligibility/noka", *await run(stubs["real"], by_noka, concurrency)),
-                    "nik": report("eligibility/nik", *await run(stubs["real"], by_nik, concurrency))}
-            await gateway_part(postgres, membership.address, min(calls, 3000), concurrency)
-        echo_row = rows["echo"]
-        for name in ("noka", "nik"):
-            row = rows[name]
-            print(f"ratio {name:<5} throughput {row['rps'] / echo_row['rps']:.2f} of echo   "  # noqa: T201
-                  f"p50 x{row['p50'] / echo_row['p50']:.1f}   p99 x{row['p99'] / echo_row['p99']:.1f}")
+        pg_pid = postgres.server.process.pid  # type: ignore[union-attr]
+        meter = CpuMeter({"bench+membership": [os.getpid()], "postgres": [pg_pid]})
+        echo_row: dict[str, float] | None = None
+        for size in sizes:
+            phases: dict[str, float] = {}
+            loaded = await bulk.load_to(dsn, size, workers=workers, phases=phases)
+            seconds = max(loaded["seconds"], 0.001)
+            load_seconds += loaded["seconds"]
+            print(f"== {loaded['present']:,} synthetic participants: loaded {loaded['participants']:,} in "  # noqa: T201
+                  f"{loaded['seconds']} s ({loaded['participants'] / seconds:,.0f} rows/s; "
+                  + ", ".join(f"{k} {v:.1f}" for k, v in phases.items()) + ")")
+            requests = await sample_requests(dsn, calls, rng)
+            settings = MembershipSettings(env="test", grpc_port=0, metrics_port=0, database_url=dsn, db_pool_max=10,
+                                          redis_url=redis_url)
+            async with (run_service(settings, build, serve_metrics_port=False) as membership,
+                        grpc.aio.insecure_channel(membership.address) as real,
+                        grpc.aio.insecure_channel(f"127.0.0.1:{bare_port}") as echo):
+                stubs = {"real": partner_pb2_grpc.PartnerMembershipServiceStub(real),
+                         "echo": partner_pb2_grpc.PartnerMembershipServiceStub(echo)}
+                if echo_row is None:
+                    await run(stubs["echo"], requests[:300], 4)
+                    rps, latencies, errors = await run(stubs["echo"], requests, concurrency)
+                    echo_row = report("bare grpc echo", rps, latencies)
+                await run(stubs["real"], requests[-500:], concurrency)  # warm-up: connections, plans
+                with meter.measure():
+                    rps, latencies, errors = await run(stubs["real"], requests, concurrency)
+                row = report(f"eligibility {size // 1_000_000}M" if size >= 1_000_000 else f"eligibility {size}",
+                             rps, latencies)
+                print(f"  errors {errors}   p50 x{row['p50'] / echo_row['p50']:.1f} / p99 "  # noqa: T201
+                      f"x{row['p99'] / echo_row['p99']:.1f} of the bare echo")
+                meter.print_per_request(len(latencies))
+                p99s.append(row["p99"])
     finally:
         await bare.stop(0)
+        redis_server.stop()
         postgres.stop()
+        shutil.rmtree(work, ignore_errors=True)  # a 10 M cluster is 5 GB
+    print(f"load to {sizes[-1]:,}: {load_seconds:.1f} s in all (goal < {LOAD_GOAL_S:.0f} s)")  # noqa: T201
+    if len(p99s) >= 2:
+        print(f"p99 {sizes[0]:,}: {p99s[0]:.2f} ms   p99 {sizes[-1]:,}: {p99s[-1]:.2f} ms   "  # noqa: T201
+              "(lower is better)")
+        ratio_line("eligibility_p99_10m_vs_1m", p99s[-1] / p99s[0], GOAL)
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--participants", type=int, default=1_000_000)
-    parser.add_argument("--calls", type=int, default=4000)
+    parser.add_argument("--participants", default="1000000,10000000",
+                        type=lambda text: sorted(int(n) for n in text.split(",")))
+    parser.add_argument("--calls", type=int, default=8000)
     parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
-    asyncio.run(main(args.participants, args.calls, args.concurrency))
+    asyncio.run(main(args.participants, args.calls, args.concurrency, args.workers))

@@ -163,6 +163,7 @@ class Postgres:
     port: int
     ephemeral: bool = False  # tests: no fsync, faster but not crash-safe
     server: ServerProcess | None = None
+    settings: dict[str, str] = field(default_factory=dict)  # extra server settings (-c name=value), e.g. a bench's
 
     def start(self) -> None:
         user = _postgres_user()
@@ -182,6 +183,8 @@ class Postgres:
                    "-c", "max_connections=300", "-c", "timezone=UTC", "-c", "log_timezone=UTC"]
         if self.ephemeral:
             options += ["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]
+        for name, value in self.settings.items():
+            options += ["-c", f"{name}={value}"]
         log_path = self.data_dir.parent / "postgres.log"
         log_path.touch()
         _grant(log_path, user)
