@@ -22,7 +22,9 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Awaitable
 from dataclasses import dataclass
+from typing import cast
 
 from redis.asyncio import Redis
 
@@ -131,12 +133,16 @@ class ResetCodes:
         await self._run(_state_key(reset_id), "open", subject, MAX_CHECKS, CODE_LIFETIME_S * 1000, keep_s)
 
     async def subject(self, reset_id: str) -> str | None:
-        raw = await self.redis.hget(_state_key(reset_id), "subject")
+        raw = await self._field(reset_id, "subject")
         return _text(raw) if raw is not None else None
 
     async def via_notify(self, reset_id: str) -> bool:
         """Whether notify checks this reset's code (rule 2) rather than this state (rules 1, 3)."""
-        return await self.redis.hget(_state_key(reset_id), "via") == b"notify"
+        return await self._field(reset_id, "via") == b"notify"
+
+    async def _field(self, reset_id: str, name: str) -> bytes | None:
+        # redis-py 5's stubs type a command's result as "awaitable or not" for sync and async alike
+        return await cast(Awaitable[bytes | None], self.redis.hget(_state_key(reset_id), name))
 
     async def sent(self, reset_id: str, *, lifetime_s: int) -> bool:
         """Rule 2: the real code was sent; False when the stand-in keeps the reset."""

@@ -350,7 +350,7 @@ def test_network_policies_let_in_ingress_controllers_and_prometheus_only_where_n
 
 
 def test_egress_reaches_dns_and_exactly_the_backing_servers_each_service_uses(releases: dict[str, Release]):
-    uses = {"auth": {5432, 6379, 9092}, "notify": {5432, 6379, 9092, 587, 443}, "membership": {5432, 9092},
+    uses = {"auth": {5432, 6379, 9092}, "notify": {5432, 6379, 9092, 587, 443}, "membership": {5432, 6379, 9092},
             "queue": {5432, 9092}, "gateway": {6379}}
     callee_ports = {50051, 50052, 50053, 50054}
     for service in ALL:
