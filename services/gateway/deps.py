@@ -29,14 +29,20 @@ async def _state(request: Request) -> GatewayState:
 State = Annotated[GatewayState, Depends(_state)]
 
 
-async def principal(request: Request,
-                    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> Principal:
-    """A valid, unexpired, not revoked access token (revocation: logout, theft, reset).
+Bearer = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+
+
+async def _authenticate(request: Request, credentials: HTTPAuthorizationCredentials | None) -> Principal:
+    """A valid, unexpired, not revoked access token (revocation: logout, theft, reset), once per
+    request (kept on it for the other dependencies that need the caller).
 
     One Redis round trip: the revocation check, and for a participant's token their membership
     stamp (``contracts.freshness`` rule 1, read before any call to membership), kept on the
-    request for `membership_stamp`. (The hot path of every authenticated request: it reads the
-    state from the request rather than through another dependency.)"""
+    request for `membership_stamp`. The hot path of every authenticated request: the dependencies
+    built on it take the state from the request, not through another dependency (each costs)."""
+    known: Principal | None = getattr(request.state, "principal", None)
+    if known is not None:
+        return known
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthenticated("missing access token")
     state: GatewayState = request.app.state.gateway
@@ -50,15 +56,21 @@ async def principal(request: Request,
         raise Unauthenticated("access token revoked")
     if caller.noka:
         request.state.membership_stamp = freshness.stamp_from(stamp, candidate)
+    request.state.principal = caller
     return caller
+
+
+async def principal(request: Request, credentials: Bearer) -> Principal:
+    return await _authenticate(request, credentials)
 
 
 #: The authenticated caller; missing, invalid or expired token → 401 UNAUTHENTICATED.
 CurrentPrincipal = Annotated[Principal, Depends(principal)]
 
 
-async def _caller_noka(request: Request, caller: CurrentPrincipal) -> str:
+async def _caller_noka(request: Request, credentials: Bearer) -> str:
     """The NOKA of the logged-in participant: from the token, else asked of auth once per account."""
+    caller = await _authenticate(request, credentials)
     if caller.noka:
         return caller.noka
     state: GatewayState = request.app.state.gateway

@@ -23,6 +23,7 @@ from services.gateway.models import (
     status_reason,
     utc_iso,
 )
+from services.gateway.state import GatewayState
 
 router = APIRouter(prefix="/v1/me", tags=["me"])
 #: A 6-digit PIN (the weak-PIN rules are auth's).
@@ -158,8 +159,10 @@ async def me(principal: CurrentPrincipal, state: State) -> Me:
 
 @router.get("/membership", response_model=Membership, response_model_by_alias=True,
             summary="Me and my family, and whether all of us are covered")
-async def membership(request: Request, noka: CallerNoka, state: State) -> Response:
-    """Served from the gateway's cache while the participant's stamp is unchanged (`reads`)."""
+async def membership(request: Request, noka: CallerNoka) -> Response:
+    """Served from the gateway's cache while the participant's stamp is unchanged (`reads`). The
+    busiest route: one dependency (the caller), the state taken from the request."""
+    state: GatewayState = request.app.state.gateway
     stamp = membership_stamp(request)
     body = state.membership_reads.get(noka, stamp)
     if body is None:
