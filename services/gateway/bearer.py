@@ -168,7 +168,7 @@ class JwksCache:
 
         A token verified once is remembered until it expires (`VerifiedTokens`): an app sends the
         same access token with every request for its 15 minutes, and checking an EdDSA signature
-        is the costliest step of an authenticated read. Revocation is not cached (`deps.principal`
+        is the costliest step of an authenticated read. Revocation is not cached (`deps._authenticate`
         asks Redis every time)."""
         known = self.verified.get(token, now=time.time(), keys=self.keys)
         if known is not None:

@@ -86,6 +86,9 @@ async def _caller_noka(request: Request, credentials: Bearer) -> str:
 #: The caller's NOKA (for the /v1/me routes).
 CallerNoka = Annotated[str, Depends(_caller_noka)]
 
+#: The dependencies that authenticate the caller (a route using one can answer 401).
+AUTHENTICATING = frozenset({principal, _caller_noka})
+
 
 def membership_stamp(request: Request) -> bytes | None:
     """The caller's membership stamp (``contracts.freshness``), read by `principal` with the

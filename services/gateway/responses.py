@@ -4,7 +4,7 @@ across services": every route's possible statuses, with the ``application/proble
 One table, `ROUTE_CODES`, names the codes each route's RPCs can refuse with (the services' rules:
 auth's, membership's, queue's, and notify's refusals that they pass on). What a route's shape
 decides is added from the route itself, so it cannot drift:
-- a bearer token (the `deps.CurrentPrincipal` dependency) → 401 ``UNAUTHENTICATED``;
+- a bearer token (`deps.CurrentPrincipal` or `deps.CallerNoka`) → 401 ``UNAUTHENTICATED``;
 - any parameter or body → 422 ``VALIDATION_ERROR`` (FastAPI's own 422 schema is replaced);
 - the per-IP or per-account limits (`deps.AccountRateLimit`, `deps.BookingRateLimit`) → 429 ``RATE_LIMITED``;
 - every route: 413 ``PAYLOAD_TOO_LARGE`` (the edge's body cap applies to any request) and 500;
@@ -176,7 +176,7 @@ def codes_of(route: Any, method: str) -> list[str]:
     name = key(method, route.path_format)
     codes = list(ROUTE_CODES.get(name, ()))
     calls = set(_calls(route.dependant))
-    if deps.principal in calls:
+    if calls & deps.AUTHENTICATING:
         codes.append("UNAUTHENTICATED")
     if _has_inputs(route.dependant):
         codes.append("VALIDATION_ERROR")
