@@ -128,12 +128,13 @@ def _alerts() -> list[Rule]:
         _alert(
             "JknOutboxBacklog",
             "max by (namespace, job) (outbox_backlog_events) > 1000\nor\n"
+            "max by (namespace, job) (otp_outbox_backlog_sends) > 1000\nor\n"
             "(\n  max by (namespace, job) (outbox_backlog_events) > 0\n  unless on (namespace, job)\n"
             "  sum by (namespace, job) (rate(outbox_events_published_total[15m])) > 0\n)",
             "15m", "warning",
             "{{ $labels.job }}: {{ $value }} outbox events are waiting for Kafka",
             "The outbox relay of {{ $labels.job }} is behind or stuck: events (SMS requests, payment "
-            "notices, booking events) are kept safely but not delivered."),
+            "notices, booking events, notify's OTP send stream) are kept safely but not delivered."),
         _alert(
             "JknKafkaConsumerLag",
             "sum by (namespace, job, topic, group) (kafka_consumer_lag_messages) > 1000",
