@@ -51,9 +51,8 @@ from pathlib import Path
 import asyncpg
 import grpc
 import httpx
-import psutil
 
-from bench.common import CpuMeter, ratio_line
+from bench.common import CpuMeter, ratio_line, stack_pids
 from jkn.queue.v1 import partner_pb2, partner_pb2_grpc, queue_pb2, queue_pb2_grpc
 from services.auth import tokens
 from services.auth.settings import AuthSettings
@@ -199,25 +198,6 @@ class Clients:
 
 
 # --- the stack's processes and what they spent -----------------------------------------------------
-
-
-def stack_pids(stack: Stack) -> dict[str, int]:
-    """The pid of each process of the stack (Postgres: the postmaster; its backends are children)."""
-    found: dict[str, int] = {}
-    for process in psutil.Process(stack.process.pid).children(recursive=True):
-        try:
-            cmdline = " ".join(process.cmdline())
-            parent = process.parent()
-        except psutil.Error:
-            continue
-        for name in ("queue", "membership", "gateway", "auth", "notify"):
-            if f"-m services.{name}" in cmdline:
-                found[name] = process.pid
-        if process.name() == "postgres" and parent is not None and parent.name() != "postgres":
-            found["postgres"] = process.pid
-        if "redis-server" in cmdline:
-            found["redis"] = process.pid
-    return found
 
 
 @dataclass
