@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import time
-from typing import Annotated
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -88,6 +89,20 @@ CallerNoka = Annotated[str, Depends(_caller_noka)]
 
 #: The dependencies that authenticate the caller (a route using one can answer 401).
 AUTHENTICATING = frozenset({principal, _caller_noka})
+
+
+async def _principal_of(request: Request) -> Principal:
+    return await _authenticate(request, await _bearer(request))
+
+
+async def _caller_noka_of(request: Request) -> str:
+    return await _caller_noka(request, await _bearer(request))
+
+
+#: For `lean.LeanRoute`: the dependencies a lean route may take, each as a function of the request
+#: alone doing what the dependency and its sub-dependencies do.
+RESOLVERS: dict[Callable[..., Any], Callable[[Request], Awaitable[Any]]] = {
+    principal: _principal_of, _caller_noka: _caller_noka_of}
 
 
 def membership_stamp(request: Request) -> bytes | None:

@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 import grpc
 from grpc_health.v1 import health_pb2_grpc
 from redis.asyncio import Redis
-from redis.commands.core import AsyncScript
 
 from jkn.auth.v1 import auth_pb2, auth_pb2_grpc
 from jkn.membership.v1 import membership_pb2, membership_pb2_grpc
@@ -21,7 +20,7 @@ from services.gateway.bearer import JwksCache
 from services.gateway.reads import MembershipReads
 from services.gateway.settings import GatewaySettings
 from services.kit.channels import open_channel
-from services.kit.redis import open_redis
+from services.kit.redis import PipelinedScript, open_redis
 
 #: The check of every authenticated request, in one Redis command: whether the session (KEYS[1])
 #: or the token (KEYS[2]) is revoked (``contracts.revocation``), and, when KEYS[3] names the
@@ -44,7 +43,7 @@ class GatewayState:
     queue: queue_pb2_grpc.QueueServiceStub
     jwks: JwksCache
     redis: Redis
-    check_caller: AsyncScript
+    check_caller: PipelinedScript
     health: dict[str, health_pb2_grpc.HealthStub] = field(default_factory=dict)
     nokas: dict[str, str] = field(default_factory=dict)  # account id → NOKA (never changes), bounded
     membership_reads: MembershipReads = field(default_factory=MembershipReads)
@@ -72,6 +71,6 @@ class GatewayState:
             notify=notify_pb2_grpc.NotifyServiceStub(channels["notify"]),
             membership=membership_pb2_grpc.MembershipServiceStub(channels["membership"]),
             queue=queue_pb2_grpc.QueueServiceStub(channels["queue"]),
-            jwks=jwks, redis=redis, check_caller=redis.register_script(CHECK_CALLER),
+            jwks=jwks, redis=redis, check_caller=PipelinedScript(redis, CHECK_CALLER),
             health={name: health_pb2_grpc.HealthStub(ch) for name, ch in channels.items()},
         )

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import pytest
+from redis.exceptions import ResponseError
 
 from services.devstack import infra
 from services.kit.errors import DependencyUnavailable, dependency_failure
-from services.kit.redis import check_redis, open_redis
+from services.kit.redis import PipelinedScript, check_redis, open_redis
 from services.kit.startup import StartupError
 
 
@@ -42,3 +44,70 @@ async def test_unreachable_redis_at_start_is_one_line():
             await check_redis(client, f"redis://127.0.0.1:{port}/0")
     finally:
         await client.aclose()
+
+
+ECHO_OR_FAIL = """
+if ARGV[1] == 'fail' then return redis.error_reply('refused ' .. KEYS[1]) end
+redis.call('SET', KEYS[1], ARGV[1])
+return {KEYS[1], ARGV[1]}
+"""
+
+
+async def _reads_processed(client) -> int:
+    return int((await client.info("stats"))["total_reads_processed"])
+
+
+async def test_a_pipelined_script_answers_each_concurrent_call_with_its_own_reply_in_few_round_trips(redis_url):
+    client = open_redis(redis_url)
+    script = PipelinedScript(client, ECHO_OR_FAIL)
+    try:
+        before = await _reads_processed(client)
+        replies = await asyncio.gather(*(script(keys=[f"kit:pipe:{i}"], args=[f"v{i}"]) for i in range(200)),
+                                       return_exceptions=True)
+        reads = await _reads_processed(client) - before
+        assert replies == [[f"kit:pipe:{i}".encode(), f"v{i}".encode()] for i in range(200)]
+        assert await client.get("kit:pipe:199") == b"v199"
+        # 200 calls made in one turn of the loop: the first load of the script, then one pipeline
+        # (the server reads a large pipeline in a few chunks), and the INFO of the count itself
+        assert reads < 20, reads
+        # a call alone is answered just the same
+        assert await script(keys=["kit:pipe:alone"], args=["x"]) == [b"kit:pipe:alone", b"x"]
+    finally:
+        await client.aclose()
+
+
+async def test_a_pipelined_call_that_fails_fails_alone(redis_url):
+    client = open_redis(redis_url)
+    script = PipelinedScript(client, ECHO_OR_FAIL)
+    try:
+        ok, refused, also_ok = await asyncio.gather(
+            script(keys=["kit:a"], args=["1"]), script(keys=["kit:b"], args=["fail"]),
+            script(keys=["kit:c"], args=["3"]), return_exceptions=True)
+        assert ok == [b"kit:a", b"1"] and also_ok == [b"kit:c", b"3"]
+        assert isinstance(refused, ResponseError) and "refused kit:b" in str(refused)
+    finally:
+        await client.aclose()
+
+
+async def test_a_pipelined_script_the_server_forgot_is_loaded_again(redis_url):
+    client = open_redis(redis_url)
+    script = PipelinedScript(client, ECHO_OR_FAIL)
+    try:
+        assert await script(keys=["kit:f"], args=["1"]) == [b"kit:f", b"1"]
+        await client.script_flush()  # as after a restart of Redis
+        replies = await asyncio.gather(*(script(keys=[f"kit:f{i}"], args=[str(i)]) for i in range(5)))
+        assert replies == [[f"kit:f{i}".encode(), str(i).encode()] for i in range(5)]
+    finally:
+        await client.aclose()
+
+
+async def test_pipelined_calls_to_a_dead_redis_all_fail_fast():
+    client = open_redis(f"redis://127.0.0.1:{infra.free_port()}/0", timeout_s=0.5)
+    script = PipelinedScript(client, ECHO_OR_FAIL)
+    started = time.monotonic()
+    try:
+        answers = await asyncio.gather(*(script(keys=["k"], args=["v"]) for _ in range(10)), return_exceptions=True)
+    finally:
+        await client.aclose()
+    assert time.monotonic() - started < 2
+    assert all(isinstance(dependency_failure(a), DependencyUnavailable) for a in answers)
