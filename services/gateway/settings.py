@@ -26,6 +26,9 @@ class GatewaySettings(PlatformSettings):
     shutdown_grace_s: float = 8.0
     auth_rate_per_min: int = Field(60, description="requests a client IP may make to the account routes a minute")
     booking_rate_per_min: int = Field(20, description="bookings and cancellations one account may make a minute")
+    booking_timeout_s: float = Field(10.0, gt=0, description="deadline of a call to queue that takes a seat (booking, "
+                                     "reschedule, waitlist): at 06:00 thousands of attempts queue for seconds behind "
+                                     "one another, and a person waits that long rather than get a 503")
     trusted_proxies: str = Field("", description="comma-separated CIDRs of the proxies whose X-Forwarded-For "
                                                  "is believed (the ingress controller); empty: none, the TCP "
                                                  "peer is the client")

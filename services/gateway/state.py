@@ -23,13 +23,21 @@ from services.kit.channels import open_channel
 from services.kit.redis import PipelinedScript, open_redis
 
 #: The check of every authenticated request, in one Redis command: whether the session (KEYS[1])
-#: or the token (KEYS[2]) is revoked (``contracts.revocation``), and, when KEYS[3] names the
-#: participant's stamp, the stamp (``contracts.freshness`` rule 1: ``SET NX GET``, nil when
-#: ARGV[1] became it). Its reply: ``[revoked count, stamp or nil]``.
+#: or the token (KEYS[2]) is revoked (``contracts.revocation``); when ARGV[1] is a candidate stamp,
+#: the participant's stamp KEYS[3] (``contracts.freshness`` rule 1: ``SET NX GET``, nil when ARGV[1]
+#: became it); when KEYS[4] names a rate-limit counter of the current minute, its count after this
+#: request (expiring after 61 s). Its reply: ``[revoked count, stamp or nil, count or nil]``.
 CHECK_CALLER = """
 local revoked = redis.call('EXISTS', KEYS[1], KEYS[2])
-if revoked > 0 or #KEYS < 3 then return {revoked, false} end
-return {revoked, redis.call('SET', KEYS[3], ARGV[1], 'NX', 'GET', 'EX', ARGV[2])}
+if revoked > 0 then return {revoked, false, false} end
+local stamp = false
+if ARGV[1] ~= '' then stamp = redis.call('SET', KEYS[3], ARGV[1], 'NX', 'GET', 'EX', ARGV[2]) end
+local count = false
+if KEYS[4] then
+  count = redis.call('INCR', KEYS[4])
+  if count == 1 then redis.call('EXPIRE', KEYS[4], 61) end
+end
+return {revoked, stamp, count}
 """
 
 
