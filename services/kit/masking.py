@@ -11,6 +11,7 @@ import re
 
 _NIK_OR_CARD = re.compile(r"(?<!\d)(\d{6})(\d{3,6})(\d{4})(?!\d)")
 _PHONE = re.compile(r"(?<![\w+])(\+62|62|0)(8\d{2})(\d{3,6})(\d{4})(?!\d)")
+_DIGIT_RUN = re.compile(r"\d{11}")  # the shortest run the two patterns above can match
 _EMAIL = re.compile(r"([A-Za-z0-9._%+-])[A-Za-z0-9._%+-]*@([A-Za-z0-9.-]+\.[A-Za-z]{2,})")
 
 
@@ -38,7 +39,13 @@ def mask_email(email: str) -> str:
 
 
 def scrub(text: str) -> str:
-    """Mask every NIK/NOKA-, phone- and email-looking run in free text (logs' last line of defence)."""
+    """Mask every NIK/NOKA-, phone- and email-looking run in free text (logs' last line of defence).
+
+    Text with no ``@`` and no run of 11 digits is returned at once: an email needs the ``@``, a
+    phone number at least 11 digits in a row (``0`` + ``8xx`` + 3 + 4) and a NIK or card number 13
+    (the access log's request ids and durations, on every request)."""
+    if "@" not in text and _DIGIT_RUN.search(text) is None:
+        return text
     text = _EMAIL.sub(lambda m: f"{m.group(1)}***@{m.group(2)}", text)
     text = _PHONE.sub(lambda m: m.group(1) + m.group(2) + "*" * len(m.group(3)) + m.group(4), text)
     return _NIK_OR_CARD.sub(lambda m: m.group(1) + "*" * len(m.group(2)) + m.group(3), text)

@@ -6,6 +6,9 @@ import io
 import json
 import logging
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from services.kit.logs import JsonFormatter
 from services.kit.masking import mask_email, mask_nik, mask_phone, scrub
 
@@ -79,3 +82,24 @@ def test_log_timestamps_are_iso_utc_with_milliseconds():
     stamps = _Timestamps()
     for created in (1700000000.0, 1700000000.0005, 1700000000.25, 1700000000.9994, 1700000001.5):
         assert stamps.format(created) == datetime.fromtimestamp(created, UTC).isoformat(timespec="milliseconds")
+
+
+def _scrub_every_time(text: str) -> str:
+    """`scrub` without its shortcut for text that cannot hold personal data."""
+    from services.kit import masking
+
+    text = masking._EMAIL.sub(lambda m: f"{m.group(1)}***@{m.group(2)}", text)
+    text = masking._PHONE.sub(lambda m: m.group(1) + m.group(2) + "*" * len(m.group(3)) + m.group(4), text)
+    return masking._NIK_OR_CARD.sub(lambda m: m.group(1) + "*" * len(m.group(2)) + m.group(3), text)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.one_of(st.text(alphabet="0123456789", min_size=8, max_size=16),
+                          st.sampled_from(["+62", "62", "08", "@", "@example.id", "a.b", "-", "_", " ", "x"])),
+                max_size=6).map("".join))
+def test_the_shortcut_for_clean_text_masks_exactly_what_the_patterns_mask(text):
+    assert scrub(text) == _scrub_every_time(text)
+
+
+def test_the_shortest_phone_number_is_still_masked():
+    assert scrub("call 08123456789 now") == "call 0812***6789 now"
