@@ -20,7 +20,7 @@ help: ## list the targets
 
 setup: system-deps $(VENV)/.installed $(GEN)/.stamp $(TOOLS)/.installed ## virtualenv, packages, redis-server, promtool, checkov, generated gRPC code
 
-system-deps: ## Debian's redis-server, promtool (package prometheus) and python3-venv when missing (apt, as root)
+system-deps: ## Debian's redis-server, promtool (package prometheus), chromium and python3-venv when missing (apt, as root)
 	@$(PYTHON) -c 'import ensurepip, venv' >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" != 0 ]; then echo "Python's venv is missing: run 'sudo apt-get install python3-venv'"; exit 1; fi; \
 	  echo "installing python3-venv (apt)"; \
@@ -30,6 +30,10 @@ system-deps: ## Debian's redis-server, promtool (package prometheus) and python3
 	  echo "installing redis-server (apt)"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null; \
 	  systemctl disable --now redis-server >/dev/null 2>&1 || true; }
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" != 0 ]; then echo "chromium is missing (the portal's browser tests): run 'sudo apt-get install chromium'"; exit 1; fi; \
+	  echo "installing chromium (apt)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium fonts-liberation >/dev/null; }
 	@command -v promtool >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" != 0 ]; then echo "promtool is missing: run 'sudo apt-get install prometheus' (or make setup as root)"; exit 1; fi; \
 	  echo "installing promtool (apt: prometheus)"; \

@@ -7,8 +7,11 @@ loader ``services.membership.bulk.load_to``) prints the load time, rows/s and it
 asks ``PartnerMembershipService/CheckEligibility`` (signed like a hospital) for participants
 drawn at random from the whole table, half by NOKA, half by NIK, with membership served in
 this process (with a Redis of its own). A bare ``grpc.aio`` server answering the same RPC with an empty message is the
-baseline (measured once, same concurrency). Per size: throughput, p50/p99, errors and the CPU
-spent by this process (client and membership) and by Postgres. Ends with one line::
+baseline (measured once, same concurrency). Per size: throughput, p50/p99, errors, the CPU
+spent by this process (client and membership), by Postgres' backends and by its background
+processes (checkpointer, writers), and per call Postgres' shared-buffer hits and reads (pages
+from outside its buffers), the pages its backends wrote to evict dirty buffers, WAL, and the
+checkpoints that ran. Ends with one line::
 
     ratio eligibility_p99_10m_vs_1m=<p99 at the last size / p99 at the first> goal=1.20
 
@@ -36,6 +39,7 @@ from pathlib import Path
 
 import asyncpg
 import grpc
+import psutil
 
 from bench.common import CpuMeter, ratio_line, report
 from jkn.membership.v1 import partner_pb2, partner_pb2_grpc
@@ -87,6 +91,61 @@ async def run(stub, requests: list, concurrency: int) -> tuple[float, list[float
     return len(latencies) / (time.perf_counter() - started), latencies, errors
 
 
+# What Postgres did over a measured stretch, per call: shared-buffer hits and reads (a read is a
+# page that was not in shared buffers: from the OS page cache or the disk), pages written by the
+# backends themselves (to evict a dirty buffer), WAL, and the checkpoints that completed.
+_COUNTERS = """
+SELECT (SELECT blks_hit FROM pg_stat_database WHERE datname = current_database()) AS hits,
+       (SELECT blks_read FROM pg_stat_database WHERE datname = current_database()) AS reads,
+       (SELECT coalesce(sum(writes), 0) FROM pg_stat_io WHERE backend_type = 'client backend') AS backend_writes,
+       (SELECT wal_bytes FROM pg_stat_wal) AS wal_bytes,
+       (SELECT buffers_written FROM pg_stat_checkpointer) AS checkpoint_writes,
+       (SELECT num_timed + num_requested FROM pg_stat_checkpointer) AS checkpoints
+"""
+
+
+async def pg_counters(dsn: str) -> dict[str, float]:
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute("SELECT pg_stat_clear_snapshot()")
+        return {k: float(v) for k, v in (await conn.fetchrow(_COUNTERS)).items()}
+    finally:
+        await conn.close()
+
+
+def postgres_groups(pg_pid: int) -> dict[str, list[int]]:
+    """Postgres' client backends apart from its background processes (checkpointer, background
+    writer, WAL writer...): the eligibility calls' own cost against the load's aftermath."""
+    backends: list[int] = []
+    background: list[int] = []  # not the postmaster: a group counts its pids' children too
+    for child in psutil.Process(pg_pid).children():
+        try:
+            (backends if "postgres: postgres " in " ".join(child.cmdline()) else background).append(child.pid)
+        except psutil.Error:
+            continue
+    return {"pg backends": backends, "pg background": background}
+
+
+async def quiet(dsn: str, *, settle_s: float = 2.0, timeout_s: float = 900.0) -> float:
+    """Wait until no other session of the database has been busy for ``settle_s``; the seconds
+    waited. Membership's periodic jobs run once at start: billing the month seq-scans the
+    participants and bills every self-paying one: at 10 M it wrote 1.35 M bills while the calls
+    were measured (260 buffer hits and 7 KB of WAL per call, Postgres CPU per call 3-5x, the p99
+    1.4-2.1x the 1 M one); at 1 M it was over within the warm-up."""
+    started = time.perf_counter()
+    conn = await asyncpg.connect(dsn)
+    try:
+        calm_since = time.perf_counter()
+        while time.perf_counter() - calm_since < settle_s and time.perf_counter() - started < timeout_s:
+            await asyncio.sleep(0.2)
+            if await conn.fetchval("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                                   " AND pid <> pg_backend_pid() AND state IS DISTINCT FROM 'idle'"):
+                calm_since = time.perf_counter()
+    finally:
+        await conn.close()
+    return time.perf_counter() - started
+
+
 async def sample_requests(dsn: str, calls: int, rng: random.Random) -> list:
     """``calls`` requests for participants drawn from the whole table, half by NOKA, half by NIK."""
     conn = await asyncpg.connect(dsn)
@@ -125,7 +184,6 @@ async def main(sizes: list[int], calls: int, concurrency: int, workers: int) -> 
         bare_port = bare.add_insecure_port("127.0.0.1:0")
         await bare.start()
         pg_pid = postgres.server.process.pid  # type: ignore[union-attr]
-        meter = CpuMeter({"bench+membership": [os.getpid()], "postgres": [pg_pid]})
         echo_row: dict[str, float] | None = None
         for size in sizes:
             phases: dict[str, float] = {}
@@ -147,14 +205,24 @@ async def main(sizes: list[int], calls: int, concurrency: int, workers: int) -> 
                     await run(stubs["echo"], requests[:300], 4)
                     rps, latencies, errors = await run(stubs["echo"], requests, concurrency)
                     echo_row = report("bare grpc echo", rps, latencies)
+                waited = await quiet(dsn)  # the service's start-up jobs done (as at 06:00, hours after)
+                print(f"  membership's start-up jobs took {waited:.1f} s (not measured)")  # noqa: T201
                 await run(stubs["real"], requests[-500:], concurrency)  # warm-up: connections, plans
+                meter = CpuMeter({"bench+membership": [os.getpid()], **postgres_groups(pg_pid)})
+                before = await pg_counters(dsn)
                 with meter.measure():
                     rps, latencies, errors = await run(stubs["real"], requests, concurrency)
+                after = await pg_counters(dsn)
                 row = report(f"eligibility {size // 1_000_000}M" if size >= 1_000_000 else f"eligibility {size}",
                              rps, latencies)
                 print(f"  errors {errors}   p50 x{row['p50'] / echo_row['p50']:.1f} / p99 "  # noqa: T201
                       f"x{row['p99'] / echo_row['p99']:.1f} of the bare echo")
                 meter.print_per_request(len(latencies))
+                per_call = {k: (after[k] - before[k]) / max(1, len(latencies)) for k in after}
+                print(f"  postgres per call: {per_call['hits']:.1f} buffer hits, {per_call['reads']:.2f} reads, "  # noqa: T201
+                      f"{per_call['backend_writes']:.2f} backend writes, {per_call['wal_bytes']:.0f} WAL bytes; "
+                      f"checkpoints {after['checkpoints'] - before['checkpoints']:.0f}, "
+                      f"{after['checkpoint_writes'] - before['checkpoint_writes']:.0f} buffers written by them")
                 p99s.append(row["p99"])
     finally:
         await bare.stop(0)

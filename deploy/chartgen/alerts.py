@@ -16,7 +16,9 @@ from typing import Any
 
 RUNBOOK_BASE = "https://git.example.id/jkn/platform/blob/main/docs/runbooks"
 
-JOBS = "jkn-(auth|notify|membership|queue|gateway)"
+#: Every service's scrape job (the BPJS bridge too: hospitals' SIMRS depend on it).
+SERVICES = ("auth", "notify", "membership", "queue", "gateway", "bridge")
+JOBS = f"jkn-({'|'.join(SERVICES)})"
 API_ROUTES = 'route!~"/healthz|/readyz|/metrics|unmatched"'
 SERVER_FAULTS = 'grpc_code=~"UNKNOWN|INTERNAL|UNAVAILABLE|DATA_LOSS|DEADLINE_EXCEEDED"'
 GRPC_APP = 'grpc_service!~"grpc\\\\.health\\\\..*|grpc\\\\.reflection\\\\..*"'
@@ -97,8 +99,7 @@ def _alerts() -> list[Rule]:
         _alert(
             "JknServiceDown",
             f'sum by (namespace, job) (up{{job=~"{JOBS}"}}) == 0\n'
-            + "".join(f'or absent(up{{job="jkn-{name}"}})\n' for name in
-                      ("auth", "notify", "membership", "queue", "gateway")).rstrip("\n"),
+            + "".join(f'or absent(up{{job="jkn-{name}"}})\n' for name in SERVICES).rstrip("\n"),
             "2m", "critical",
             "{{ $labels.job }} is down: Prometheus reaches none of its pods",
             "No target of {{ $labels.job }} has answered a scrape for 2 minutes (or none exists)."),

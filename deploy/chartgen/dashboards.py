@@ -3,7 +3,7 @@
 Every query filters on ``namespace=~"$namespace"`` and uses ``$__rate_interval``; the metric
 names are the ones the services export (checked against a running stack by tests/deploy).
 Dashboards: service overview (RED per route and RPC, SLO burn), OTP funnel and SMS spend,
-queue and waiting times, data layer (outbox, Kafka consumers).
+queue and waiting times, the BPJS bridge (RED by endpoint), data layer (outbox, Kafka consumers).
 """
 
 from __future__ import annotations
@@ -206,6 +206,20 @@ def otp() -> dict[str, Any]:
          "{{channel}}")], "percentunit"))
     g.add(timeseries("Request to provider acceptance", quantiles(
         "notify_delivery_seconds", NS, "channel", "{{channel}}"), "s"), w=24)
+    g.row("Delivery status, fallbacks and recovery")
+    g.add(timeseries("Code delivery status by channel and provider", [
+        (f"sum by (channel, provider, status) (rate(otp_delivery_status_total{{{NS}}}[{RATE}]))",
+         "{{channel}} {{provider}} {{status}}")], "ops",
+        description="What providers said about each send of a code: sent (accepted), failed (refused for good, "
+                    "reported undeliverable, or out of retries)."))
+    g.add(timeseries("Fallbacks to another channel", [
+        (f"sum by (from_channel, to_channel) (rate(otp_fallbacks_total{{{NS}}}[{RATE}]))",
+         "{{from_channel}} → {{to_channel}}")], "ops",
+        description="The same code sent again on another channel (an SMS that failed, then email)."))
+    g.add(timeseries("Account recoveries", [
+        (f"sum by (step) (increase(auth_account_recoveries_total{{{NS}}}[1h]))", "{{step}}")], "short",
+        description="Per hour: started (every start, real or not), scheduled (both codes right), cancelled by "
+                    "the holder, applied. Many cancelled against scheduled: someone else holds the emails."), w=24)
     g.row("SMS spend")
     g.add(stat("SMS breaker", f"max(otp_sms_breaker_open{{{NS}}})", thresholds=[(None, "green"), (1, "red")],
                description="1: the hourly SMS budget is spent and SMS codes are refused."), w=6, h=5)
@@ -243,6 +257,20 @@ def queue() -> dict[str, Any]:
     g.add(timeseries("Cancellations and check-ins", [
         (f"sum by (by) (rate(queue_booking_cancellations_total{{{NS}}}[{RATE}]))", "cancelled by {{by}}"),
         (f"sum(rate(queue_check_ins_total{{{NS}}}[{RATE}]))", "checked in")], "ops"))
+    g.row("Reschedules, waitlists and doctors' absences")
+    g.add(timeseries("Waitlist joins and seats given from it", [
+        (f"sum by (facility_type) (rate(queue_waitlist_joins_total{{{NS}}}[{RATE}]))", "joined {{facility_type}}"),
+        (f"sum by (outcome) (rate(queue_waitlist_seats_total{{{NS}}}[{RATE}]))", "seat {{outcome}}"),
+        (f"sum by (reason) (rate(queue_waitlist_ended_total{{{NS}}}[{RATE}]))", "ended {{reason}}")], "ops",
+        description="A freed seat goes to the first waiting entry: auto (booked at once), offered (held), then "
+                    "accepted or expired (passed on). Entries also end when left, the session closes or the date "
+                    "passes."))
+    g.add(timeseries("Reschedules and bookings displaced by a doctor's absence", [
+        (f"sum by (moved) (rate(queue_reschedules_total{{{NS}}}[{RATE}]))", "moved {{moved}}"),
+        (f"sum(rate(queue_displaced_by_absence_total{{{NS}}}[{RATE}]))", "displaced by absence"),
+        (f"sum(rate(queue_absence_rebooked_total{{{NS}}}[{RATE}]))", "displaced and rebooked")], "ops",
+        description="Displaced: bookings cancelled DOCTOR_ABSENT when a session closed; rebooked: those their "
+                    "patient moved with one reschedule."))
     g.row("Visits (task times from the hospitals)")
     g.add(timeseries("Tasks recorded", [
         (f"sum by (task) (rate(queue_tasks_recorded_total{{{NS}}}[{RATE}]))", "task {{task}}")], "ops",
@@ -263,8 +291,57 @@ def queue() -> dict[str, Any]:
         (f"histogram_quantile(0.95, sum by (le, grpc_method) "
          f"(rate(grpc_server_handling_seconds_bucket{{{queue_rpc}}}[{RATE}])))", "{{grpc_method}}")], "s"))
     return dashboard("jkn-queue", "JKN — queue and waiting times",
-                     "Bookings, quota, cancellations, check-ins and waiting time before each task.", g,
+                     "Bookings, quota, cancellations, check-ins, reschedules and waitlists, doctors' absences "
+                     "and waiting time before each task.", g,
                      tags=("queue",))
+
+
+# -- (c2) the BPJS-compatible bridge for hospital software ----------------------------------------------
+
+BRIDGE = f'{NS}, job="jkn-bridge"'
+BRIDGE_API = f'{BRIDGE}, route!~"/healthz|/readyz|/metrics|unmatched"'
+
+
+def bridge() -> dict[str, Any]:
+    g = Layout()
+    g.row("Availability")
+    g.add(stat("Bridge pods up", f"sum(up{{{BRIDGE}}})", thresholds=[(None, "red"), (1, "green")],
+               description="Targets of jkn-bridge answering scrapes (JknServiceDown fires at 0 for 2 minutes)."),
+          w=8, h=5)
+    g.add(stat("Refused share (1 h)", f'sum(rate(bridge_answers_total{{{BRIDGE}, code!~"200|208"}}[1h]))\n/\n'
+               f"sum(rate(bridge_answers_total{{{BRIDGE}}}[1h]))", "percentunit",
+               thresholds=[(None, "green"), (0.05, "orange"), (0.2, "red")],
+               description="Answers whose metadata code is not 200 or 208 (201 refusals, 401, 503)."), w=8, h=5)
+    g.add(stat("HTTP 5xx share (1 h)", f'sum(rate(http_requests_total{{{BRIDGE_API}, status=~"5.."}}[1h]))\n/\n'
+               f"sum(rate(http_requests_total{{{BRIDGE_API}}}[1h]))", "percentunit",
+               thresholds=[(None, "green"), (0.001, "orange"), (0.0144, "red")],
+               description="503s while queue or membership is unavailable (the bridge never answers 500)."),
+          w=8, h=5)
+    g.row("Requests by endpoint")
+    g.add(timeseries("Requests by endpoint", [
+        (f"sum by (method, route) (rate(http_requests_total{{{BRIDGE_API}}}[{RATE}]))", "{{method}} {{route}}")],
+        "reqps", description="Route templates only: the paths' NIKs, NOKAs and booking codes are never labels."))
+    g.add(timeseries("Answers by metadata code", [
+        (f"sum by (code) (rate(bridge_answers_total{{{BRIDGE}}}[{RATE}]))", "{{code}}")], "reqps", stack=True,
+        description="200 ok, 201 refused (Indonesian reason), 208 already recorded, 401 bad signature or "
+                    "clock, 503 a dependency unavailable."))
+    g.add(timeseries("Errors by endpoint", [
+        (f'sum by (route, code) (rate(bridge_answers_total{{{BRIDGE}, code!~"200|208"}}[{RATE}]))',
+         "{{route}} {{code}}")], "reqps",
+        description="Refusals (201) are often the hospital's data (quota full, no referral); a jump of 401 is a "
+                    "hospital's clock or secret, of 503 the platform behind."))
+    g.add(timeseries("Refused share by endpoint", [
+        (f'sum by (route) (rate(bridge_answers_total{{{BRIDGE}, code!~"200|208"}}[{RATE}]))\n/\n'
+         f"sum by (route) (rate(bridge_answers_total{{{BRIDGE}}}[{RATE}]))", "{{route}}")], "percentunit"))
+    g.row("Latency")
+    g.add(timeseries("Latency", quantiles("http_request_duration_seconds", BRIDGE_API, "job", "all endpoints"),
+                     "s"))
+    g.add(timeseries("p95 latency by endpoint", [
+        (f"histogram_quantile(0.95, sum by (le, route) "
+         f"(rate(http_request_duration_seconds_bucket{{{BRIDGE_API}}}[{RATE}])))", "{{route}}")], "s"))
+    return dashboard("jkn-bridge", "JKN — BPJS bridge (SIMRS)",
+                     "The BPJS-compatible bridge for hospital software: request rate, answers by metadata code, "
+                     "errors and latency by endpoint.", g, tags=("bridge", "red"))
 
 
 # -- (d) data layer --------------------------------------------------------------------------------------
@@ -302,4 +379,5 @@ def data() -> dict[str, Any]:
 
 
 def all_dashboards() -> dict[str, dict[str, Any]]:
-    return {"jkn-overview": overview(), "jkn-otp": otp(), "jkn-queue": queue(), "jkn-data": data()}
+    return {"jkn-overview": overview(), "jkn-otp": otp(), "jkn-queue": queue(), "jkn-bridge": bridge(),
+            "jkn-data": data()}

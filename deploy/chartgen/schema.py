@@ -20,7 +20,9 @@ KUBE_SCHEMA = "v1.30.0-local-strict"
 K8S = "io.k8s.api.core.v1."
 
 SERVICES = ("auth", "notify", "membership", "queue")
-ALL = (*SERVICES, "gateway")
+#: The HTTP services: the public REST gateway and the BPJS-compatible bridge for hospital software.
+HTTP = ("gateway", "bridge")
+ALL = (*SERVICES, *HTTP)
 
 Schema = dict[str, Any]
 
@@ -179,13 +181,14 @@ def service_schema(name: str) -> Schema:
         "extraEgress": egress_rules(),
     })
     required: tuple[str, ...]
-    if name == "gateway":
+    if name in HTTP:
         properties["httpPort"] = PORT
+        required = ("httpPort",)
+    if name == "gateway":
         properties["trustedProxies"] = array(
             string(pattern=CIDR), "JKN_GATEWAY_TRUSTED_PROXIES: CIDRs of the proxies whose X-Forwarded-For is "
                                   "believed (the ingress controller's pods); empty: nobody, the TCP peer is the client")
-        required = ("httpPort",)
-    else:
+    if name not in HTTP:
         properties["grpcPort"] = PORT
         properties["metricsPort"] = PORT
         required = ("grpcPort", "metricsPort")
@@ -250,6 +253,7 @@ def values_schema() -> Schema:
             "enabled": boolean(),
             "publicIngressFrom": peers("the ingress controller in front of the gateway"),
             "partnerIngressFrom": peers("the ingress controller in front of the partner gRPC APIs"),
+            "bridgeIngressFrom": peers("the ingress controller in front of the BPJS-compatible bridge"),
             "prometheusFrom": peers("Prometheus"),
             "dnsTo": peers("the cluster DNS"),
             "postgresTo": peers("Postgres (empty: any address, on its port)"),
@@ -277,6 +281,13 @@ def values_schema() -> Schema:
             "verifyDepth": integer(minimum=1),
             "annotations": LABELS,
         }),
+        "bridgeIngress": obj({
+            "enabled": boolean(),
+            "className": string(),
+            "host": string(pattern=DNS_NAME),
+            "tlsSecretName": string(minLength=1),
+            "annotations": LABELS,
+        }, description="the BPJS-compatible REST bridge for hospital software (/antreanrs, /vclaim-rest)"),
         "migrations": obj({
             "enabled": boolean(),
             "backoffLimit": integer(minimum=0),

@@ -37,15 +37,17 @@ class Deps:
     reset_codes: ResetCodes
     #: Work started after an answer was given (a reset code), held until it is done.
     background: set[asyncio.Task[None]] = field(default_factory=set, compare=False)
+    #: Cooling-off of an account recovery (settings ``recovery_delay_s``).
+    recovery_delay_s: int = 86_400
 
     @classmethod
     def assemble(cls, *, pool: asyncpg.Pool, redis: Redis, hasher: Hasher, signing_keys: list[SigningKey],
                  membership: membership_pb2_grpc.MembershipServiceStub, notify: notify_pb2_grpc.NotifyServiceStub,
-                 captcha_on: bool) -> Deps:
+                 captcha_on: bool, recovery_delay_s: int = 86_400) -> Deps:
         """The attempt counters live in the same Redis."""
         return cls(pool=pool, redis=redis, hasher=hasher, signing_keys=signing_keys, membership=membership,
                    notify=notify, captcha_on=captcha_on, lockout=Lockout(redis), pin_lock=PinLock(redis),
-                   reset_codes=ResetCodes(redis))
+                   reset_codes=ResetCodes(redis), recovery_delay_s=recovery_delay_s)
 
     def in_background(self, work: Coroutine[Any, Any, None]) -> None:
         """Run ``work`` as a task of its own, referenced until it is done."""

@@ -83,6 +83,24 @@ def phone_changed(*, change_id: uuid.UUID, old_phone: str, new_phone: str) -> No
                 params={"new_phone_masked": mask_phone(new_phone)})
 
 
+def recovery_scheduled(*, recovery_id: uuid.UUID, old_phone: str, email: str, new_phone: str,
+                       effective_at: datetime) -> list[Notice]:
+    """A recovery will replace the phone at ``effective_at``: told at once to the old phone and to the
+    email, with the new number masked (rule 2) and how to stop it (the template says)."""
+    params = {"new_phone_masked": mask_phone(new_phone),
+              "at": effective_at.astimezone(JAKARTA).strftime("%d-%m-%Y %H:%M WIB")}
+    template = notify_pb2.NOTIFICATION_TEMPLATE_ACCOUNT_RECOVERY_SCHEDULED
+    return [_sms(f"recovery-scheduled:{recovery_id}:sms", template, to=old_phone, params=params),
+            Notice(request_id=f"recovery-scheduled:{recovery_id}:email", source="auth", template=template,
+                   channel=common_pb2.CHANNEL_EMAIL, to=email, language=common_pb2.LANGUAGE_ID, params=params)]
+
+
+def recovered(*, recovery_id: uuid.UUID, new_phone: str, at: datetime) -> Notice:
+    """The recovery was applied: told to the new phone."""
+    return _sms(f"recovered:{recovery_id}", notify_pb2.NOTIFICATION_TEMPLATE_ACCOUNT_RECOVERED, to=new_phone,
+                params={"at": at.astimezone(JAKARTA).strftime("%d-%m-%Y %H:%M WIB")})
+
+
 # --- about membership's and queue's events --------------------------------------------------
 
 def rupiah(amount_idr: int) -> str:
@@ -120,3 +138,28 @@ def booking_cancelled_by_facility(*, request_id: str, to: str, booking: queue_ev
                                   reason: str) -> Notice:
     return _sms(request_id, notify_pb2.NOTIFICATION_TEMPLATE_BOOKING_CANCELLED_BY_FACILITY, to=to,
                 params={**_booking_params(booking), "reason": reason}, source="queue")
+
+
+def waitlist_booked(*, request_id: str, to: str, booking: queue_events.BookingFacts) -> Notice:
+    return _sms(request_id, notify_pb2.NOTIFICATION_TEMPLATE_WAITLIST_BOOKED, to=to,
+                params=_booking_params(booking), source="queue")
+
+
+def _entry_params(entry: queue_events.WaitlistFacts) -> dict[str, str]:
+    """What the waitlist templates of notify say (their parameter names)."""
+    return {"facility": entry.facility, "poli": entry.poli, "date": entry.date}
+
+
+def waitlist_offered(*, request_id: str, to: str, entry: queue_events.WaitlistFacts) -> Notice:
+    return _sms(request_id, notify_pb2.NOTIFICATION_TEMPLATE_WAITLIST_OFFERED, to=to,
+                params={**_entry_params(entry), "until": entry.offer_expires_time}, source="queue")
+
+
+def waitlist_offer_expired(*, request_id: str, to: str, entry: queue_events.WaitlistFacts) -> Notice:
+    return _sms(request_id, notify_pb2.NOTIFICATION_TEMPLATE_WAITLIST_OFFER_EXPIRED, to=to,
+                params=_entry_params(entry), source="queue")
+
+
+def waitlist_session_closed(*, request_id: str, to: str, entry: queue_events.WaitlistFacts) -> Notice:
+    return _sms(request_id, notify_pb2.NOTIFICATION_TEMPLATE_WAITLIST_SESSION_CLOSED, to=to,
+                params=_entry_params(entry), source="queue")

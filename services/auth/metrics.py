@@ -4,6 +4,9 @@
   unknown identifier: the same answer), ``locked`` (refused while the lockout lasts),
   ``captcha_required``. A rise of ``invalid_credentials`` against ``succeeded`` is credential
   stuffing; of ``locked``, someone guessing one account.
+- ``auth_account_recoveries_total{step}``: ``started`` (every start, real or not: the same
+  answer), ``scheduled`` (both codes right), ``cancelled`` (by the holder), ``applied`` (the
+  phone replaced). Many ``cancelled`` against ``scheduled`` means someone else holds emails.
 """
 
 from __future__ import annotations
@@ -26,3 +29,9 @@ def login_refused(code: str) -> None:
     """Count a refused login by its contract code; other failures (a dependency down) are not outcomes."""
     if code in _REFUSALS:
         LOGINS.labels(_REFUSALS[code]).inc()
+
+
+RECOVERY_STEPS = ("started", "scheduled", "cancelled", "applied")
+RECOVERIES = Counter("auth_account_recoveries_total", "Account recoveries, by step reached.", ["step"])
+for _step in RECOVERY_STEPS:
+    RECOVERIES.labels(_step)

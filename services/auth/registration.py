@@ -9,7 +9,10 @@
   account has, verified or not, is refused (409 EMAIL_IN_USE); then the password rules apply
   (422 WEAK_PASSWORD, `passwords`). Only then is a code sent, by SMS, to the phone given.
 - Rule 3: a registration stays pending for 1 hour; its code can be resent (the same code, on
-  notify's cooldowns and limits).
+  notify's cooldowns and limits), by SMS again or, when an email was given, to that email (the
+  fallback for an SMS that cannot be delivered; notify's caps apply to the email as a
+  destination of its own). Without an email, asking for the email channel is a 422. Its state
+  and the delivery status of its latest send can be read (`get`) until it expires.
 - Rule 4: the right code creates the account; a wrong, expired or exhausted code answers as
   `contracts.otp` says. A participant or an email that got an account since the start is
   refused (409 ALREADY_REGISTERED, 409 EMAIL_IN_USE) before the code is checked, so the code is
@@ -39,7 +42,7 @@ from services.auth import accounts, passwords, store
 from services.auth.deps import Deps
 from services.contracts import otp
 from services.contracts.contacts import normalize_phone
-from services.kit.errors import DomainError, NotFound, decode_rpc_error
+from services.kit.errors import DomainError, NotFound, ValidationFailed, decode_rpc_error
 from services.kit.logs import get_logger
 from services.kit.validation import require
 
@@ -78,16 +81,51 @@ async def start(deps: Deps, *, identifier: str, birth_date: str, phone: str, ema
         email=email or None, password_hash=await deps.hasher.hash_async(password),
         verification_id=issued.verification.verification_id, expires_at=datetime.now(UTC) + REGISTRATION_LIFETIME)
     log.info("registration_started", extra={"registration_id": str(registration_id)})
-    return str(registration_id), otp.challenge(issued.verification)
+    return str(registration_id), otp.challenge(issued.verification, channels(email or None))
 
 
-async def resend(deps: Deps, *, registration_id: str, client: common_pb2.ClientContext) -> common_pb2.OtpChallenge:
+def channels(email: str | None) -> tuple[common_pb2.Channel.ValueType, ...]:
+    """Rule 3: where a registration's code may go: SMS, and the email when one was given."""
+    return (common_pb2.CHANNEL_SMS, common_pb2.CHANNEL_EMAIL) if email else (common_pb2.CHANNEL_SMS,)
+
+
+async def resend(deps: Deps, *, registration_id: str, client: common_pb2.ClientContext,
+                 channel: common_pb2.Channel.ValueType = common_pb2.CHANNEL_UNSPECIFIED) -> common_pb2.OtpChallenge:
     """Rule 3."""
     registration = await _pending(deps, registration_id)
-    resent = await deps.notify.ResendOtp(notify_pb2.ResendOtpRequest(
+    request = notify_pb2.ResendOtpRequest(
         verification_id=registration["verification_id"], purpose=notify_pb2.OTP_PURPOSE_REGISTRATION,
-        flow_id=str(registration["id"]), client_ip=client.client_ip))
-    return otp.challenge(resent.verification)
+        flow_id=str(registration["id"]), client_ip=client.client_ip)
+    if channel == common_pb2.CHANNEL_EMAIL:
+        if not registration["email"]:
+            raise ValidationFailed([{"field": "channel", "code": "unavailable",
+                                     "message": "no email was given for this registration"}])
+        request.channel, request.destination = common_pb2.CHANNEL_EMAIL, registration["email"]
+    elif channel == common_pb2.CHANNEL_SMS:
+        request.channel, request.destination = common_pb2.CHANNEL_SMS, registration["phone"]
+    resent = await deps.notify.ResendOtp(request)
+    return otp.challenge(resent.verification, channels(registration["email"]))
+
+
+async def get(deps: Deps, *, registration_id: str) -> tuple[str, str, common_pb2.OtpChallenge | None]:
+    """Rule 3: the registration's id, its status and its code's state (None once notify forgot it)."""
+    canonical = accounts.canonical_id(registration_id)
+    registration = await store.registration_by_id(deps.pool, registration_id=canonical) if canonical else None
+    if registration is None:
+        raise NotFound("no such registration")
+    status = registration["status"]
+    if status == "PENDING_VERIFICATION" and registration["expires_at"] <= datetime.now(UTC):
+        status = "EXPIRED"
+    try:
+        got = await deps.notify.GetOtp(notify_pb2.GetOtpRequest(verification_id=registration["verification_id"]))
+    except grpc.aio.AioRpcError as error:
+        if decode_rpc_error(error).code != "NOT_FOUND":
+            raise
+        return str(registration["id"]), status, None
+    if status == "PENDING_VERIFICATION" and got.verification.status in (
+            notify_pb2.VERIFICATION_STATUS_EXPIRED, notify_pb2.VERIFICATION_STATUS_MAX_ATTEMPTS_REACHED):
+        status = "EXPIRED"
+    return str(registration["id"]), status, otp.challenge(got.verification, channels(registration["email"]))
 
 
 async def verify(deps: Deps, *, registration_id: str, code: str, client: common_pb2.ClientContext) -> str:

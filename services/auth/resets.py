@@ -20,6 +20,10 @@
   hash and the count of wrong guesses, in the reset's state, under the same rules and lifetime):
   the same code, sent again with a strong password, completes the reset without a new code; a
   wrong one still counts.
+- Rule 6: a reset's code can be sent again (`resend`), by SMS or, when the account has a verified
+  email, to that email (the same code: the fallback when the SMS cannot be delivered). The answer
+  is the same for every open reset, with or without an account, an email or a code that went out:
+  the resend happens after the answer, and notify's cooldowns and caps refuse it silently (logged).
 - Rule 5: the right code with a strong password sets it, closes the reset, ends every session
   of the account (their access tokens are refused at once) and tells the account's phone, in
   one transaction; a reset completed meanwhile by a parallel request is "not found".
@@ -79,6 +83,32 @@ async def _send_code(deps: Deps, *, reset_id: uuid.UUID, account: asyncpg.Record
             log.warning("password_reset_code_too_late", extra={"reset_id": str(reset_id)})
     except Exception as error:  # noqa: BLE001 - the person asks again; the answer was already given
         log.warning("password_reset_code_not_sent", extra={"error": type(error).__name__})
+
+
+async def resend(deps: Deps, *, reset_id: str, channel: common_pb2.Channel.ValueType,
+                 client: common_pb2.ClientContext) -> None:
+    """Rule 6."""
+    canonical = accounts.canonical_id(reset_id)
+    reset = await store.open_password_reset(deps.pool, reset_id=canonical) if canonical else None
+    if reset is None or canonical is None:
+        raise NotFound("no such password reset")
+    if reset["account_id"] is None or reset["verification_id"] is None:
+        return
+    account = await accounts.by_id(deps.pool, account_id=str(reset["account_id"]))
+    request = notify_pb2.ResendOtpRequest(verification_id=reset["verification_id"], purpose=_PURPOSE,
+                                          flow_id=canonical, client_ip=client.client_ip)
+    if channel == common_pb2.CHANNEL_EMAIL:
+        if not (account["email"] and account["email_verified"]):
+            return
+        request.channel, request.destination = common_pb2.CHANNEL_EMAIL, account["email"]
+    deps.in_background(_resend(deps, request))
+
+
+async def _resend(deps: Deps, request: notify_pb2.ResendOtpRequest) -> None:
+    try:
+        await deps.notify.ResendOtp(request)
+    except Exception as error:  # noqa: BLE001 - rule 6: the answer was already given
+        log.warning("password_reset_code_not_resent", extra={"error": type(error).__name__})
 
 
 async def complete(deps: Deps, *, reset_id: str, code: str, new_password: str) -> None:

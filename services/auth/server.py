@@ -1,5 +1,5 @@
 """Auth's gRPC servicer: translation only — each request becomes one call of a use-case module
-(`registration`, `sessions`, `resets`, `pin`, `contact_changes`, `accounts`) and its result a
+(`registration`, `sessions`, `resets`, `pin`, `contact_changes`, `recoveries`, `accounts`) and its result a
 reply (`views`)."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ from __future__ import annotations
 import grpc
 
 from jkn.auth.v1 import auth_pb2, auth_pb2_grpc
-from services.auth import accounts, contact_changes, pin, registration, resets, sessions, views
+from services.auth import accounts, contact_changes, pin, recoveries, registration, resets, sessions, views
 from services.auth.deps import Deps
 
 
@@ -30,8 +30,16 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
     async def ResendRegistrationOtp(self, request: auth_pb2.ResendRegistrationOtpRequest,
                                     context: grpc.aio.ServicerContext) -> auth_pb2.ResendRegistrationOtpResponse:
         challenge = await registration.resend(self.deps, registration_id=request.registration_id,
-                                              client=request.client)
+                                              client=request.client, channel=request.channel)
         return auth_pb2.ResendRegistrationOtpResponse(otp=challenge)
+
+    async def GetRegistration(self, request: auth_pb2.GetRegistrationRequest,
+                              context: grpc.aio.ServicerContext) -> auth_pb2.GetRegistrationResponse:
+        registration_id, status, challenge = await registration.get(self.deps,
+                                                                    registration_id=request.registration_id)
+        return auth_pb2.GetRegistrationResponse(registration_id=registration_id,
+                                                status=auth_pb2.RegistrationStatus.Value(f"REGISTRATION_STATUS_{status}"),
+                                                otp=challenge)
 
     async def VerifyRegistration(self, request: auth_pb2.VerifyRegistrationRequest,
                                  context: grpc.aio.ServicerContext) -> auth_pb2.VerifyRegistrationResponse:
@@ -91,6 +99,11 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
                               new_password=request.new_password)
         return auth_pb2.CompletePasswordResetResponse()
 
+    async def ResendPasswordResetOtp(self, request: auth_pb2.ResendPasswordResetOtpRequest,
+                                     context: grpc.aio.ServicerContext) -> auth_pb2.ResendPasswordResetOtpResponse:
+        await resets.resend(self.deps, reset_id=request.reset_id, channel=request.channel, client=request.client)
+        return auth_pb2.ResendPasswordResetOtpResponse()
+
     # -- PIN ------------------------------------------------------------------------------
     async def SetPin(self, request: auth_pb2.SetPinRequest,
                      context: grpc.aio.ServicerContext) -> auth_pb2.SetPinResponse:
@@ -138,3 +151,34 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
     async def GetJwks(self, request: auth_pb2.GetJwksRequest,
                       context: grpc.aio.ServicerContext) -> auth_pb2.GetJwksResponse:
         return views.jwks(self.deps.signing_keys, max_age_s=self.jwks_max_age_s)
+
+    # -- account recovery -----------------------------------------------------------------
+    async def StartAccountRecovery(self, request: auth_pb2.StartAccountRecoveryRequest,
+                                   context: grpc.aio.ServicerContext) -> auth_pb2.StartAccountRecoveryResponse:
+        recovery_id = await recoveries.start(self.deps, identifier=request.identifier, birth_date=request.birth_date,
+                                             new_phone=request.new_phone, captcha_passed=request.captcha_passed,
+                                             client=request.client)
+        return auth_pb2.StartAccountRecoveryResponse(recovery_id=recovery_id)
+
+    async def VerifyRecoveryEmail(self, request: auth_pb2.VerifyRecoveryEmailRequest,
+                                  context: grpc.aio.ServicerContext) -> auth_pb2.VerifyRecoveryEmailResponse:
+        await recoveries.verify_email(self.deps, recovery_id=request.recovery_id, code=request.code,
+                                      client=request.client)
+        return auth_pb2.VerifyRecoveryEmailResponse()
+
+    async def VerifyRecoveryPhone(self, request: auth_pb2.VerifyRecoveryPhoneRequest,
+                                  context: grpc.aio.ServicerContext) -> auth_pb2.VerifyRecoveryPhoneResponse:
+        effective_at = await recoveries.verify_phone(self.deps, recovery_id=request.recovery_id, code=request.code)
+        reply = auth_pb2.VerifyRecoveryPhoneResponse()
+        reply.effective_at.FromDatetime(effective_at)
+        return reply
+
+    async def ListAccountRecoveries(self, request: auth_pb2.ListAccountRecoveriesRequest,
+                                    context: grpc.aio.ServicerContext) -> auth_pb2.ListAccountRecoveriesResponse:
+        rows = await recoveries.pending(self.deps, account_id=request.account_id)
+        return auth_pb2.ListAccountRecoveriesResponse(recoveries=[views.recovery(row) for row in rows])
+
+    async def CancelAccountRecovery(self, request: auth_pb2.CancelAccountRecoveryRequest,
+                                    context: grpc.aio.ServicerContext) -> auth_pb2.CancelAccountRecoveryResponse:
+        await recoveries.cancel(self.deps, account_id=request.account_id, recovery_id=request.recovery_id)
+        return auth_pb2.CancelAccountRecoveryResponse()

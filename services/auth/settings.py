@@ -24,3 +24,6 @@ class AuthSettings(ServiceSettings):
     argon2_memory_kib: int = Field(19_456, ge=19_456, description="argon2id memory cost (at least 19 MiB)")
     argon2_time_cost: int = Field(2, ge=2)
     argon2_parallelism: int = Field(1, ge=1)
+    recovery_delay_s: int = Field(86_400, ge=0, description="cooling-off before an account recovery's new phone "
+                                                         "takes effect (CONTRACT.md §7)")
+    jobs_every_s: float = Field(60, gt=0, description="how often the periodic jobs run (applying due recoveries)")

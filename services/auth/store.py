@@ -137,6 +137,13 @@ async def pending_registration(conn: Conn, *, registration_id: str) -> asyncpg.R
         registration_id)
 
 
+async def registration_by_id(conn: Conn, *, registration_id: str) -> asyncpg.Record | None:
+    """A registration in any state (``status``, ``expires_at``, ``email``, ``verification_id``)."""
+    return await conn.fetchrow(
+        "SELECT id, status, expires_at, email, verification_id FROM registrations WHERE id = $1::uuid",
+        registration_id)
+
+
 async def create_account(conn: asyncpg.Connection, *, registration: asyncpg.Record) -> str:
     """The account of a verified registration, which is then completed, in the caller's
     transaction. `Taken` when the participant or the email got an account meanwhile: then
@@ -262,3 +269,84 @@ async def open_contact_change(conn: Conn, *, change_id: str, account_id: uuid.UU
 
 async def complete_contact_change(conn: Conn, *, change_id: uuid.UUID) -> None:
     await conn.execute("UPDATE contact_changes SET completed_at = now() WHERE id = $1", change_id)
+
+
+# --- account recoveries ---------------------------------------------------------------------
+
+_RECOVERY = ("SELECT id, account_id, new_phone, status, email_verification_id, phone_verification_id, created_at,"
+             " expires_at, effective_at FROM account_recoveries")
+
+
+async def add_recovery(conn: Conn, *, recovery_id: uuid.UUID, account_id: uuid.UUID | None, new_phone: str,
+                       expires_at: datetime) -> None:
+    """A recovery exists for unknown identities too (account_id NULL): the answer never differs."""
+    await conn.execute("INSERT INTO account_recoveries (id, account_id, new_phone, expires_at)"
+                       " VALUES ($1, $2, $3, $4)", recovery_id, account_id, new_phone, expires_at)
+
+
+async def set_recovery_email_verification(conn: Conn, *, recovery_id: uuid.UUID, verification_id: str) -> None:
+    await conn.execute("UPDATE account_recoveries SET email_verification_id = $2 WHERE id = $1", recovery_id,
+                       verification_id)
+
+
+async def open_recovery(conn: Conn, *, recovery_id: str, status: str) -> asyncpg.Record | None:
+    """A recovery in ``status`` (EMAIL_PENDING or PHONE_PENDING) whose flow has not expired."""
+    return await conn.fetchrow(_RECOVERY + " WHERE id = $1::uuid AND status = $2 AND expires_at > now()",
+                               recovery_id, status)
+
+
+async def recovery_email_verified(conn: Conn, *, recovery_id: uuid.UUID, phone_verification_id: str) -> bool:
+    """EMAIL_PENDING → PHONE_PENDING with the new phone's verification; False when it moved meanwhile."""
+    moved = await conn.fetchval(
+        "UPDATE account_recoveries SET status = 'PHONE_PENDING', phone_verification_id = $2"
+        " WHERE id = $1 AND status = 'EMAIL_PENDING' RETURNING id", recovery_id, phone_verification_id)
+    return moved is not None
+
+
+class RecoveryPending(Exception):
+    """The account has a scheduled recovery already (at most one)."""
+
+
+async def schedule_recovery(conn: asyncpg.Connection, *, recovery_id: uuid.UUID, effective_at: datetime) -> bool:
+    """PHONE_PENDING → SCHEDULED; False when it moved meanwhile, `RecoveryPending` when the account
+    has another one scheduled (nothing written: a savepoint)."""
+    try:
+        async with conn.transaction():
+            moved = await conn.fetchval(
+                "UPDATE account_recoveries SET status = 'SCHEDULED', effective_at = $2"
+                " WHERE id = $1 AND status = 'PHONE_PENDING' RETURNING id", recovery_id, effective_at)
+    except asyncpg.UniqueViolationError:
+        raise RecoveryPending from None
+    return moved is not None
+
+
+async def pending_recoveries(conn: Conn, *, account_id: str) -> list[asyncpg.Record]:
+    """The account's scheduled recoveries, newest first."""
+    return await conn.fetch(_RECOVERY + " WHERE account_id = $1::uuid AND status = 'SCHEDULED'"
+                            " ORDER BY created_at DESC", account_id)
+
+
+async def cancel_recovery(conn: Conn, *, account_id: str, recovery_id: str) -> bool:
+    """Stop one of the account's scheduled recoveries; False when there is none such."""
+    cancelled = await conn.fetchval(
+        "UPDATE account_recoveries SET status = 'CANCELLED', finished_at = now() WHERE id = $1::uuid"
+        " AND account_id = $2::uuid AND status = 'SCHEDULED' RETURNING id", recovery_id, account_id)
+    return cancelled is not None
+
+
+async def due_recoveries(conn: asyncpg.Connection, *, now: datetime, limit: int = 100) -> list[asyncpg.Record]:
+    """Scheduled recoveries whose time has come, locked for this transaction (others skip them)."""
+    return await conn.fetch(_RECOVERY + " WHERE status = 'SCHEDULED' AND effective_at <= $1"
+                            " ORDER BY effective_at LIMIT $2 FOR UPDATE SKIP LOCKED", now, limit)
+
+
+async def apply_recovery(conn: asyncpg.Connection, *, recovery_id: uuid.UUID, account_id: uuid.UUID,
+                         new_phone: str) -> list[str]:
+    """The new phone replaces the account's, the recovery is applied, every session revoked;
+    returns the revoked session ids."""
+    await conn.execute("UPDATE accounts SET phone = $2 WHERE id = $1", account_id, new_phone)
+    await conn.execute("UPDATE account_recoveries SET status = 'APPLIED', finished_at = now() WHERE id = $1",
+                       recovery_id)
+    rows = await conn.fetch("UPDATE sessions SET revoked_at = now() WHERE account_id = $1 AND revoked_at IS NULL"
+                            " RETURNING id", account_id)
+    return [str(r["id"]) for r in rows]

@@ -43,3 +43,13 @@ def account(row: asyncpg.Record) -> auth_pb2.Account:
 def jwks(keys: list[SigningKey], *, max_age_s: int) -> auth_pb2.GetJwksResponse:
     """The public keys that verify access tokens, and how long a client may cache them."""
     return auth_pb2.GetJwksResponse(max_age_s=max_age_s, **jwks_message_fields(keys))
+
+
+def recovery(row: asyncpg.Record) -> auth_pb2.AccountRecovery:
+    """A `store.pending_recoveries` row, the new phone masked."""
+    message = auth_pb2.AccountRecovery(
+        recovery_id=str(row["id"]), status=auth_pb2.RecoveryStatus.Value(f"RECOVERY_STATUS_{row['status']}"),
+        new_phone_masked=mask_phone(row["new_phone"]), created_at=timestamp(row["created_at"]))
+    if row["effective_at"] is not None:
+        message.effective_at.CopyFrom(timestamp(row["effective_at"]))
+    return message

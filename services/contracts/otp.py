@@ -38,8 +38,13 @@ def refusal(result: notify_pb2.CheckOtpResult.ValueType, *, attempts_left: int) 
     return NotFound("verification no longer pending")
 
 
-def challenge(verification: notify_pb2.Verification) -> common_pb2.OtpChallenge:
-    """The part of a verification a client may see."""
+def challenge(verification: notify_pb2.Verification,
+              channels: tuple[common_pb2.Channel.ValueType, ...] = ()) -> common_pb2.OtpChallenge:
+    """The part of a verification a client may see; ``channels``: those the same code may be sent on
+    again (default: the verification's own channel). A send not yet reported on is ``QUEUED``."""
     return common_pb2.OtpChallenge(channel=verification.channel, destination_masked=verification.destination_masked,
                                    expires_in_s=verification.expires_in_s,
-                                   resend_after_s=verification.resend_after_s)
+                                   resend_after_s=verification.resend_after_s,
+                                   delivery_status=verification.delivery_status
+                                   or common_pb2.OTP_DELIVERY_STATUS_QUEUED,
+                                   channels_available=channels or (verification.channel,))

@@ -31,6 +31,10 @@ class Stack:
     def gateway(self) -> str:
         return f"http://127.0.0.1:{self.ports['gateway']}"
 
+    @property
+    def bridge(self) -> str:
+        return f"http://127.0.0.1:{self.ports['bridge']}"
+
     def log(self) -> str:
         return self.output.read_text(errors="replace")
 
@@ -72,11 +76,12 @@ class Stack:
 
 def start_stack(tmp_path: Path, **env_overrides: str) -> Stack:
     ports = {"gateway": free_port(), "postgres": free_port(), "redis": free_port(), "kafka": free_port(),
-             "smtp": free_port()}
+             "smtp": free_port(), "bridge": free_port()}
     env = dict(os.environ)
     env.update({"JKN_DATA_DIR": str(tmp_path / "var"), "JKN_GATEWAY_PORT": str(ports["gateway"]),
                 "JKN_PG_PORT": str(ports["postgres"]), "JKN_REDIS_PORT": str(ports["redis"]),
-                "JKN_KAFKA_PORT": str(ports["kafka"]), "JKN_SMTP_PORT": str(ports["smtp"])})
+                "JKN_KAFKA_PORT": str(ports["kafka"]), "JKN_SMTP_PORT": str(ports["smtp"]),
+                "JKN_BRIDGE_PORT": str(ports["bridge"])})
     for name in SERVICES:
         ports[name] = free_port()
         ports[f"{name}_metrics"] = free_port()

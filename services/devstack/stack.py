@@ -1,8 +1,9 @@
-"""The local stack: backing servers, then the five platform processes, supervised.
+"""The local stack: backing servers, then the platform processes, supervised.
 
 Order of start: Postgres (one database per service), Redis, the Kafka-protocol broker,
 the SMTP sink, then auth, notify, membership, queue and the gateway as separate
-processes. It waits until the gateway's ``/readyz`` answers 200, prints the URLs and
+processes, and the BPJS-compatible bridge. It waits until the gateway's and the bridge's
+``/readyz`` answer 200, prints the URLs and
 supervises: a child that dies is reported loudly and brings the whole stack down.
 Ctrl-C / SIGTERM stops everything (services first, then the servers) within 10 s.
 State lives under ``JKN_DATA_DIR`` (``./var``); an empty directory is a fresh stack, and
@@ -27,6 +28,7 @@ from pydantic_settings import SettingsConfigDict
 from services.devstack import infra
 from services.kit.clock import jakarta_today
 from services.kit.settings import (
+    DEFAULT_BRIDGE_PORT,
     DEFAULT_GATEWAY_PORT,
     DEFAULT_KAFKA_PORT,
     DEFAULT_PG_PORT,
@@ -49,6 +51,7 @@ class StackSettings(PlatformSettings):
     kafka_port: int = DEFAULT_KAFKA_PORT
     smtp_port: int = DEFAULT_SMTP_PORT
     gateway_port: int = shared("JKN_GATEWAY_PORT", DEFAULT_GATEWAY_PORT)
+    bridge_port: int = shared("JKN_BRIDGE_PORT", DEFAULT_BRIDGE_PORT)
     ready_timeout_s: float = 60.0
 
     def grpc_port(self, service: str) -> int:
@@ -80,12 +83,22 @@ class Child:
         self._pump = asyncio.create_task(self._copy_output())
 
     async def _copy_output(self) -> None:
+        """Whatever the child wrote, in the chunks it arrives in (a busy service writes many lines
+        at once: one write each to the log and to our stdout, not two per line), whole lines only."""
         assert self.process is not None and self.process.stdout is not None
-        with open(self.log_path, "ab") as log:  # noqa: ASYNC230 - a local append-only log, line by line
-            async for line in self.process.stdout:
-                log.write(line)
+        prefix, partial = f"{self.name:<10} | ".encode(), b""
+        with open(self.log_path, "ab") as log:  # noqa: ASYNC230 - a local append-only log
+            while chunk := await self.process.stdout.read(1 << 16):
+                lines, newline, partial = (partial + chunk).rpartition(b"\n")
+                if not newline:
+                    continue
+                log.write(lines + b"\n")
                 log.flush()
-                sys.stdout.write(f"{self.name:<10} | {line.decode(errors='replace')}")
+                sys.stdout.buffer.write(b"".join(prefix + line + b"\n" for line in lines.split(b"\n")))
+                sys.stdout.flush()
+            if partial:  # the child ended mid-line
+                log.write(partial + b"\n")
+                sys.stdout.buffer.write(prefix + partial + b"\n")
                 sys.stdout.flush()
 
     async def stop(self, timeout_s: float) -> None:
@@ -119,7 +132,7 @@ class Stack:
         """Refuse to start, with one line, when a port is taken."""
         s = self.settings
         ports = {"postgres": s.pg_port, "redis": s.redis_port, "broker": s.kafka_port, "smtp": s.smtp_port,
-                 "gateway": s.gateway_port}
+                 "gateway": s.gateway_port, "bridge": s.bridge_port}
         for name in SERVICES:
             ports[name] = s.grpc_port(name)
             ports[f"{name} metrics"] = s.metrics_port(name)
@@ -165,6 +178,7 @@ class Stack:
             "JKN_REDIS_URL": f"redis://127.0.0.1:{s.redis_port}/0",
             "JKN_KAFKA_BOOTSTRAP": f"127.0.0.1:{s.kafka_port}",
             "JKN_NOTIFY_SMTP_PORT": str(s.smtp_port), "JKN_GATEWAY_PORT": str(s.gateway_port),
+            "JKN_BRIDGE_PORT": str(s.bridge_port),
             "PYTHONUNBUFFERED": "1",
         })
         for name in SERVICES:
@@ -179,20 +193,24 @@ class Stack:
 
     async def start_children(self) -> None:
         env = self.child_env(self.demo_today())
-        for name in (*SERVICES, "gateway"):
+        for name in (*SERVICES, "gateway", "bridge"):
             child = Child(name, [sys.executable, "-m", f"services.{name}"], env, self.logs / f"{name}.log")
             self.children.append(child)
             await child.start()
 
     async def wait_ready(self) -> None:
-        url = f"http://127.0.0.1:{self.settings.gateway_port}/readyz"
+        waiting = [f"http://127.0.0.1:{port}/readyz" for port in (self.settings.gateway_port,
+                                                                   self.settings.bridge_port)]
         deadline = time.monotonic() + self.settings.ready_timeout_s
         async with httpx.AsyncClient(timeout=2) as client:
             while time.monotonic() < deadline:
                 self.check_children()
-                with contextlib.suppress(httpx.HTTPError):
-                    if (await client.get(url)).status_code == 200:
-                        return
+                for url in list(waiting):
+                    with contextlib.suppress(httpx.HTTPError):
+                        if (await client.get(url)).status_code == 200:
+                            waiting.remove(url)
+                if not waiting:
+                    return
                 await asyncio.sleep(0.25)
         raise infra.InfraError(f"the stack was not ready within {self.settings.ready_timeout_s:.0f} s "
                                f"(see {self.logs})")
@@ -216,6 +234,7 @@ class Stack:
             f"  gateway        {base}   docs {base}/docs   openapi {base}/openapi.json",
             f"  readiness      {base}/readyz   metrics {base}/metrics",
             f"  dev outbox     {base}/dev/outbox?to=<phone or email>",
+            f"  bpjs bridge    http://127.0.0.1:{s.bridge_port}/antreanrs/…  /vclaim-rest/…   (README: hospital guide)",
         ]
         for name in SERVICES:
             lines.append(f"  {name:<14} grpc 127.0.0.1:{s.grpc_port(name)}   "

@@ -19,10 +19,10 @@ from redis.exceptions import RedisError
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp
 
-from services.gateway import docs, problems, responses
+from services.gateway import docs, portal, problems, responses
 from services.gateway.edge import EdgeMiddleware
 from services.gateway.middleware import ObservabilityMiddleware
-from services.gateway.routes import accounts, bookings, dev, enrollments, health, me, public
+from services.gateway.routes import accounts, bookings, dev, enrollments, health, me, public, recoveries, waitlist
 from services.gateway.settings import GatewaySettings
 from services.gateway.state import GatewayState
 from services.kit.errors import DomainError, RemoteError
@@ -91,10 +91,13 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(me.router)
     app.include_router(bookings.router)
+    app.include_router(waitlist.router)
     app.include_router(public.router)
     app.include_router(accounts.router)
     app.include_router(enrollments.router)
+    app.include_router(recoveries.router)
     app.include_router(docs.router)
+    app.include_router(portal.router)  # the web portal at / (CONTRACT.md §9)
     if not settings.is_prod:
         app.include_router(dev.router)
     app.add_middleware(ObservabilityMiddleware)  # the request's span, metrics and access log

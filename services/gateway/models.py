@@ -30,18 +30,32 @@ class OtpCode(BaseModel):
 
 
 class Otp(BaseModel):
-    """Where a one-time code went, and when it expires and may be resent (seconds)."""
+    """Where a one-time code went, and when it expires and may be resent (seconds); what the
+    provider said about that send (`delivery_status`), and the channels the same code may be
+    sent on again (`channels_available`, CONTRACT.md §7)."""
 
     channel: Literal["sms", "email"]
     destination_masked: str
     expires_in: int
     resend_after: int
+    delivery_status: Literal["QUEUED", "SENT", "FAILED"]
+    channels_available: list[Literal["sms", "email"]]
+
+
+def _channel(channel: common_pb2.Channel.ValueType) -> Literal["sms", "email"]:
+    return "email" if channel == common_pb2.CHANNEL_EMAIL else "sms"
+
+
+_DELIVERY: dict[int, Literal["QUEUED", "SENT", "FAILED"]] = {
+    common_pb2.OTP_DELIVERY_STATUS_SENT: "SENT", common_pb2.OTP_DELIVERY_STATUS_FAILED: "FAILED"}
 
 
 def otp_out(challenge: common_pb2.OtpChallenge) -> Otp:
-    return Otp(channel="email" if challenge.channel == common_pb2.CHANNEL_EMAIL else "sms",
-               destination_masked=challenge.destination_masked, expires_in=challenge.expires_in_s,
-               resend_after=challenge.resend_after_s)
+    return Otp(channel=_channel(challenge.channel), destination_masked=challenge.destination_masked,
+               expires_in=challenge.expires_in_s, resend_after=challenge.resend_after_s,
+               delivery_status=_DELIVERY.get(challenge.delivery_status, "QUEUED"),
+               channels_available=list(dict.fromkeys(_channel(c) for c in challenge.channels_available))
+               or [_channel(challenge.channel)])
 
 
 class CodeName(BaseModel):

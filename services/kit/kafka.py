@@ -26,10 +26,12 @@ NOTIFY_REQUESTS = "notify.requests"
 MEMBERSHIP_EVENTS = "membership.events"
 #: Booking created, reminded, turn near, cancelled, no-show, checked in, task recorded: `jkn/queue/v1/events.proto`.
 QUEUE_EVENTS = "queue.events"
+#: What became of notify's sends (delivery status of one-time codes): `jkn.notify.v1.OtpDeliveryStatusChanged`.
+NOTIFY_EVENTS = "notify.events"
 #: Used by the kit's own tests.
 KIT_SELFTEST = "kit.selftest"
 #: Every topic of the platform. Each consumer group also gets ``<topic>.dlq``.
-TOPICS = (NOTIFY_REQUESTS, MEMBERSHIP_EVENTS, QUEUE_EVENTS, KIT_SELFTEST)
+TOPICS = (NOTIFY_REQUESTS, MEMBERSHIP_EVENTS, QUEUE_EVENTS, NOTIFY_EVENTS, KIT_SELFTEST)
 
 
 @dataclass(frozen=True)

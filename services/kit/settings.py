@@ -34,6 +34,7 @@ DEFAULT_REDIS_PORT = 56379
 DEFAULT_KAFKA_PORT = 59092
 DEFAULT_SMTP_PORT = 8025
 DEFAULT_GATEWAY_PORT = 8080
+DEFAULT_BRIDGE_PORT = 8081  # the BPJS-compatible REST bridge (CONTRACT.md §1, §8)
 
 
 def shared(name: str, default, **kwargs):

@@ -79,7 +79,8 @@ def eligibility(row: asyncpg.Record, *, eligible: bool) -> partner_pb2.CheckElig
         eligible=eligible, status=membership_pb2.ParticipantStatus.Value(f"PARTICIPANT_STATUS_{row['status']}"),
         status_reason=status_reason(row["status_reason"]),
         segment=membership_pb2.Segment.Value(f"SEGMENT_{row['segment']}"), fktp_code=row["fktp_code"],
-        name=row["name"])
+        name=row["name"], noka=row["noka"], nik=row["nik"], sex=_SEX.get(row["sex"], membership_pb2.SEX_UNSPECIFIED),
+        birth_date=row["birth_date"].isoformat(), fktp_name=row["fktp_name"])
     setattr(response, "class", row["care_class"])  # noqa: B010 - `class` is a keyword in Python
     return response
 

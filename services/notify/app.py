@@ -17,6 +17,7 @@ from services.notify.providers import DevOutbox, HttpSms, Smtp
 from services.notify.server import NotifyServicer
 from services.notify.settings import NotifySettings
 from services.notify.verifications import Verifications
+from services.notify.whatsapp import WhatsAppBusiness
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -30,8 +31,8 @@ def limits(settings: NotifySettings) -> Limits:
 
 def providers(settings: NotifySettings, runtime: Runtime) -> dict[str, list]:
     """Email: SMTP (and the dev outbox outside prod). SMS: the HTTP gateway when configured,
-    and the dev outbox outside prod."""
-    dev = [] if settings.is_prod else [DevOutbox()]
+    and the dev outbox outside prod. WhatsApp: the WhatsApp Business API, only when configured."""
+    dev = [] if settings.is_prod else [DevOutbox(settings.unreachable_numbers)]
     smtp = Smtp(host=settings.smtp_host, port=settings.smtp_port, username=settings.smtp_username,
                 password=settings.smtp_password.get_secret_value() if settings.smtp_username else "",
                 use_tls=settings.smtp_use_tls, sender=settings.mail_from, timeout_s=settings.provider_timeout_s,
@@ -43,7 +44,16 @@ def providers(settings: NotifySettings, runtime: Runtime) -> dict[str, list]:
                           retries=settings.provider_retries)
         runtime.stack.push_async_callback(gateway.close)
         sms.append(gateway)
-    return {"email": [smtp, *dev], "sms": [*sms, *dev]}
+    offered: dict[str, list] = {"email": [smtp, *dev], "sms": [*sms, *dev]}
+    if settings.whatsapp_api_url:  # a third channel: its own provider module (channels.WHATSAPP)
+        if settings.whatsapp_api_token is None:
+            raise ValueError("JKN_NOTIFY_WHATSAPP_API_URL needs JKN_NOTIFY_WHATSAPP_API_TOKEN")
+        whatsapp = WhatsAppBusiness(url=settings.whatsapp_api_url,
+                                    token=settings.whatsapp_api_token.get_secret_value(),
+                                    timeout_s=settings.provider_timeout_s, retries=settings.provider_retries)
+        runtime.stack.push_async_callback(whatsapp.close)
+        offered["whatsapp"] = [whatsapp]
+    return offered
 
 
 async def build(runtime: Runtime) -> list[Servicer]:
@@ -55,11 +65,15 @@ async def build(runtime: Runtime) -> list[Servicer]:
     verifications = Verifications(store=store, settings=settings)
     runtime.relay_outbox(pool)  # SendNotification's requests (Postgres outbox)
     runtime.background(OtpSendRelay(store, settings.kafka_bootstrap).run(), "otp-outbox-relay")  # OTP sends (Redis)
+    by_channel = providers(settings, runtime)
     delivery = Delivery(store=store, keys=otp.parse_code_keys(settings.otp_code_keys.get_secret_value()),
-                        providers=providers(settings, runtime))
+                        providers=by_channel, pool=pool,
+                        max_attempts=settings.delivery_max_attempts)
     runtime.background(IdempotentConsumer(
         pool=pool, bootstrap=settings.kafka_bootstrap, topic=NOTIFY_REQUESTS, group="notify-delivery",
         handler=delivery.handle, max_attempts=settings.delivery_max_attempts).run(), "delivery-worker")
-    servicer = NotifyServicer(pool=pool, verifications=verifications, dev_outbox_enabled=not settings.is_prod)
+    servicer = NotifyServicer(pool=pool, verifications=verifications, dev_outbox_enabled=not settings.is_prod,
+                              sms_callback_secret=settings.sms_callback_secret.get_secret_value(),
+                              offered=frozenset(by_channel))
     return [Servicer(servicer, notify_pb2_grpc.add_NotifyServiceServicer_to_server,
                      notify_pb2.DESCRIPTOR.services_by_name["NotifyService"].full_name)]

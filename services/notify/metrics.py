@@ -16,3 +16,8 @@ DELIVERIES = Counter("notify_deliveries_total", "Messages handed to a provider, 
 DELIVERY_LATENCY = Histogram("notify_delivery_seconds", "From the request to the provider's acceptance.",
                              ["channel"], buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60))
 OTP_OUTBOX_BACKLOG = Gauge("otp_outbox_backlog_sends", "OTP send requests queued in Redis, not yet relayed to Kafka.")
+OTP_DELIVERY_STATUS = Counter("otp_delivery_status_total",
+                              "Sends of one-time codes reaching a delivery status, by channel, provider and status.",
+                              ["channel", "provider", "status"])
+OTP_FALLBACKS = Counter("otp_fallbacks_total", "Codes sent again on another channel (e.g. sms → email).",
+                        ["from_channel", "to_channel"])

@@ -92,13 +92,13 @@ def destination_hash(key: CodeKey, destination: str) -> str:
 
 
 def lifetime_s(channel: str, *, sms_s: int, email_s: int) -> int:
-    """Rule 3."""
-    return sms_s if channel == "sms" else email_s
+    """Rule 3 (phone channels other than SMS, such as WhatsApp, live as long as an SMS code)."""
+    return email_s if channel == "email" else sms_s
 
 
 @dataclass(frozen=True)
 class Destination:
-    channel: str  # "sms" | "email"
+    channel: str  # "sms" | "email" | another phone channel (`channels`)
     address: str  # E.164 phone or lower-case email
     number_prefix: str  # SMS: the first digits, for the per-prefix cap; "" for email
 
@@ -129,4 +129,4 @@ def parse_destination(channel: str, raw: str, *, allowed_country_codes: frozense
     if number.country_code not in allowed_country_codes:
         raise DestinationRejected("country not allowed", malformed=False)
     e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-    return Destination("sms", e164, e164[1:1 + prefix_digits])
+    return Destination(channel, e164, e164[1:1 + prefix_digits])

@@ -67,9 +67,14 @@ local function record_send(p, dest, ip, prefix, is_sms, now, member)
   end
 end
 
--- The send request (a serialized NotificationRequest), for the relay to Kafka.
-local function queue_send(p, request_id, payload, trace)
+-- The send request (a serialized NotificationRequest), for the relay to Kafka, and the record
+-- of that send's delivery status (<prefix>s:<request id>: QUEUED until a provider answers).
+local function queue_send(p, request_id, payload, trace, vid, channel, keep_ms)
   redis.call('XADD', p .. 'outbox', '*', 'id', request_id, 'payload', payload, 'trace', trace)
+  local record = p .. 's:' .. request_id
+  redis.call('HSET', record, 'vid', vid, 'status', 'queued', 'channel', channel, 'attempts', 0)
+  redis.call('PEXPIRE', record, keep_ms)
+  redis.call('HSET', p .. 'v:' .. vid, 'delivery_status', 'queued', 'last_request', request_id)
 end
 
 local op, p = ARGV[1], ARGV[2]
@@ -93,18 +98,20 @@ if op == 'issue' then
   redis.call('HSET', key, 'status', 'pending', 'purpose', ARGV[15], 'flow', ARGV[16], 'channel', ARGV[17],
              'destination', ARGV[18], 'dest_hash', dest, 'kid', ARGV[19], 'nonce', ARGV[20], 'checks', 0,
              'max_checks', ARGV[21], 'sends', 1, 'created_ms', now, 'last_send_ms', now,
-             'expires_ms', now + ttl, 'verifier', ARGV[22])
+             'expires_ms', now + ttl, 'verifier', ARGV[22], 'sent_ms:' .. dest, now)
   -- kept past its expiry for a day, so a late check says "expired" rather than "not found"
   redis.call('PEXPIRE', key, ttl + 86400000)
   if idem ~= '' then redis.call('SET', p .. 'idem:' .. idem, vid, 'PX', ttl) end
   record_send(p, dest, ip, prefix, is_sms, now, vid .. ':1')
-  queue_send(p, ARGV[23], ARGV[24], ARGV[25])
+  queue_send(p, ARGV[23], ARGV[24], ARGV[25], vid, ARGV[17], ttl + 86400000)
   return {'ok', now, now + ttl}
 end
 
 if op == 'resend' then
   -- ARGV: 3 vid, 5 client_ip, 6 number_prefix, 7-11 limits as issue, 12 cooldown_ms,
-  -- 13 purpose, 14 flow, 15 send request id, 16 send payload, 17 trace headers
+  -- 13 purpose, 14 flow, 15 send request id, 16 send payload, 17 trace headers,
+  -- 18 another channel ('' = the verification's own), 19 its destination, 20 its dest hash.
+  -- The cooldown and the caps are those of the destination the code goes to now.
   local key = p .. 'v:' .. ARGV[3]
   local v = redis.call('HMGET', key, 'status', 'purpose', 'flow', 'dest_hash', 'channel', 'last_send_ms',
                        'expires_ms', 'sends')
@@ -114,15 +121,26 @@ if op == 'resend' then
     redis.call('HSET', key, 'status', 'expired')
     return {'result', 'expired'}
   end
-  local wait = tonumber(v[6]) + tonumber(ARGV[12]) - now
-  if wait > 0 then return {'refused', 'resend_cooldown', wait} end
-  local is_sms = (v[5] == 'sms') and '1' or '0'
-  local rule, retry = check_limits(p, v[4], ARGV[5], ARGV[6], is_sms, now)
+  local channel, dest = v[5], v[4]
+  if ARGV[18] and ARGV[18] ~= '' then channel, dest = ARGV[18], ARGV[20] end
+  local last = redis.call('HGET', key, 'sent_ms:' .. dest)
+  if not last and dest == v[4] then last = v[6] end
+  if last then
+    local wait = tonumber(last) + tonumber(ARGV[12]) - now
+    if wait > 0 then return {'refused', 'resend_cooldown', wait} end
+  end
+  local is_sms = (channel == 'sms') and '1' or '0'
+  local rule, retry = check_limits(p, dest, ARGV[5], ARGV[6], is_sms, now)
   if rule then return {'refused', rule, retry} end
   local sends = redis.call('HINCRBY', key, 'sends', 1)
-  redis.call('HSET', key, 'last_send_ms', now)
-  record_send(p, v[4], ARGV[5], ARGV[6], is_sms, now, ARGV[3] .. ':' .. sends)
-  queue_send(p, ARGV[15], ARGV[16], ARGV[17])
+  redis.call('HSET', key, 'last_send_ms', now, 'sent_ms:' .. dest, now)
+  if channel ~= v[5] or dest ~= v[4] then
+    redis.call('HSET', key, 'last_channel', channel, 'last_destination', ARGV[19])
+  else
+    redis.call('HDEL', key, 'last_channel', 'last_destination')
+  end
+  record_send(p, dest, ARGV[5], ARGV[6], is_sms, now, ARGV[3] .. ':' .. sends)
+  queue_send(p, ARGV[15], ARGV[16], ARGV[17], ARGV[3], channel, redis.call('PTTL', key))
   return {'ok', now, tonumber(v[7])}
 end
 
@@ -193,6 +211,31 @@ if op == 'fail' then
   local key = p .. 'v:' .. ARGV[3]
   if redis.call('HGET', key, 'status') == 'pending' then redis.call('HSET', key, 'status', 'failed') end
   return {'result', 'failed'}
+end
+
+if op == 'delivery' then
+  -- ARGV: 3 send request id, 4 new status ('sent' | 'failed'), 5 provider. A send moves only
+  -- forwards (queued → sent → failed, queued → failed): a repeated or older report changes
+  -- nothing. The verification shows the status of its latest send.
+  local record = p .. 's:' .. ARGV[3]
+  local s = redis.call('HMGET', record, 'vid', 'status', 'channel')
+  if not s[1] then return {'result', 'not_found'} end
+  local allowed = s[2] == 'queued' or (s[2] == 'sent' and ARGV[4] == 'failed')
+  local vkey = p .. 'v:' .. s[1]
+  local purpose = redis.call('HGET', vkey, 'purpose') or ''
+  if not allowed then return {'result', 'unchanged', s[2], s[1], s[3], purpose} end
+  redis.call('HSET', record, 'status', ARGV[4], 'provider', ARGV[5], 'at_ms', now)
+  if redis.call('HGET', vkey, 'last_request') == ARGV[3] then
+    redis.call('HSET', vkey, 'delivery_status', ARGV[4])
+  end
+  return {'result', 'changed', ARGV[4], s[1], s[3], purpose}
+end
+
+if op == 'attempt' then
+  -- ARGV: 3 send request id. One more try of the delivery worker at this send; how many so far.
+  local record = p .. 's:' .. ARGV[3]
+  if redis.call('EXISTS', record) == 0 then return {'result', 0} end
+  return {'result', redis.call('HINCRBY', record, 'attempts', 1)}
 end
 
 return redis.error_reply('unknown operation ' .. tostring(op))

@@ -70,6 +70,17 @@ class QueuedSend:
 
 
 @dataclass(frozen=True)
+class DeliveryChange:
+    """What `OtpStore.record_delivery` did to one send."""
+
+    changed: bool
+    status: str  # queued | sent | failed: the send's status after the call
+    verification_id: str
+    channel: str
+    purpose: str
+
+
+@dataclass(frozen=True)
 class CheckOutcome:
     result: str  # approved | invalid | expired | max_attempts_reached | not_pending
     attempts_left: int
@@ -167,10 +178,14 @@ class OtpStore:
         return self._sent(reply)
 
     async def resend(self, *, verification_id: str, purpose: str, flow_id: str, client_ip: str,
-                     number_prefix: str, send: QueuedSend) -> Sent:
+                     number_prefix: str, send: QueuedSend, other: tuple[str, str, str] | None = None) -> Sent:
+        """The same code again; ``other`` is ``(channel, destination, destination_hash)`` when it goes
+        to another channel (the cooldown and caps of that destination apply)."""
+        channel, destination, destination_hash = other or ("", "", "")
         reply = await self._run(
             "resend", verification_id, "", client_ip, number_prefix, *self._argv,
-            self.limits.resend_cooldown_s * 1000, purpose, flow_id, send.request_id, send.payload, send.trace)
+            self.limits.resend_cooldown_s * 1000, purpose, flow_id, send.request_id, send.payload, send.trace,
+            channel, destination, destination_hash)
         sent = self._sent(reply)
         assert isinstance(sent, Sent)
         return sent
@@ -216,6 +231,19 @@ class OtpStore:
     async def mark_failed(self, verification_id: str) -> None:
         """The code cannot be delivered (a provider refused it for good): status ``failed``."""
         await self._run("fail", verification_id)
+
+    async def record_delivery(self, request_id: str, *, status: str, provider: str) -> DeliveryChange | None:
+        """A provider's word on one send (``sent`` or ``failed``); None for a send without a record
+        (not an OTP send, or gone). `DeliveryChange.changed` is False for a repeated or older word."""
+        reply = await self._run("delivery", request_id, status, provider)
+        if reply[1] == "not_found":
+            return None
+        return DeliveryChange(changed=reply[1] == "changed", status=reply[2], verification_id=reply[3],
+                              channel=reply[4], purpose=reply[5])
+
+    async def count_attempt(self, request_id: str) -> int:
+        """One more try of the delivery worker at a send; the tries so far (0: no such send)."""
+        return int((await self._run("attempt", request_id))[1])
 
     async def load_for_send(self, verification_id: str) -> dict[str, str] | None:
         """What the delivery worker needs to derive a code (status, expiry, key id, nonce)."""

@@ -1,5 +1,7 @@
 """Where messages go: the SMTP relay, an HTTP SMS gateway, and the dev outbox.
 
+Every provider has a ``name`` and ``send(message, conn)`` (`Provider`); the delivery worker keeps
+a list of them per channel (`channels`), so another channel is a module of its own (`whatsapp`).
 Each provider's ``send`` either delivers or raises; `ProviderError.permanent` tells the
 worker not to try again (a 4xx refusal from the gateway: a bad number, a bad request). Retries
 here are for the transient — timeouts, connection errors, 5xx, and the gateway's throttling
@@ -16,12 +18,21 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import make_msgid, parsedate_to_datetime
+from typing import Protocol
 
 import aiosmtplib
 import asyncpg
 import httpx
 
 from services.notify import store
+
+
+class Provider(Protocol):
+    """What the delivery worker needs of a provider."""
+
+    name: str
+
+    async def send(self, message: Outgoing, conn: asyncpg.Connection) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -63,11 +74,19 @@ def retry_after_s(value: str | None) -> float | None:
 
 
 class DevOutbox:
-    """Dev and test only: records the message where `GET /dev/outbox` reads it."""
+    """Dev and test only: records the message where `GET /dev/outbox` reads it. Like an operator
+    for a dead number, it refuses for good every SMS to ``unreachable`` (E.164 numbers; setting
+    ``JKN_NOTIFY_DEV_UNREACHABLE_NUMBERS``), so the fallback to email can be tried end to end."""
 
     name = "dev_outbox"
+    unreachable: frozenset[str] = frozenset()
+
+    def __init__(self, unreachable: frozenset[str] = frozenset()):
+        self.unreachable = unreachable
 
     async def send(self, message: Outgoing, conn: asyncpg.Connection) -> None:
+        if message.channel == "sms" and message.to in self.unreachable:
+            raise ProviderError("the dev SMS provider cannot reach this number", permanent=True)
         await store.add_dev_outbox(conn, channel=message.channel, recipient=message.to, subject=message.subject,
                                    body=message.body, code=message.code)
 
@@ -101,20 +120,27 @@ class HttpSms:
 
     async def send(self, message: Outgoing, conn: asyncpg.Connection) -> None:
         payload = {"to": message.to, "text": message.body, "sender": self.sender, "reference": message.request_id}
-
-        async def post() -> None:
-            response = await self.client.post(self.url, json=payload,
-                                              headers={"Idempotency-Key": message.request_id})
-            if response.status_code >= 500 or response.status_code in THROTTLED:
-                raise ProviderError(f"gateway answered {response.status_code}",
-                                    retry_after_s=retry_after_s(response.headers.get("Retry-After")))
-            if response.status_code >= 400:
-                raise ProviderError(f"gateway refused with {response.status_code}", permanent=True)
-
-        await _with_retries(self.retries, post)
+        await _with_retries(self.retries, lambda: post_json(self.client, self.url, payload, key=message.request_id))
 
     async def close(self) -> None:
         await self.client.aclose()
+
+
+async def post_json(client: httpx.AsyncClient, url: str, payload: dict, *, key: str) -> None:
+    """One ``POST`` of an HTTP provider, classified: 5xx and `THROTTLED` are transient (with the
+    ``Retry-After`` asked for), any other 4xx a permanent refusal. ``key`` is the idempotency key
+    (the request id), so a retried post is the same message to the provider."""
+    response = await client.post(url, json=payload, headers={"Idempotency-Key": key})
+    if response.status_code >= 500 or response.status_code in THROTTLED:
+        raise ProviderError(f"gateway answered {response.status_code}",
+                            retry_after_s=retry_after_s(response.headers.get("Retry-After")))
+    if response.status_code >= 400:
+        raise ProviderError(f"gateway refused with {response.status_code}", permanent=True)
+
+
+async def with_retries(tries: int, call) -> None:
+    """`_with_retries` for provider modules of their own (`whatsapp`)."""
+    await _with_retries(tries, call)
 
 
 async def _with_retries(tries: int, call, *, first_backoff_s: float = 0.2) -> None:

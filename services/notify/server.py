@@ -12,12 +12,11 @@ from jkn.notify.v1 import notify_pb2, notify_pb2_grpc
 from services.contracts.contacts import normalize_destination
 from services.kit.errors import NotFound, ValidationFailed
 from services.kit.validation import require
-from services.notify import notifications, store
+from services.notify import channels, delivery_reports, notifications, store
+from services.notify.events import delivery_status
 from services.notify.notifications import MAX_TEXT
 from services.notify.verifications import Verifications, View, now_in_ms
 
-_CHANNELS = {"sms": common_pb2.CHANNEL_SMS, "email": common_pb2.CHANNEL_EMAIL}
-_CHANNEL_NAMES = {v: k for k, v in _CHANNELS.items()}
 _RESULTS = {"approved": notify_pb2.CHECK_OTP_RESULT_APPROVED, "invalid": notify_pb2.CHECK_OTP_RESULT_INVALID_CODE,
             "expired": notify_pb2.CHECK_OTP_RESULT_EXPIRED,
             "max_attempts_reached": notify_pb2.CHECK_OTP_RESULT_MAX_ATTEMPTS_REACHED,
@@ -49,24 +48,34 @@ def _verification(view: View) -> notify_pb2.Verification:
     now_ms = now_in_ms()
     verification = notify_pb2.Verification(
         verification_id=view.verification_id, status=_STATUSES[view.status], purpose=_PURPOSE_VALUES[view.purpose],
-        flow_id=view.flow_id, channel=_CHANNELS[view.channel], destination_masked=view.destination_masked,
+        flow_id=view.flow_id, channel=channels.BY_NAME[view.channel].wire, destination_masked=view.destination_masked,
         expires_in_s=view.seconds_left(view.expires_at_ms, now_ms),
-        resend_after_s=view.seconds_left(view.resend_at_ms, now_ms), attempts_left=view.attempts_left)
+        resend_after_s=view.seconds_left(view.resend_at_ms, now_ms), attempts_left=view.attempts_left,
+        delivery_status=delivery_status(view.delivery_status))
     verification.expires_at.FromMilliseconds(view.expires_at_ms)
     return verification
 
 
 class NotifyServicer(notify_pb2_grpc.NotifyServiceServicer):
-    def __init__(self, *, pool: asyncpg.Pool, verifications: Verifications, dev_outbox_enabled: bool):
+    def __init__(self, *, pool: asyncpg.Pool, verifications: Verifications, dev_outbox_enabled: bool,
+                 sms_callback_secret: str = "", offered: frozenset[str] = frozenset({"sms", "email"})):
         self.pool = pool
         self.verifications = verifications
         self.dev_outbox_enabled = dev_outbox_enabled
+        self.sms_callback_secret = sms_callback_secret
+        self.offered = offered
+
+    def _offered(self, wire: common_pb2.Channel.ValueType) -> str:
+        """A channel codes may go out on: known (`channels`) and with a provider configured."""
+        kind = channels.BY_WIRE.get(wire)
+        if kind is None or kind.name not in self.offered:
+            raise ValidationFailed([{"field": "channel", "code": "unsupported",
+                                     "message": " or ".join(sorted(self.offered))}])
+        return kind.name
 
     async def IssueOtp(self, request: notify_pb2.IssueOtpRequest, context: grpc.aio.ServicerContext
                        ) -> notify_pb2.IssueOtpResponse:
-        channel = _CHANNEL_NAMES.get(request.channel)
-        if channel is None:
-            raise ValidationFailed([{"field": "channel", "code": "unsupported", "message": "sms or email"}])
+        channel = self._offered(request.channel)
         require({"flow_id": request.flow_id, "destination": request.destination}, max_length=MAX_TEXT)
         view = await self.verifications.issue(
             purpose=_purpose(request.purpose), flow_id=request.flow_id, channel=channel,
@@ -77,9 +86,15 @@ class NotifyServicer(notify_pb2_grpc.NotifyServiceServicer):
     async def ResendOtp(self, request: notify_pb2.ResendOtpRequest, context: grpc.aio.ServicerContext
                         ) -> notify_pb2.ResendOtpResponse:
         require({"verification_id": request.verification_id, "flow_id": request.flow_id}, max_length=MAX_TEXT)
+        channel = None
+        if request.channel != common_pb2.CHANNEL_UNSPECIFIED:
+            channel = self._offered(request.channel)
+            if len(request.destination) > MAX_TEXT:
+                raise ValidationFailed([{"field": "destination", "code": "too_long", "message": "too long"}])
         view = await self.verifications.resend(verification_id=request.verification_id,
                                                purpose=_purpose(request.purpose), flow_id=request.flow_id,
-                                               client_ip=request.client_ip)
+                                               client_ip=request.client_ip, channel=channel,
+                                               destination=request.destination)
         return notify_pb2.ResendOtpResponse(verification=_verification(view))
 
     async def CheckOtp(self, request: notify_pb2.CheckOtpRequest, context: grpc.aio.ServicerContext
@@ -123,10 +138,19 @@ class NotifyServicer(notify_pb2_grpc.NotifyServiceServicer):
         return notify_pb2.ListDevOutboxResponse(items=[_outbox_item(r) for r in rows])
 
 
+    async def HandleDeliveryReport(self, request: notify_pb2.HandleDeliveryReportRequest,
+                                   context: grpc.aio.ServicerContext) -> notify_pb2.HandleDeliveryReportResponse:
+        """The SMS gateway's signed delivery report (relayed by the gateway)."""
+        status, duplicate = await delivery_reports.handle(
+            store=self.verifications.store, pool=self.pool, secret=self.sms_callback_secret,
+            raw_body=request.raw_body, signature=request.signature)
+        return notify_pb2.HandleDeliveryReportResponse(delivery_status=delivery_status(status), duplicate=duplicate)
+
+
 def _outbox_item(row: asyncpg.Record) -> notify_pb2.DevOutboxItem:
     created_at = Timestamp()
     created_at.FromDatetime(row["created_at"])
-    item = notify_pb2.DevOutboxItem(channel=_CHANNELS[row["channel"]], to=row["recipient"],
+    item = notify_pb2.DevOutboxItem(channel=channels.BY_NAME[row["channel"]].wire, to=row["recipient"],
                                     subject=row["subject"], body=row["body"], created_at=created_at)
     if row["code"] is not None:
         item.code = row["code"]

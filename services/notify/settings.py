@@ -42,9 +42,19 @@ class NotifySettings(ServiceSettings):
     sms_gateway_url: str = Field("", description="HTTP SMS gateway; empty: SMS go to the dev outbox only")
     sms_gateway_token: SecretStr = SecretStr("dev-sms-gateway-token")
     sms_sender_id: str = "BPJSKES"
+    sms_callback_secret: SecretStr = Field(SecretStr("dev-sms-callback-secret"),
+                                           description="signs the SMS gateway's delivery reports (HMAC-SHA256)")
+    dev_unreachable_numbers: str = Field("+6281299990000", description="dev/test only: comma-separated numbers "
+                                         "the dev SMS provider refuses, as an operator would for a dead number")
+    whatsapp_api_url: str = Field("", description="a WhatsApp Business-style HTTP API; empty: no WhatsApp channel")
+    whatsapp_api_token: SecretStr | None = Field(None, description="its bearer token (required with the URL)")
     provider_timeout_s: float = 5.0
     provider_retries: int = Field(3, description="tries per provider call on timeouts and 5xx")
     delivery_max_attempts: int = Field(5, description="handling attempts before the dead-letter topic")
+
+    @property
+    def unreachable_numbers(self) -> frozenset[str]:
+        return frozenset(n.strip() for n in self.dev_unreachable_numbers.split(",") if n.strip())
 
     @property
     def allowed_country_codes(self) -> frozenset[int]:

@@ -82,6 +82,48 @@ TEMPLATES: dict[str, dict[str, tuple[str, str]]] = {
         "en": ("Booking cancelled", "Queue {queue_number} at {facility} on {date} was cancelled by the facility: "
                                     "{reason}."),
     },
+    "waitlist_booked": {
+        "id": ("Dapat antrean dari daftar tunggu", "Kursi kosong untuk Anda: antrean {queue_number} di {facility}, "
+                                                   "poli {poli}, tanggal {date}. Perkiraan dilayani pukul "
+                                                   "{estimated_time}. Kode booking {booking_code}."),
+        "en": ("Booked from the waitlist", "A seat freed up for you: queue {queue_number} at {facility}, {poli} "
+                                           "clinic, on {date}. Estimated service at {estimated_time}. Booking code "
+                                           "{booking_code}."),
+    },
+    "waitlist_offered": {
+        "id": ("Kursi antrean ditawarkan", "Ada kursi kosong di {facility}, poli {poli}, tanggal {date}. Kursi "
+                                           "disimpan untuk Anda sampai pukul {until}: terima di aplikasi."),
+        "en": ("A queue seat is offered", "A seat freed up at {facility}, {poli} clinic, on {date}. It is held for "
+                                          "you until {until}: accept it in the app."),
+    },
+    "waitlist_offer_expired": {
+        "id": ("Tawaran kursi berakhir", "Kursi di {facility}, poli {poli}, tanggal {date} tidak diterima tepat "
+                                         "waktu dan diberikan ke antrean berikutnya."),
+        "en": ("Seat offer expired", "The seat at {facility}, {poli} clinic, on {date} was not accepted in time and "
+                                     "went to the next in line."),
+    },
+    "waitlist_session_closed": {
+        "id": ("Daftar tunggu berakhir", "Dokter di {facility}, poli {poli}, tidak praktik tanggal {date}; daftar "
+                                         "tunggu Anda berakhir. Silakan pilih jadwal lain di aplikasi."),
+        "en": ("Waitlist ended", "The doctor at {facility}, {poli} clinic, does not practise on {date}; your "
+                                 "waitlist entry has ended. Please pick another session in the app."),
+    },
+    "account_recovery_scheduled": {
+        "id": ("Permintaan pemulihan akun", "Ada permintaan mengganti nomor HP akun Mobile JKN Anda menjadi "
+                                            "{new_phone_masked}, berlaku {at}. Jika ini bukan Anda, masuk ke aplikasi "
+                                            "dan batalkan di menu Keamanan > Pemulihan akun sebelum waktu itu, atau "
+                                            "hubungi Care Center 165."),
+        "en": ("Account recovery requested", "Someone asked to change your Mobile JKN phone number to "
+                                             "{new_phone_masked}, effective {at}. If this was not you, log in to the "
+                                             "app and cancel it under Security > Account recovery before then, or "
+                                             "call Care Center 165."),
+    },
+    "account_recovered": {
+        "id": ("Akun dipulihkan", "Nomor ini kini menjadi nomor HP akun Mobile JKN Anda sejak {at}. Semua sesi "
+                                  "telah diakhiri; silakan masuk kembali."),
+        "en": ("Account recovered", "This is now the phone number of your Mobile JKN account, since {at}. Every "
+                                    "session was ended; please log in again."),
+    },
 }
 
 

@@ -22,9 +22,8 @@ from jkn.notify.v1 import notify_pb2
 from services.contracts.addresses import limit_key
 from services.kit.errors import DomainError, NotFound, ValidationFailed
 from services.kit.logs import get_logger
-from services.kit.masking import mask_email, mask_phone
 from services.kit.telemetry import inject_headers
-from services.notify import metrics, otp
+from services.notify import channels, metrics, otp
 from services.notify.otp_store import CheckOutcome, OtpSendRefused, OtpStore, QueuedSend, Sent
 from services.notify.settings import NotifySettings
 
@@ -44,6 +43,8 @@ class View:
     expires_at_ms: int
     resend_at_ms: int
     attempts_left: int
+    #: What the provider said about the latest send: queued | sent | failed ("" before it was recorded).
+    delivery_status: str = "queued"
 
     def seconds_left(self, until_ms: int, now_ms: int | None = None) -> int:
         now_ms = now_in_ms() if now_ms is None else now_ms
@@ -55,10 +56,9 @@ def now_in_ms() -> int:
 
 
 def masked(channel: str, address: str) -> str:
-    return mask_phone(address) if channel == "sms" else mask_email(address)
+    return channels.BY_NAME[channel].mask(address)
 
 
-_CHANNEL = {"sms": common_pb2.CHANNEL_SMS, "email": common_pb2.CHANNEL_EMAIL}
 _LANGUAGE = {"en": common_pb2.LANGUAGE_EN}
 
 
@@ -71,14 +71,7 @@ class Verifications:
 
     async def issue(self, *, purpose: str, flow_id: str, channel: str, destination: str, client_ip: str,
                     idempotency_key: str, language: str) -> View:
-        try:
-            dest = otp.parse_destination(channel, destination, allowed_country_codes=self._countries,
-                                         prefix_digits=self.settings.otp_number_prefix_digits)
-        except otp.DestinationRejected as error:
-            metrics.OTP_REFUSED.labels("destination_not_allowed").inc()
-            if error.malformed:
-                raise ValidationFailed([{"field": "destination", "code": "invalid", "message": str(error)}]) from None
-            raise DomainError(str(error), code="DESTINATION_NOT_ALLOWED") from None
+        dest = self._destination(channel, destination)
         key = self.keys[0]
         verification_id = uuid.uuid4().hex
         nonce = otp.new_nonce()
@@ -106,21 +99,43 @@ class Verifications:
         return self._view(verification_id, purpose, flow_id, channel, dest.address, sent, self.settings.otp_max_checks)
 
     async def resend(self, *, verification_id: str, purpose: str, flow_id: str, client_ip: str,
-                     language: str = "id") -> View:
+                     language: str = "id", channel: str | None = None, destination: str = "") -> View:
+        """The same code again, on the verification's own channel or (``channel``, ``destination``)
+        another one: a fallback when the first cannot be delivered (CONTRACT.md §7)."""
         state = await self._state(verification_id)
-        channel, address = state["channel"], state["destination"]
-        prefix = "" if channel != "sms" else address[1:1 + self.settings.otp_number_prefix_digits]
+        own_channel = state["channel"]
+        other = None
+        if channel is None or (channel == own_channel and not destination):
+            channel, address = own_channel, state["destination"]
+            prefix = "" if channel != "sms" else address[1:1 + self.settings.otp_number_prefix_digits]
+        else:
+            dest = self._destination(channel, destination)
+            channel, address, prefix = dest.channel, dest.address, dest.number_prefix
+            other = (channel, address, otp.destination_hash(self.keys[0], address))
         try:
             sent = await self.store.resend(verification_id=verification_id, purpose=purpose, flow_id=flow_id,
                                            client_ip=limit_key(client_ip) if client_ip else "", number_prefix=prefix,
-                                           send=self._send_request(verification_id, channel, address, language))
+                                           send=self._send_request(verification_id, channel, address, language),
+                                           other=other)
         except OtpSendRefused as refusal:
             self._count_refusal(refusal)
             raise
         metrics.OTP_RESENT.labels(channel).inc()
+        if channel != own_channel:
+            metrics.OTP_FALLBACKS.labels(own_channel, channel).inc()
         log.info("otp_resent", extra={"verification_id": verification_id, "channel": channel})
         left = int(state["max_checks"]) - int(state["checks"])
         return self._view(verification_id, purpose, flow_id, channel, address, sent, left)
+
+    def _destination(self, channel: str, destination: str) -> otp.Destination:
+        try:
+            return otp.parse_destination(channel, destination, allowed_country_codes=self._countries,
+                                         prefix_digits=self.settings.otp_number_prefix_digits)
+        except otp.DestinationRejected as error:
+            metrics.OTP_REFUSED.labels("destination_not_allowed").inc()
+            if error.malformed:
+                raise ValidationFailed([{"field": "destination", "code": "invalid", "message": str(error)}]) from None
+            raise DomainError(str(error), code="DESTINATION_NOT_ALLOWED") from None
 
     async def check(self, *, verification_id: str, purpose: str, flow_id: str, code: str) -> CheckOutcome:
         """One Redis step counts the guess and compares its verifier (`otp.candidate_verifiers`)."""
@@ -148,10 +163,11 @@ class Verifications:
         status = state["status"]
         if status == "pending" and expires <= now_in_ms():
             status = "expired"
-        return View(verification_id, status, state["purpose"], state["flow"], state["channel"],
-                    masked(state["channel"], state["destination"]), expires,
-                    int(state["last_send_ms"]) + self.settings.otp_resend_cooldown_s * 1000,
-                    int(state["max_checks"]) - int(state["checks"]))
+        channel = state.get("last_channel") or state["channel"]
+        address = state.get("last_destination") or state["destination"]
+        return View(verification_id, status, state["purpose"], state["flow"], channel, masked(channel, address),
+                    expires, int(state["last_send_ms"]) + self.settings.otp_resend_cooldown_s * 1000,
+                    int(state["max_checks"]) - int(state["checks"]), state.get("delivery_status", ""))
 
     async def _state(self, verification_id: str) -> dict[str, str]:
         state = await self.store.load(verification_id)
@@ -184,7 +200,8 @@ class Verifications:
         request_id = f"otp:{verification_id}:{now_ns}"
         request = notify_pb2.NotificationRequest(
             request_id=request_id, template=notify_pb2.NOTIFICATION_TEMPLATE_OTP_CODE,
-            channel=_CHANNEL[channel], to=address, language=_LANGUAGE.get(language, common_pb2.LANGUAGE_ID),
+            channel=channels.BY_NAME[channel].wire, to=address,
+            language=_LANGUAGE.get(language, common_pb2.LANGUAGE_ID),
             params={"verification_id": verification_id}, source="notify")
         request.requested_at.FromNanoseconds(now_ns)
         trace = {k: v.decode() for k, v in inject_headers()}

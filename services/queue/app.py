@@ -17,6 +17,7 @@ from services.queue.seats import Lanes
 from services.queue.seed import seed_demo
 from services.queue.server import PartnerQueueServicer, QueueServicer
 from services.queue.settings import QueueSettings
+from services.queue.waitlist import Handoff
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -27,18 +28,19 @@ async def build(runtime: Runtime) -> list[Servicer]:
     pool = await runtime.database(MIGRATIONS, demo_data=seed_demo)
     runtime.relay_outbox(pool)
     now = partial(jakarta_now, settings.clock_offset_s)
-    runtime.background(run_periodically((jobs.mark_no_shows, jobs.send_reminders), pool, now,
-                                        every_s=settings.jobs_every_s), "queue-jobs")
     membership = membership_pb2_grpc.MembershipServiceStub(runtime.channel(
         settings.membership_addr, membership_pb2.DESCRIPTOR.services_by_name["MembershipService"]))
+    handoff = Handoff(membership, hold_s=settings.waitlist_hold_s)
+    runtime.background(run_periodically((jobs.mark_no_shows, jobs.send_reminders, *jobs.waitlist_jobs(handoff)),
+                                        pool, now, every_s=settings.jobs_every_s), "queue-jobs")
     lanes = Lanes(pool, membership, wait_s=settings.booking_batch_wait_ms / 1000,
                   max_batch=settings.booking_batch_max)
     secrets = PartnerSecrets(settings.partner_secrets.get_secret_value(), dev_fallback=not settings.is_prod)
     return [
-        Servicer(QueueServicer(pool=pool, lanes=lanes, now=now),
+        Servicer(QueueServicer(pool=pool, lanes=lanes, handoff=handoff, now=now),
                  queue_pb2_grpc.add_QueueServiceServicer_to_server,
                  queue_pb2.DESCRIPTOR.services_by_name["QueueService"].full_name),
-        Servicer(PartnerQueueServicer(pool=pool, membership=membership, secrets=secrets, now=now),
+        Servicer(PartnerQueueServicer(pool=pool, membership=membership, handoff=handoff, secrets=secrets, now=now),
                  partner_pb2_grpc.add_PartnerQueueServiceServicer_to_server,
                  partner_pb2.DESCRIPTOR.services_by_name["PartnerQueueService"].full_name),
     ]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 
 import asyncpg
@@ -17,10 +17,11 @@ from services.kit.clock import JAKARTA
 from services.kit.errors import DomainError, NotFound, call_peer
 from services.kit.ids import is_uuid
 from services.kit.logs import get_logger
-from services.queue import events, metrics, rules, store, views
+from services.queue import events, metrics, rules, store, views, waitlist
 
-if TYPE_CHECKING:  # seats imports this module
+if TYPE_CHECKING:  # seats and waitlist import this module
     from services.queue.seats import Lanes
+    from services.queue.waitlist import Handoff
 
 log = get_logger("jkn.queue.bookings")
 
@@ -180,21 +181,34 @@ async def _take_seat(pool: asyncpg.Pool, request: BookingRequest, session: async
         seat = await store.take_seat(conn, schedule_id=request.schedule_id, day=visit_date)
         if seat is None:
             raise DomainError("no JKN seats left for this session", code="QUOTA_FULL")
-        record = (request.medical_record_number or "").strip() or None
-        if record:
-            await store.remember_medical_record(conn, facility_code=facility, noka=patient.noka, number=record)
-        else:
-            record = await store.known_medical_record(conn, facility_code=facility, noka=patient.noka)
-        code = rules.booking_code(visit_date, poli)
-        await store.insert_booking(
-            conn, code=code, schedule_id=request.schedule_id, day=visit_date, facility_code=facility,
-            poli_code=poli, seq=seat["seq"], noka=patient.noka, booked_by=request.account_id, status="BOOKED",
-            visit_type=request.visit_type, referral_number=referral, medical_record_number=record,
-            new_patient=record is None, idempotency_key=request.idempotency_key,
-            request_fingerprint=request.fingerprint())
-        answer = views.booking(await events.announce(conn, code, events.BookingCreated))
-        await store.set_first_response(conn, code=code, body=answer.SerializeToString())
-        return answer
+        return await write_booking(
+            conn, code=rules.booking_code(visit_date, poli), schedule_id=request.schedule_id, day=visit_date,
+            facility_code=facility, poli_code=poli, seq=seat["seq"], noka=patient.noka, booked_by=request.account_id,
+            visit_type=request.visit_type, referral=referral, medical_record_number=request.medical_record_number,
+            idempotency_key=request.idempotency_key, fingerprint=request.fingerprint())
+
+
+async def write_booking(conn: asyncpg.Connection, *, code: str, schedule_id: str, day: date, facility_code: str,
+                        poli_code: str, seq: int, noka: str, booked_by: str, visit_type: int, referral: str | None,
+                        medical_record_number: str | None, idempotency_key: str | None, fingerprint: str,
+                        rescheduled_from: str | None = None, waitlist_id: str | None = None,
+                        from_waitlist: bool = False) -> queue_pb2.Booking:
+    """A BOOKED booking on a seat the caller has counted (numbered ``seq``), its medical record
+    number remembered (or the one known used), its BookingCreated event and its first answer."""
+    record = (medical_record_number or "").strip() or None
+    if record:
+        await store.remember_medical_record(conn, facility_code=facility_code, noka=noka, number=record)
+    else:
+        record = await store.known_medical_record(conn, facility_code=facility_code, noka=noka)
+    await store.insert_booking(
+        conn, code=code, schedule_id=schedule_id, day=day, facility_code=facility_code, poli_code=poli_code, seq=seq,
+        noka=noka, booked_by=booked_by, status="BOOKED", visit_type=visit_type, referral_number=referral,
+        medical_record_number=record, new_patient=record is None, idempotency_key=idempotency_key,
+        request_fingerprint=fingerprint, rescheduled_from=rescheduled_from, waitlist_id=waitlist_id)
+    answer = views.booking(await events.announce(conn, code, events.BookingCreated, from_waitlist=from_waitlist,
+                                                 rescheduled=rescheduled_from is not None))
+    await store.set_first_response(conn, code=code, body=answer.SerializeToString())
+    return answer
 
 
 async def owned(pool: asyncpg.Pool | asyncpg.Connection, *, account_id: str, noka: str, code: str) -> asyncpg.Record:
@@ -239,27 +253,216 @@ async def progress(pool: asyncpg.Pool, row: asyncpg.Record, *, now: datetime) ->
     return Progress(now_serving, ahead, estimate)
 
 
-async def cancel(pool: asyncpg.Pool, *, account_id: str, noka: str, code: str, reason: str,
+async def cancel(pool: asyncpg.Pool, handoff: Handoff, *, account_id: str, noka: str, code: str, reason: str,
                  now: datetime) -> asyncpg.Record:
-    """Cancellation rule, by the participant: the seat is free at once."""
+    """Cancellation rule, by the participant: the seat is free at once (and goes to the waitlist)."""
     async with pool.acquire() as conn, conn.transaction():
         row = await owned(conn, account_id=account_id, noka=noka, code=code)
-        return await cancel_in(conn, row["code"], by="participant", reason=reason, today=now.date())
+        return await cancel_in(conn, handoff, row["code"], by="participant", reason=reason, now=now)
 
 
-async def cancel_in(conn: asyncpg.Connection, code: str, *, by: str, reason: str, today: date) -> asyncpg.Record:
+async def cancel_in(conn: asyncpg.Connection, handoff: Handoff | None, code: str, *, by: str, reason: str,
+                    now: datetime, told: str | None = None, alternative: str = "") -> asyncpg.Record:
     """Cancel ``code`` inside the caller's transaction (participant or facility). Locks the
-    session, then the booking (`store.lock_session`: one lock order everywhere)."""
+    session, then the booking (`store.lock_session`: one lock order everywhere). The freed seat
+    goes to the session's waitlist in the same transaction (`waitlist.give_free_seats`; none when
+    ``handoff`` is None: a closed session). ``reason`` is stored; ``told`` (default: the reason)
+    is what the patient's message says."""
     current = await store.booking_row(conn, code=code)
     assert current is not None
     await store.lock_session(conn, schedule_id=current["schedule_id"], day=current["date"])
     locked = await store.booking_for_update(conn, code=code)
     assert locked is not None
-    rules.check_cancellable(status=locked["status"], visit_date=locked["date"], today=today)
+    rules.check_cancellable(status=locked["status"], visit_date=locked["date"], today=now.astimezone(JAKARTA).date())
     await store.set_status(conn, code=code, status="CANCELLED", cancelled_at=datetime.now(JAKARTA), cancelled_by=by,
                            cancel_reason=reason[:200] or None)
-    await store.free_seat(conn, schedule_id=locked["schedule_id"], day=locked["date"])
+    non_jkn = locked["kind"] == "NON_JKN"  # its seat goes back to the non-JKN quota, never to the waitlist
+    await store.free_seat(conn, schedule_id=locked["schedule_id"], day=locked["date"], non_jkn=non_jkn)
+    coded = reason if reason in (rules.DOCTOR_ABSENT, rules.RESCHEDULED) else ""
     row = await events.announce(conn, code, events.BookingCancelled, by=events.CANCELLED_BY[by],
-                                reason=reason[:200])
+                                reason=(told if told is not None else reason)[:200], reason_code=coded,
+                                alternative=alternative[:200])
     metrics.CANCELLATIONS.labels(by).inc()
+    if handoff is not None and not non_jkn:
+        await waitlist.give_free_seats(conn, handoff, schedule_id=str(locked["schedule_id"]), day=locked["date"],
+                                       now=now)
     return row
+
+
+# --- reschedule and a doctor's absence (CONTRACT.md §7) -----------------------------------------
+
+@dataclass(frozen=True)
+class RescheduleRequest:
+    account_id: str
+    caller_noka: str
+    booking_code: str
+    schedule_id: str
+    date: str
+    referral_number: str | None = None
+    idempotency_key: str | None = None
+
+    def fingerprint(self) -> str:
+        """What makes a replay "the same request" for its Idempotency-Key (never equal to a
+        booking's: a key used for one cannot replay the other)."""
+        facts = ["reschedule", self.booking_code.strip().upper(), self.schedule_id, self.date,
+                 (self.referral_number or "").strip().upper()]
+        return hashlib.sha256(json.dumps(facts).encode()).hexdigest()
+
+
+async def reschedule(pool: asyncpg.Pool, handoff: Handoff, request: RescheduleRequest, *,
+                     now: datetime) -> tuple[queue_pb2.Booking, bool]:
+    """Move a booking to another session; returns the new booking and whether it was a replay.
+
+    The checks, in order: a replayed Idempotency-Key; the booking is the caller's (NOT_FOUND) and
+    may be moved (`rules.check_reschedulable`); the new session (none, or closed: BOOKING_WINDOW);
+    the patient in the caller's family and AKTIF, the window, own FKTP or the referral — for a
+    hospital the old one carries over to the same hospital and poli (`rules.carried_referral`).
+    Then one transaction: both sessions locked in the one order (`store.lock_sessions`), the old
+    booking checked again under its lock, no other active booking at the new poli that day, the
+    new seat taken (QUOTA_FULL) — and only then the old booking cancelled (RESCHEDULED,
+    ``rescheduled_to``) and its seat freed, to the old session's waitlist. Any refusal rolls all
+    of it back: the old booking stays exactly as it was. A booking cancelled DOCTOR_ABSENT only
+    gets its ``rescheduled_to`` (its seat was freed when the session closed)."""
+    if request.idempotency_key:
+        replay = await _replay_reschedule(pool, request)
+        if replay is not None:
+            return replay, True
+    try:
+        return await _reschedule(pool, handoff, request, now=now)
+    except (DomainError, asyncpg.UniqueViolationError):
+        # a concurrent twin with the same key may have moved the booking first (this one then finds
+        # it moved, or meets the key's unique index): its answer is this one's too
+        if request.idempotency_key:
+            replay = await _replay_reschedule(pool, request)
+            if replay is not None:
+                return replay, True
+        raise
+
+
+async def _reschedule(pool: asyncpg.Pool, handoff: Handoff, request: RescheduleRequest, *,
+                      now: datetime) -> tuple[queue_pb2.Booking, bool]:
+    rules.check_request_sizes(medical_record_number=None, idempotency_key=request.idempotency_key)
+    old = await owned(pool, account_id=request.account_id, noka=request.caller_noka, code=request.booking_code)
+    _check_reschedulable(old, now=now)
+    if not is_uuid(request.schedule_id):
+        raise NotFound("no such schedule")
+    visit_date = rules.parse_date(request.date)
+    if not rules.bookable_at_all(visit_date, now=now):
+        raise DomainError("bookings are for today up to 30 days ahead", code="BOOKING_WINDOW")
+    session = await session_of(pool, request.schedule_id, visit_date)
+    if session["closed"]:
+        raise DomainError("the doctor does not practise on that date", code="BOOKING_WINDOW")
+    patient = await patient_in_family(handoff.membership, caller_noka=request.caller_noka, noka=old["noka"])
+    same_poli = (session["facility_code"], session["poli_code"]) == (old["facility_code"], old["poli_code"])
+    referral = rules.carried_referral(given=request.referral_number, old_referral=old["referral_number"],
+                                      same_poli=same_poli)
+    as_booking = BookingRequest(account_id=request.account_id, caller_noka=request.caller_noka,
+                                schedule_id=request.schedule_id, date=request.date, noka=old["noka"],
+                                referral_number=referral, visit_type=old["visit_type"],
+                                idempotency_key=request.idempotency_key)
+    referral = await check_before_seat(pool, as_booking, session, visit_date, patient, now=now)
+    try:
+        booking, moved = await _move(pool, handoff, request, old, session, visit_date, referral, now=now)
+    except asyncpg.UniqueViolationError as error:
+        if error.constraint_name == "bookings_one_active":
+            raise DomainError("this participant already has a booking at this poli on that date",
+                              code="DUPLICATE_BOOKING") from None
+        raise
+    metrics.RESCHEDULES.labels(moved).inc()
+    if moved == "doctor_absent":
+        metrics.REBOOKED.inc()
+    log.info("booking_rescheduled", extra={"facility": session["facility_code"], "poli": session["poli_code"],
+                                           "date": visit_date.isoformat(), "seq": booking.queue_seq, "moved": moved})
+    return booking, False
+
+
+def _check_reschedulable(row: asyncpg.Record, *, now: datetime) -> None:
+    rules.check_reschedulable(status=row["status"], cancel_reason=row["cancel_reason"],
+                              cancelled_at=row["cancelled_at"], rescheduled_to=row["rescheduled_to"],
+                              visit_date=row["date"], now=now)
+
+
+async def _move(pool: asyncpg.Pool, handoff: Handoff, request: RescheduleRequest, old: asyncpg.Record,
+                session: asyncpg.Record, visit_date: date, referral: str | None, *,
+                now: datetime) -> tuple[queue_pb2.Booking, str]:
+    """The reschedule's one transaction (see `reschedule`)."""
+    facility, poli = session["facility_code"], session["poli_code"]
+    old_session = (str(old["schedule_id"]), old["date"])
+    async with pool.acquire() as conn, conn.transaction():
+        await store.lock_sessions(conn, keys=[old_session, (request.schedule_id, visit_date)])
+        locked = await store.booking_for_update(conn, code=old["code"])
+        assert locked is not None
+        _check_reschedulable(locked, now=now)
+        if await store.has_other_active_booking(conn, noka=old["noka"], facility_code=facility, poli_code=poli,
+                                                day=visit_date, other_than=old["code"]):
+            raise DomainError("this participant already has a booking at this poli on that date",
+                              code="DUPLICATE_BOOKING")
+        seat = await store.take_seat(conn, schedule_id=request.schedule_id, day=visit_date)
+        if seat is None:
+            raise DomainError("no JKN seats left for this session", code="QUOTA_FULL")
+        code = rules.booking_code(visit_date, poli)
+        was_booked = locked["status"] == "BOOKED"
+        if was_booked:  # cancelled first: the one-active-booking index must not see both
+            await store.set_status(conn, code=old["code"], status="CANCELLED", cancelled_at=datetime.now(JAKARTA),
+                                   cancelled_by="participant", cancel_reason=rules.RESCHEDULED)
+            await store.free_seat(conn, schedule_id=old_session[0], day=old_session[1])
+        await store.set_rescheduled_to(conn, code=old["code"], to=code)
+        booking = await write_booking(
+            conn, code=code, schedule_id=request.schedule_id, day=visit_date, facility_code=facility, poli_code=poli,
+            seq=seat["seq"], noka=old["noka"], booked_by=request.account_id, visit_type=old["visit_type"],
+            referral=referral, medical_record_number=old["medical_record_number"] if facility == old["facility_code"]
+            else None, idempotency_key=request.idempotency_key, fingerprint=request.fingerprint(),
+            rescheduled_from=old["code"])
+        if was_booked:
+            await events.announce(conn, old["code"], events.BookingCancelled, by=events.CANCELLED_BY["participant"],
+                                  reason=rules.RESCHEDULED, reason_code=rules.RESCHEDULED)
+            metrics.CANCELLATIONS.labels("participant").inc()
+            await waitlist.give_free_seats(conn, handoff, schedule_id=old_session[0], day=old_session[1], now=now)
+    return booking, "booked" if was_booked else "doctor_absent"
+
+
+async def _replay_reschedule(pool: asyncpg.Pool, request: RescheduleRequest) -> queue_pb2.Booking | None:
+    """Booking rule 8 for a reschedule: the same Idempotency-Key returns the first new booking."""
+    assert request.idempotency_key
+    existing = await store.booking_by_idempotency_key(pool, booked_by=request.account_id,
+                                                      key=request.idempotency_key)
+    if existing is None:
+        return None
+    if existing["request_fingerprint"] != request.fingerprint():
+        raise rules.invalid("Idempotency-Key", "already used for a different request")
+    return queue_pb2.Booking.FromString(existing["first_response"])
+
+
+async def alternatives(pool: asyncpg.Pool, row: asyncpg.Record, *, now: datetime) -> list[asyncpg.Record]:
+    """A doctor's absence: for a booking cancelled DOCTOR_ABSENT (and not moved yet), every open
+    session of the same facility and poli from today up to 14 days after the cancellation with
+    free seats and within the booking window, earliest first (`rules.alternative_dates`)."""
+    if row["status"] != "CANCELLED" or row["cancel_reason"] != rules.DOCTOR_ABSENT or row["rescheduled_to"]:
+        return []
+    cancelled_on = (row["cancelled_at"] or now).astimezone(JAKARTA).date()
+    return await alternatives_for(pool, facility_code=row["facility_code"], poli_code=row["poli_code"],
+                                  facility_type=row["facility_type"], excluding=(str(row["schedule_id"]), row["date"]),
+                                  cancelled_on=cancelled_on, now=now)
+
+
+async def alternatives_for(conn: asyncpg.Pool | asyncpg.Connection, *, facility_code: str, poli_code: str,
+                           facility_type: str, excluding: tuple[str, date], cancelled_on: date,
+                           now: datetime) -> list[asyncpg.Record]:
+    """The sessions `alternatives` lists (their sessions made from the weekly hours first)."""
+    first, last = rules.alternative_dates(cancelled_on=cancelled_on, today=now.astimezone(JAKARTA).date())
+    day = first
+    while day <= last:
+        if rules.published_dates(day, now=now):
+            await store.ensure_sessions(conn, day=day, facility_code=facility_code)
+        day += timedelta(days=1)
+    rows = await store.alternatives(conn, facility_code=facility_code, poli_code=poli_code, from_date=first,
+                                    until=last, now=now, excluding=excluding)
+    bookable = []
+    for candidate in rows:
+        try:
+            rules.check_booking_window(facility_type=facility_type, visit_date=candidate["date"], now=now,
+                                       session_end=candidate["end_time"])
+        except DomainError:
+            continue
+        bookable.append(candidate)
+    return bookable

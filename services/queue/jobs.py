@@ -1,14 +1,16 @@
-"""Queue's periodic work: no-shows after a session ends, reminders the evening before."""
+"""Queue's periodic work: no-shows after a session ends, reminders the evening before, waitlist
+offers whose hold ran out and entries whose date has passed."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
 import asyncpg
 
 from services.kit.clock import JAKARTA
 from services.kit.logs import get_logger
-from services.queue import events, metrics, rules, store
+from services.queue import events, metrics, rules, store, waitlist
 
 log = get_logger("jkn.queue.jobs")
 
@@ -42,3 +44,23 @@ async def send_reminders(pool: asyncpg.Pool, now: datetime) -> int:
     if sent:
         log.info("booking_reminders_sent", extra={"count": sent})
     return sent
+
+
+def waitlist_jobs(handoff: waitlist.Handoff) -> list[Callable[[asyncpg.Pool, datetime], Awaitable[int]]]:
+    """The waitlist's jobs (they need membership to check the next entry given a seat)."""
+
+    async def expire_waitlist_offers(pool: asyncpg.Pool, now: datetime) -> int:
+        """Waitlist rule 3: an offer not accepted within its hold expires; the seat passes on."""
+        expired = await waitlist.expire_offers(pool, handoff, now=now)
+        if expired:
+            log.info("waitlist_offers_expired", extra={"count": expired})
+        return expired
+
+    async def end_past_waitlist_entries(pool: asyncpg.Pool, now: datetime) -> int:
+        """Waitlist rule 4: entries for a date that has passed end as EXPIRED."""
+        ended = await waitlist.end_past_entries(pool, today=now.astimezone(JAKARTA).date())
+        if ended:
+            log.info("waitlist_entries_date_passed", extra={"count": ended})
+        return ended
+
+    return [expire_waitlist_offers, end_past_waitlist_entries]

@@ -13,7 +13,8 @@ from services.kit.clock import JAKARTA
 from services.kit.errors import DomainError, NotFound, PermissionDenied, call_peer
 from services.kit.ids import is_noka, is_uuid
 from services.kit.logs import get_logger
-from services.queue import bookings, events, metrics, rules, store
+from services.queue import bookings, events, metrics, rules, store, waitlist
+from services.queue.waitlist import Handoff
 
 log = get_logger("jkn.queue.partner")
 
@@ -66,11 +67,11 @@ async def check_in(pool: asyncpg.Pool, facility: str, code: str, at_ms: int, *, 
     return view
 
 
-async def record_task(pool: asyncpg.Pool, facility: str, code: str, task_id: int, at_ms: int, *,
+async def record_task(pool: asyncpg.Pool, handoff: Handoff, facility: str, code: str, task_id: int, at_ms: int, *,
                       now: datetime) -> asyncpg.Record:
     """Task rule (`rules.check_task`). A poli service start (task 4) may bring others' turn near;
-    task 99 before the visit date is the facility cancelling (the seat is freed, the patient
-    told), on or after it a no-show (the seat is freed)."""
+    task 99 before the visit date is the facility cancelling (the seat is freed — to the
+    waitlist — and the patient told), on or after it a no-show (the seat is freed)."""
     at = from_epoch_ms(at_ms)
     today = now.astimezone(JAKARTA).date()
     async with pool.acquire() as conn, conn.transaction():
@@ -82,18 +83,19 @@ async def record_task(pool: asyncpg.Pool, facility: str, code: str, task_id: int
         rules.check_task(task_id=task_id, recorded=recorded, status=locked["status"],
                          checked_in_at=locked["checked_in_at"], at=at, now=now)
         if task_id == rules.TASK_NO_SHOW and locked["date"] > today:
-            await bookings.cancel_in(conn, row["code"], by="facility", reason="Dibatalkan oleh fasilitas kesehatan",
-                                     today=today)
+            await bookings.cancel_in(conn, handoff, row["code"], by="facility",
+                                     reason="Dibatalkan oleh fasilitas kesehatan", now=now)
         elif task_id == rules.TASK_NO_SHOW:
             await store.set_status(conn, code=row["code"], status=rules.status_after_task(locked["status"], task_id))
-            await store.free_seat(conn, schedule_id=row["schedule_id"], day=row["date"])
+            await store.free_seat(conn, schedule_id=row["schedule_id"], day=row["date"],
+                                  non_jkn=locked["kind"] == "NON_JKN")
             await events.announce(conn, row["code"], events.BookingNoShow)
             metrics.CANCELLATIONS.labels("no_show").inc()
         else:
             status = rules.status_after_task(locked["status"], task_id)
             if status != locked["status"]:
                 await store.set_status(conn, code=row["code"], status=status)
-        await store.add_task(conn, code=row["code"], task_id=task_id, at=at)
+        await store.add_task(conn, code=row["code"], task_id=task_id, at=at, received_at=now)
         view = await events.announce(conn, row["code"], events.TaskRecorded, task_id=task_id)
         if task_id == 4:
             await _announce_turn_near(conn, row["schedule_id"], row["date"])
@@ -117,20 +119,24 @@ async def _announce_turn_near(conn: asyncpg.Connection, schedule_id: str, day: d
         await events.announce(conn, booking["code"], events.TurnNear, ahead=ahead)
 
 
-async def cancel(pool: asyncpg.Pool, facility: str, code: str, reason: str, *, today: date) -> asyncpg.Record:
-    """Cancellation by the facility (same rule as the participant's); the patient is told."""
+async def cancel(pool: asyncpg.Pool, handoff: Handoff, facility: str, code: str, reason: str, *,
+                 now: datetime) -> asyncpg.Record:
+    """Cancellation by the facility (same rule as the participant's); the patient is told, the seat
+    goes to the waitlist."""
     if not reason.strip():
         raise rules.invalid("reason", "the reason shown to the patient")
     async with pool.acquire() as conn, conn.transaction():
         row = await own_booking(conn, facility, code)
-        return await bookings.cancel_in(conn, row["code"], by="facility", reason=reason.strip(), today=today)
+        return await bookings.cancel_in(conn, handoff, row["code"], by="facility", reason=reason.strip(), now=now)
 
 
-async def upsert_session(pool: asyncpg.Pool, facility: str, *, poli_code: str, poli_name: str | None,
-                         doctor_code: str, doctor_name: str, day: date, start: time, end: time, quota_jkn: int,
-                         quota_non_jkn: int, closed: bool, today: date) -> str:
-    """Schedule rule: a per-date session replaces the weekly hours on that date; a closed date
-    (holiday, leave) cancels the bookings already made, and the patients are told."""
+async def upsert_session(pool: asyncpg.Pool, handoff: Handoff, facility: str, *, poli_code: str,
+                         poli_name: str | None, doctor_code: str, doctor_name: str, day: date, start: time, end: time,
+                         quota_jkn: int, quota_non_jkn: int, closed: bool, now: datetime) -> str:
+    """Schedule rule: a per-date session replaces the weekly hours on that date. A closed date (the
+    doctor's absence, a holiday) cancels the bookings already made as DOCTOR_ABSENT and ends the
+    waitlist (`close_bookings`); seats a raised quota adds go to the waitlist first."""
+    today = now.astimezone(JAKARTA).date()
     rules.check_hours(start, end, quota_jkn, quota_non_jkn)
     if not today <= day <= today + timedelta(days=366):
         raise rules.invalid("date", "today up to a year ahead")
@@ -140,23 +146,53 @@ async def upsert_session(pool: asyncpg.Pool, facility: str, *, poli_code: str, p
         current = await store.session_for_update(conn, schedule_id=schedule_id, day=day)
         if current is not None and not closed:
             rules.check_quota_change(quota_jkn=quota_jkn, taken_jkn=current["taken_jkn"])
-        if closed:
-            for code in await store.active_bookings_of_session(conn, schedule_id=schedule_id, day=day):
-                await bookings.cancel_in(conn, code, by="facility", reason="Dokter tidak praktik / doctor not "
-                                         "practising", today=today)
         await store.upsert_session(conn, schedule_id=schedule_id, day=day, start=start, end=end,
                                    quota_jkn=quota_jkn, quota_non_jkn=quota_non_jkn, closed=closed)
+        if closed:
+            await close_bookings(conn, schedule_id=schedule_id, day=day, now=now)
+        else:
+            await waitlist.give_free_seats(conn, handoff, schedule_id=schedule_id, day=day, now=now)
     return schedule_id
 
 
-async def upsert_weekly(pool: asyncpg.Pool, facility: str, *, poli_code: str, poli_name: str | None,
+async def close_bookings(conn: asyncpg.Connection, *, schedule_id: str, day: date, now: datetime) -> int:
+    """A doctor's absence (the session already closed, its lock held): each BOOKED booking is
+    cancelled as DOCTOR_ABSENT and its patient told, naming the earliest alternative (same
+    facility and poli within 14 days, free seats: `bookings.alternatives_for`); the session's
+    waitlist entries end and are told. Returns the bookings cancelled."""
+    codes = await store.active_bookings_of_session(conn, schedule_id=schedule_id, day=day)
+    await waitlist.end_for_closed_session(conn, schedule_id=schedule_id, day=day)
+    if not codes:
+        return 0
+    session = await store.session(conn, schedule_id=schedule_id, day=day)
+    assert session is not None
+    options = await bookings.alternatives_for(
+        conn, facility_code=session["facility_code"], poli_code=session["poli_code"],
+        facility_type=session["facility_type"], excluding=(schedule_id, day),
+        cancelled_on=now.astimezone(JAKARTA).date(), now=now)
+    earliest = rules.describe_alternative(options[0]["date"], options[0]["start_time"], options[0]["doctor_name"],
+                                          options[0]["quota_jkn"] - options[0]["taken_jkn"]) if options else ""
+    for code in codes:
+        await bookings.cancel_in(conn, None, code, by="facility", reason=rules.DOCTOR_ABSENT, now=now,
+                                 told=rules.absence_message(earliest), alternative=earliest)
+    metrics.DISPLACED.inc(len(codes))
+    log.info("bookings_displaced_by_absence", extra={"facility": session["facility_code"],
+                                                     "poli": session["poli_code"], "date": day.isoformat(),
+                                                     "count": len(codes), "alternatives": len(options)})
+    return len(codes)
+
+
+async def upsert_weekly(pool: asyncpg.Pool, handoff: Handoff, facility: str, *, poli_code: str,
+                        poli_name: str | None,
                         doctor_code: str, doctor_name: str, weekdays: list[int], start: time, end: time,
                         quota_jkn: int, quota_non_jkn: int, valid_from: date, valid_until: date | None,
-                        today: date) -> str:
+                        now: datetime) -> str:
     """Schedule rule: new weekly hours on some weekdays from ``valid_from`` (today at the
     earliest) to ``valid_until``; the hours before stay as they were. Sessions already made from
     weekly hours follow at once (the quota never below the seats taken); a date left without
-    hours is closed and its bookings cancelled, the patients told."""
+    hours is closed and its bookings cancelled (`close_bookings`), the patients told; seats a raised
+    quota adds go to the sessions' waitlists first."""
+    today = now.astimezone(JAKARTA).date()
     rules.check_hours(start, end, quota_jkn, quota_non_jkn)
     if not weekdays or any(not 1 <= d <= 7 for d in weekdays):
         raise rules.invalid("weekdays", "one or more weekdays")
@@ -166,8 +202,9 @@ async def upsert_weekly(pool: asyncpg.Pool, facility: str, *, poli_code: str, po
     days = sorted(set(weekdays))
     async with pool.acquire() as conn, conn.transaction():
         schedule_id = await _schedule(conn, facility, poli_code, poli_name, doctor_code, doctor_name)
-        for session in await store.lock_weekly_sessions(conn, schedule_id=schedule_id, weekdays=days,
-                                                        from_date=valid_from):
+        followed = await store.lock_weekly_sessions(conn, schedule_id=schedule_id, weekdays=days,
+                                                    from_date=valid_from)
+        for session in followed:
             if valid_until is None or session["date"] <= valid_until:
                 rules.check_quota_change(quota_jkn=quota_jkn, taken_jkn=session["taken_jkn"])
         await store.replace_weekly_hours(conn, schedule_id=schedule_id, weekdays=days, start=start, end=end,
@@ -175,9 +212,9 @@ async def upsert_weekly(pool: asyncpg.Pool, facility: str, *, poli_code: str, po
                                          valid_until=valid_until)
         for day in await store.follow_weekly_hours(conn, schedule_id=schedule_id, from_date=valid_from):
             await store.close_session(conn, schedule_id=schedule_id, day=day)
-            for code in await store.active_bookings_of_session(conn, schedule_id=schedule_id, day=day):
-                await bookings.cancel_in(conn, code, by="facility", reason="Dokter tidak praktik / doctor not "
-                                         "practising", today=today)
+            await close_bookings(conn, schedule_id=schedule_id, day=day, now=now)
+        for session in followed:  # (a closed one gives nothing)
+            await waitlist.give_free_seats(conn, handoff, schedule_id=schedule_id, day=session["date"], now=now)
     return schedule_id
 
 
@@ -194,15 +231,18 @@ async def _schedule(conn: asyncpg.Connection, facility: str, poli_code: str, pol
     return await store.upsert_schedule(conn, facility_code=facility, poli_code=poli_code, doctor_code=doctor_code)
 
 
-async def queue_status(pool: asyncpg.Pool, facility: str, schedule_id: str, day: date) -> tuple[int, int, str]:
-    """Total bookings (not cancelled), those not yet served, and the number served most recently."""
+async def queue_status(pool: asyncpg.Pool, facility: str, schedule_id: str,
+                       day: date) -> tuple[int, int, str, int]:
+    """Total bookings (not cancelled), those not yet served, the number served most recently, and
+    the waitlist's length (entries WAITING or OFFERED)."""
     await own_schedule(pool, facility, schedule_id)
+    waiting = await store.waitlist_length(pool, schedule_id=schedule_id, day=day)
     queue = await store.queue_state(pool, schedule_id=schedule_id, day=day)
     total = sum(1 for b in queue if b["status"] != "CANCELLED")
     remaining = sum(1 for b in queue if b["status"] in ("BOOKED", "CHECKED_IN"))
     started = [b for b in queue if b["service_at"] is not None]
     latest = max(started, key=lambda b: b["service_at"]) if started else None
-    return total, remaining, rules.queue_number(latest["poli_code"], latest["seq"]) if latest else ""
+    return total, remaining, rules.queue_number(latest["poli_code"], latest["seq"]) if latest else "", waiting
 
 
 async def issue_referral(pool: asyncpg.Pool, membership: membership_pb2_grpc.MembershipServiceStub, facility: str,

@@ -249,3 +249,70 @@ def reminder_due(*, visit_date: date, now: datetime, evening: time = time(18, 0)
     """Reminder rule: participants are reminded from 18:00 the evening before their visit."""
     local = now.astimezone(JAKARTA)
     return visit_date == local.date() + timedelta(days=1) and local.time() >= evening
+
+
+# --- reschedule, a doctor's absence, the waitlist (CONTRACT.md §7) ------------------------------
+
+#: A booking cancelled for a doctor's absence may be moved for this many days after the cancellation;
+#: its alternatives are the sessions up to this many days after it.
+ABSENCE_REBOOK_DAYS = 14
+#: `cancel_reason` of a booking moved to another session, and of one cancelled for a doctor's absence.
+RESCHEDULED = "RESCHEDULED"
+DOCTOR_ABSENT = "DOCTOR_ABSENT"
+
+
+def check_reschedulable(*, status: str, cancel_reason: str | None, cancelled_at: datetime | None,
+                        rescheduled_to: str | None, visit_date: date, now: datetime) -> None:
+    """Reschedule rule: a BOOKED booking up to its date, or one cancelled DOCTOR_ABSENT within 14
+    days of that cancellation (once: not one already moved); nothing else."""
+    today = now.astimezone(JAKARTA).date()
+    if status == "BOOKED" and visit_date >= today:
+        return
+    if (status == "CANCELLED" and cancel_reason == DOCTOR_ABSENT and rescheduled_to is None
+            and cancelled_at is not None and now - cancelled_at <= timedelta(days=ABSENCE_REBOOK_DAYS)):
+        return
+    raise DomainError("only a booking not yet checked in, or one cancelled for the doctor's absence in the last "
+                      f"{ABSENCE_REBOOK_DAYS} days, can be moved", code="BOOKING_NOT_CANCELLABLE")
+
+
+def carried_referral(*, given: str | None, old_referral: str | None, same_poli: bool) -> str | None:
+    """Reschedule rule: a referral given with the move is used; otherwise the old booking's
+    referral carries over when hospital and poli are the same."""
+    if given and given.strip():
+        return given
+    return old_referral if same_poli else None
+
+
+def alternative_dates(*, cancelled_on: date, today: date) -> tuple[date, date]:
+    """Alternatives of a booking cancelled DOCTOR_ABSENT: sessions from today up to 14 days after
+    the cancellation (the booking rules then narrow them to what the patient may book)."""
+    return today, cancelled_on + timedelta(days=ABSENCE_REBOOK_DAYS)
+
+
+def offer_expires_at(now: datetime, *, hold_s: float) -> datetime:
+    """Waitlist rule: a seat offered to an entry (auto_accept false) is held for ``hold_s``
+    (JKN_QUEUE_WAITLIST_HOLD_S, 900 s by default); then it passes to the next entry."""
+    return now + timedelta(seconds=hold_s)
+
+
+def check_joinable(*, quota_jkn: int, taken_jkn: int) -> None:
+    """Waitlist rule: only a full session has a waitlist (else: book the free seat)."""
+    if taken_jkn < quota_jkn:
+        raise DomainError("this session still has free seats: book one", code="SEATS_AVAILABLE")
+
+
+_DAYS_ID = ("Senin", "Selasa", "Rabu", "Kamis", "Jumat", "Sabtu", "Minggu")
+
+
+def describe_alternative(day: date, start: time, doctor: str, free_seats: int) -> str:
+    """The earliest alternative in words, as the patient's message names it, e.g.
+    "Kamis 2026-12-03 08:00, dr. Andi Wijaya, Sp.PD (sisa 5 kuota)"."""
+    return f"{_DAYS_ID[day.weekday()]} {day.isoformat()} {start:%H:%M}, {doctor} (sisa {free_seats} kuota)"
+
+
+def absence_message(earliest: str) -> str:
+    """What a patient displaced by a doctor's absence is told: the absence, the earliest
+    alternative (if any) and that one reschedule in the app moves the booking."""
+    if not earliest:
+        return "dokter berhalangan praktik; belum ada jadwal pengganti dalam 14 hari"
+    return f"dokter berhalangan praktik. Jadwal terdekat: {earliest}. Pindah jadwal lewat aplikasi"

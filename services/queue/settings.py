@@ -16,7 +16,10 @@ class QueueSettings(PartnerFacingSettings):
     grpc_port: int = DEFAULT_PORTS["queue"][0]
     metrics_port: int = DEFAULT_PORTS["queue"][1]
     database_url: str = database_url("jkn_queue")
-    jobs_every_s: float = Field(60, description="how often no-shows are marked and reminders sent")
+    jobs_every_s: float = Field(60, description="how often no-shows are marked, reminders sent and waitlist "
+                                "offers and past-date entries expired")
+    waitlist_hold_s: float = Field(900, gt=0, description="how long a seat offered from the waitlist is held "
+                                   "(auto_accept false) before it passes to the next entry")
     booking_batch_wait_ms: float = Field(2, description="how long a session's lane gathers attempts before its "
                                          "first batch (later batches form while the previous one commits)")
     booking_batch_max: int = Field(200, description="at most this many attempts seated in one transaction")

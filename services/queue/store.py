@@ -191,9 +191,41 @@ async def take_seat(conn: asyncpg.Connection, *, schedule_id: str, day: date) ->
         " RETURNING last_seq AS seq, quota_jkn, taken_jkn, start_time", schedule_id, day)
 
 
-async def free_seat(conn: asyncpg.Connection, *, schedule_id: str, day: date) -> None:
-    await conn.execute("UPDATE sessions SET taken_jkn = taken_jkn - 1 WHERE schedule_id = $1 AND date = $2"
-                       " AND taken_jkn > 0", schedule_id, day)
+async def free_seat(conn: asyncpg.Connection, *, schedule_id: str, day: date, non_jkn: bool = False) -> None:
+    """One seat back to its counter: the JKN one, or the non-JKN one for a non-JKN booking."""
+    counter = "taken_non_jkn" if non_jkn else "taken_jkn"  # one of two fixed names
+    await conn.execute(f"UPDATE sessions SET {counter} = {counter} - 1 WHERE schedule_id = $1 AND date = $2"
+                       f" AND {counter} > 0", schedule_id, day)
+
+
+# --- non-JKN desk bookings (`desk`) --------------------------------------------------------------
+
+async def take_non_jkn_seat(conn: asyncpg.Connection, *, schedule_id: str, day: date) -> asyncpg.Record | None:
+    """Desk rule 4: one seat of the non-JKN quota, atomically (the same row lock as `take_seat`
+    serialises concurrent bookers, so the quota is never passed). None when full (or closed)."""
+    return await conn.fetchrow(
+        "UPDATE sessions SET taken_non_jkn = taken_non_jkn + 1, last_seq = last_seq + 1"
+        " WHERE schedule_id = $1 AND date = $2 AND NOT closed AND taken_non_jkn < quota_non_jkn"
+        " RETURNING last_seq AS seq, quota_non_jkn, taken_non_jkn, start_time", schedule_id, day)
+
+
+async def has_active_non_jkn(conn: Conn, *, patient_key: str, facility_code: str, poli_code: str, day: date) -> bool:
+    return await conn.fetchval(
+        "SELECT true FROM bookings WHERE kind = 'NON_JKN' AND patient_key = $1 AND facility_code = $2"
+        " AND poli_code = $3 AND date = $4 AND status IN ('BOOKED', 'CHECKED_IN', 'SERVING')",
+        patient_key, facility_code, poli_code, day) or False
+
+
+async def insert_non_jkn_booking(conn: asyncpg.Connection, *, code: str, schedule_id: str, day: date,
+                                 facility_code: str, poli_code: str, seq: int, patient_key: str, booked_by: str,
+                                 visit_type: int, medical_record_number: str | None) -> None:
+    """A non-participant's booking: no NOKA, never the participant's (no account has ``booked_by``)."""
+    await conn.execute(
+        "INSERT INTO bookings (code, schedule_id, date, facility_code, poli_code, seq, noka, booked_by, status,"
+        " visit_type, medical_record_number, new_patient, request_fingerprint, kind, patient_key)"
+        " VALUES ($1, $2, $3, $4, $5, $6, '', $7, 'BOOKED', $8, $9, $10, 'desk', 'NON_JKN', $11)",
+        code, schedule_id, day, facility_code, poli_code, seq, booked_by, visit_type, medical_record_number,
+        medical_record_number is None, patient_key)
 
 
 # --- group commit: several seats of one session in one transaction (`seats.Lanes`) -------------
@@ -345,13 +377,15 @@ async def remember_medical_record(conn: asyncpg.Connection, *, facility_code: st
 async def insert_booking(conn: asyncpg.Connection, *, code: str, schedule_id: str, day: date, facility_code: str,
                          poli_code: str, seq: int, noka: str, booked_by: str, status: str, visit_type: int,
                          referral_number: str | None, medical_record_number: str | None, new_patient: bool,
-                         idempotency_key: str | None, request_fingerprint: str) -> None:
+                         idempotency_key: str | None, request_fingerprint: str, rescheduled_from: str | None = None,
+                         waitlist_id: str | None = None) -> None:
     await conn.execute(
         "INSERT INTO bookings (code, schedule_id, date, facility_code, poli_code, seq, noka, booked_by, status,"
-        " visit_type, referral_number, medical_record_number, new_patient, idempotency_key, request_fingerprint)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+        " visit_type, referral_number, medical_record_number, new_patient, idempotency_key, request_fingerprint,"
+        " rescheduled_from, waitlist_id)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
         code, schedule_id, day, facility_code, poli_code, seq, noka, booked_by, status, visit_type, referral_number,
-        medical_record_number, new_patient, idempotency_key, request_fingerprint)
+        medical_record_number, new_patient, idempotency_key, request_fingerprint, rescheduled_from, waitlist_id)
 
 
 async def bookings_of(conn: Conn, *, booked_by: str, noka: str, limit: int) -> list[asyncpg.Record]:
@@ -392,8 +426,11 @@ async def tasks_of(conn: asyncpg.Connection, *, code: str) -> dict[int, datetime
         "SELECT task_id, at FROM booking_tasks WHERE booking_code = $1", code)}
 
 
-async def add_task(conn: asyncpg.Connection, *, code: str, task_id: int, at: datetime) -> None:
-    await conn.execute("INSERT INTO booking_tasks (booking_code, task_id, at) VALUES ($1, $2, $3)", code, task_id, at)
+async def add_task(conn: asyncpg.Connection, *, code: str, task_id: int, at: datetime,
+                   received_at: datetime | None = None) -> None:
+    """``at`` is the facility's time, ``received_at`` the platform's (the database's now by default)."""
+    await conn.execute("INSERT INTO booking_tasks (booking_code, task_id, at, received_at)"
+                       " VALUES ($1, $2, $3, coalesce($4, now()))", code, task_id, at, received_at)
 
 
 async def queue_state(conn: Conn, *, schedule_id: str, day: date) -> list[asyncpg.Record]:
@@ -430,3 +467,184 @@ async def due_reminders(conn: asyncpg.Connection, *, day: date, limit: int = 500
 
 async def mark_turn_near(conn: asyncpg.Connection, *, codes: list[str]) -> None:
     await conn.execute("UPDATE bookings SET turn_near_sent = true WHERE code = ANY($1)", sorted(codes))
+
+
+# --- for hospital desks and the BPJS bridge (`registrations`, `desk`) -----------------------------
+
+async def doctors_of(conn: Conn, *, facility_code: str) -> list[asyncpg.Record]:
+    return await conn.fetch("SELECT code, name FROM doctors WHERE facility_code = $1 ORDER BY code", facility_code)
+
+
+async def facility_sessions(conn: Conn, *, facility_code: str, day: date,
+                            poli_code: str | None) -> list[asyncpg.Record]:
+    """A facility's sessions on ``day``, closed ones included."""
+    return await conn.fetch(
+        f"SELECT {SCHEDULE_COLUMNS}, {SESSION_COLUMNS} {SCHEDULE_JOIN}"
+        " JOIN sessions s ON s.schedule_id = sc.id AND s.date = $2"
+        " WHERE sc.facility_code = $1 AND ($3::text IS NULL OR sc.poli_code = $3)"
+        " ORDER BY sc.poli_code, s.start_time, d.name", facility_code, day, poli_code)
+
+
+async def doctor_schedule_id(conn: Conn, *, facility_code: str, poli_code: str, doctor_code: str) -> str | None:
+    value = await conn.fetchval("SELECT id FROM schedules WHERE facility_code = $1 AND poli_code = $2"
+                                " AND doctor_code = $3", facility_code, poli_code, doctor_code)
+    return str(value) if value is not None else None
+
+
+#: `BOOKING_VIEW` with the session's non-JKN quota, seats taken and end too, and when the
+#: platform received each task time.
+REGISTRATION_VIEW = BOOKING_VIEW.replace(
+    "SELECT b.*,", "SELECT b.*, s.quota_non_jkn, s.taken_non_jkn, s.end_time,"
+    " coalesce((SELECT json_agg(json_build_array(r.task_id, r.received_at) ORDER BY r.task_id)::text"
+    "   FROM booking_tasks r WHERE r.booking_code = b.code), '[]') AS received,", 1)
+
+
+async def registration(conn: Conn, *, code: str) -> asyncpg.Record | None:
+    return await conn.fetchrow(f"{REGISTRATION_VIEW} WHERE b.code = $1", code)
+
+
+async def registrations_on(conn: Conn, *, facility_code: str, day: date, limit: int) -> list[asyncpg.Record]:
+    """A facility's bookings on ``day`` (every status) by poli and sequence."""
+    return await conn.fetch(f"{REGISTRATION_VIEW} WHERE b.facility_code = $1 AND b.date = $2"
+                            " ORDER BY b.poli_code, b.seq LIMIT $3", facility_code, day, limit)
+
+
+# --- reschedule and a doctor's absence -----------------------------------------------------------
+
+async def lock_sessions(conn: asyncpg.Connection, *, keys: list[tuple[str, date]]) -> None:
+    """Several sessions locked in one order — by date, then schedule id (a weekly change locks a
+    schedule's sessions in date order too) — so two moves between the same sessions never deadlock."""
+    for schedule_id, day in sorted(set(keys), key=lambda key: (key[1], key[0])):
+        await lock_session(conn, schedule_id=schedule_id, day=day)
+
+
+async def has_other_active_booking(conn: Conn, *, noka: str, facility_code: str, poli_code: str, day: date,
+                                   other_than: str) -> bool:
+    return await conn.fetchval(
+        "SELECT true FROM bookings WHERE noka = $1 AND facility_code = $2 AND poli_code = $3 AND date = $4"
+        " AND status IN ('BOOKED', 'CHECKED_IN', 'SERVING') AND code <> $5",
+        noka, facility_code, poli_code, day, other_than) or False
+
+
+async def set_rescheduled_to(conn: asyncpg.Connection, *, code: str, to: str) -> None:
+    await conn.execute("UPDATE bookings SET rescheduled_to = $2 WHERE code = $1", code, to)
+
+
+async def next_seq(conn: asyncpg.Connection, *, schedule_id: str, day: date) -> int:
+    """The next sequence number of a session, for a seat already counted (one held for an offer)."""
+    return await conn.fetchval("UPDATE sessions SET last_seq = last_seq + 1 WHERE schedule_id = $1 AND date = $2"
+                               " RETURNING last_seq", schedule_id, day)
+
+
+async def hold_seat(conn: asyncpg.Connection, *, schedule_id: str, day: date) -> bool:
+    """One seat counted as taken without a booking (an offer holds it), never past the quota."""
+    return await conn.fetchval(
+        "UPDATE sessions SET taken_jkn = taken_jkn + 1 WHERE schedule_id = $1 AND date = $2 AND NOT closed"
+        " AND taken_jkn < quota_jkn RETURNING true", schedule_id, day) or False
+
+
+async def alternatives(conn: Conn, *, facility_code: str, poli_code: str, from_date: date, until: date,
+                       now: datetime, excluding: tuple[str, date], limit: int = 30) -> list[asyncpg.Record]:
+    """Open sessions of a facility's poli from ``from_date`` to ``until`` that have not ended and
+    have free JKN seats (not the session ``excluding``), earliest first."""
+    return await conn.fetch(
+        f"SELECT {SCHEDULE_COLUMNS}, {SESSION_COLUMNS} {SCHEDULE_JOIN}"
+        " JOIN sessions s ON s.schedule_id = sc.id"
+        " WHERE sc.facility_code = $1 AND sc.poli_code = $2 AND s.date BETWEEN $3 AND $4 AND NOT s.closed"
+        " AND s.taken_jkn < s.quota_jkn AND (s.date + s.end_time) > ($5::timestamptz AT TIME ZONE 'Asia/Jakarta')"
+        " AND NOT (s.schedule_id = $6 AND s.date = $7)"
+        " ORDER BY s.date, s.start_time, d.name LIMIT $8",
+        facility_code, poli_code, from_date, until, now, excluding[0], excluding[1], limit)
+
+
+# --- the waitlist --------------------------------------------------------------------------------
+
+WAITLIST_VIEW = (
+    "SELECT w.*, f.name AS facility_name, f.type AS facility_type, p.name AS poli_name,"
+    " d.code AS doctor_code, d.name AS doctor_name,"
+    " CASE WHEN w.status = 'WAITING' THEN (SELECT count(*) FROM waitlist o WHERE o.schedule_id = w.schedule_id"
+    "   AND o.date = w.date AND o.status = 'WAITING' AND o.seq <= w.seq) ELSE 0 END AS position"
+    " FROM waitlist w JOIN facilities f ON f.code = w.facility_code"
+    " JOIN polis p ON p.facility_code = w.facility_code AND p.code = w.poli_code"
+    " JOIN schedules sc ON sc.id = w.schedule_id"
+    " JOIN doctors d ON d.facility_code = sc.facility_code AND d.code = sc.doctor_code")
+LIVE = ("WAITING", "OFFERED")
+
+
+async def insert_waitlist(conn: asyncpg.Connection, *, schedule_id: str, day: date, facility_code: str,
+                          poli_code: str, noka: str, caller_noka: str, booked_by: str, referral_number: str | None,
+                          auto_accept: bool) -> str:
+    return str(await conn.fetchval(
+        "INSERT INTO waitlist (schedule_id, date, facility_code, poli_code, noka, caller_noka, booked_by,"
+        " referral_number, auto_accept, status) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'WAITING') RETURNING id",
+        schedule_id, day, facility_code, poli_code, noka, caller_noka, booked_by, referral_number, auto_accept))
+
+
+async def waitlist_entry(conn: Conn, *, waitlist_id: str) -> asyncpg.Record | None:
+    return await conn.fetchrow(f"{WAITLIST_VIEW} WHERE w.id = $1", waitlist_id)
+
+
+async def waitlist_row(conn: Conn, *, waitlist_id: str) -> asyncpg.Record | None:
+    """The entry's own row, not locked (to learn its session before locking in order)."""
+    return await conn.fetchrow("SELECT * FROM waitlist WHERE id = $1", waitlist_id)
+
+
+async def waitlist_for_update(conn: asyncpg.Connection, *, waitlist_id: str) -> asyncpg.Record | None:
+    return await conn.fetchrow("SELECT * FROM waitlist WHERE id = $1 FOR UPDATE", waitlist_id)
+
+
+async def waitlist_of(conn: Conn, *, booked_by: str, noka: str, limit: int) -> list[asyncpg.Record]:
+    """The caller's own entries and those the caller made for others, newest first."""
+    return await conn.fetch(f"{WAITLIST_VIEW} WHERE w.booked_by = $1 OR w.noka = $2"
+                            " ORDER BY w.created_at DESC LIMIT $3", booked_by, noka, limit)
+
+
+async def waitlist_head(conn: asyncpg.Connection, *, schedule_id: str, day: date) -> asyncpg.Record | None:
+    """The session's first WAITING entry (arrival order), locked (the caller holds the session's lock)."""
+    return await conn.fetchrow("SELECT * FROM waitlist WHERE schedule_id = $1 AND date = $2 AND status = 'WAITING'"
+                               " ORDER BY seq LIMIT 1 FOR UPDATE", schedule_id, day)
+
+
+async def has_live_entry(conn: Conn, *, noka: str, facility_code: str, poli_code: str, day: date) -> bool:
+    return await conn.fetchval(
+        "SELECT true FROM waitlist WHERE noka = $1 AND facility_code = $2 AND poli_code = $3 AND date = $4"
+        " AND status IN ('WAITING', 'OFFERED')", noka, facility_code, poli_code, day) or False
+
+
+async def set_waitlist_status(conn: asyncpg.Connection, *, waitlist_id: str, status: str,
+                              offer_expires_at: datetime | None = None, booking_code: str | None = None,
+                              end_reason: str | None = None) -> None:
+    """The entry's new status; an ended one (not WAITING/OFFERED) gets its end time."""
+    await conn.execute(
+        "UPDATE waitlist SET status = $2, offer_expires_at = coalesce($3, offer_expires_at),"
+        " booking_code = coalesce($4, booking_code), end_reason = $5,"
+        " ended_at = CASE WHEN $2 IN ('WAITING', 'OFFERED') THEN NULL ELSE now() END WHERE id = $1",
+        waitlist_id, status, offer_expires_at, booking_code, end_reason)
+
+
+async def live_entries_of_session(conn: asyncpg.Connection, *, schedule_id: str, day: date) -> list[asyncpg.Record]:
+    """The session's WAITING and OFFERED entries, locked, in arrival order."""
+    return await conn.fetch("SELECT * FROM waitlist WHERE schedule_id = $1 AND date = $2"
+                            " AND status IN ('WAITING', 'OFFERED') ORDER BY seq FOR UPDATE", schedule_id, day)
+
+
+async def waitlist_length(conn: Conn, *, schedule_id: str, day: date) -> int:
+    return await conn.fetchval("SELECT count(*) FROM waitlist WHERE schedule_id = $1 AND date = $2"
+                               " AND status IN ('WAITING', 'OFFERED')", schedule_id, day)
+
+
+async def expired_offers(conn: Conn, *, now: datetime, limit: int = 200) -> list[asyncpg.Record]:
+    """Offers whose hold has run out (not locked: each is settled under its session's lock)."""
+    return await conn.fetch("SELECT id, schedule_id, date FROM waitlist WHERE status = 'OFFERED'"
+                            " AND offer_expires_at <= $1 ORDER BY offer_expires_at LIMIT $2", now, limit)
+
+
+async def sessions_with_past_entries(conn: Conn, *, today: date, limit: int = 200) -> list[asyncpg.Record]:
+    """Sessions before ``today`` that still have live entries."""
+    return await conn.fetch("SELECT DISTINCT schedule_id, date FROM waitlist WHERE status IN ('WAITING', 'OFFERED')"
+                            " AND date < $1 LIMIT $2", today, limit)
+
+
+async def referral_with_visit_type(conn: Conn, *, number: str) -> asyncpg.Record | None:
+    return await conn.fetchrow("SELECT number, noka, from_facility, to_facility, poli_code, visit_type, issued_on,"
+                               " valid_until FROM referrals WHERE number = $1", number)

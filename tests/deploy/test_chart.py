@@ -14,6 +14,7 @@ from pydantic import SecretStr
 
 from deploy.chartgen.__main__ import outputs
 from services.auth.settings import AuthSettings
+from services.bridge.settings import BridgeSettings
 from services.gateway.settings import GatewaySettings
 from services.kit.settings import PlatformSettings
 from services.membership.settings import MembershipSettings
@@ -22,10 +23,11 @@ from services.queue.settings import QueueSettings
 from tests.deploy.conftest import CHART, VALUE_SETS, Release, render, values_of
 
 SERVICES = ("auth", "notify", "membership", "queue")
-ALL = (*SERVICES, "gateway")
+HTTP = ("gateway", "bridge")
+ALL = (*SERVICES, *HTTP)
 SETTINGS: dict[str, type[PlatformSettings]] = {
     "auth": AuthSettings, "notify": NotifySettings, "membership": MembershipSettings, "queue": QueueSettings,
-    "gateway": GatewaySettings,
+    "gateway": GatewaySettings, "bridge": BridgeSettings,
 }
 #: Variables read by libraries rather than by our settings classes.
 #: Read by libraries or by the kit itself (services.kit.settings.load reads JKN_SECRETS_DIR).
@@ -33,7 +35,7 @@ LIBRARY_ENV = {"OTEL_EXPORTER_OTLP_ENDPOINT", "FORWARDED_ALLOW_IPS", "JKN_SECRET
 #: Who calls whom over gRPC (issue 7), and who comes through an ingress.
 CALLS = {("gateway", "auth"), ("gateway", "notify"), ("gateway", "membership"), ("gateway", "queue"),
          ("auth", "membership"), ("auth", "notify"), ("membership", "queue"), ("membership", "notify"),
-         ("queue", "membership"), ("queue", "notify")}
+         ("queue", "membership"), ("queue", "notify"), ("bridge", "membership"), ("bridge", "queue")}
 RECOMMENDED_LABELS = ("app.kubernetes.io/name", "app.kubernetes.io/instance", "app.kubernetes.io/version",
                       "app.kubernetes.io/managed-by", "app.kubernetes.io/part-of", "helm.sh/chart")
 
@@ -163,7 +165,7 @@ def test_services_listen_on_all_interfaces_in_production_mode(releases: dict[str
     for service in ALL:
         env = {v["name"]: v.get("value") for v in container(releases["default"], service)["env"]}
         assert env["JKN_ENV"] == "prod"
-        host = "JKN_GATEWAY_HOST" if service == "gateway" else f"JKN_{service.upper()}_GRPC_HOST"
+        host = f"JKN_{service.upper()}_HOST" if service in HTTP else f"JKN_{service.upper()}_GRPC_HOST"
         assert env[host] == "0.0.0.0"  # the settings' default, 127.0.0.1, is unreachable from a Service
 
 
@@ -231,6 +233,9 @@ def test_ports_and_probes(releases: dict[str, Release]):
     assert gateway["livenessProbe"]["httpGet"]["path"] == "/healthz"
     assert gateway["readinessProbe"]["httpGet"]["path"] == "/readyz"
     assert [p["containerPort"] for p in gateway["ports"]] == [8080]
+    bridge = container(releases["default"], "bridge")
+    assert bridge["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    assert [p["containerPort"] for p in bridge["ports"]] == [8081]
 
 
 @pytest.mark.parametrize("value_set", [*VALUE_SETS, "everything"])
@@ -280,13 +285,14 @@ def test_every_object_carries_the_recommended_labels(value_set: str, releases: d
 def test_grpc_services_are_headless_so_callers_balance_over_every_pod(releases: dict[str, Release]):
     for service in ("auth", "notify", "membership", "queue"):
         assert releases["default"].named("Service", f"jkn-{service}")["spec"]["clusterIP"] == "None"
-    assert "clusterIP" not in releases["default"].named("Service", "jkn-gateway")["spec"]  # behind the ingress
+    for service in HTTP:
+        assert "clusterIP" not in releases["default"].named("Service", f"jkn-{service}")["spec"]  # behind ingresses
 
 
 def test_pdb_for_every_service_and_hpa_only_when_asked(releases: dict[str, Release], everything: Release):
     assert releases["default"].of_kind("HorizontalPodAutoscaler") == []
-    assert len(releases["default"].of_kind("PodDisruptionBudget")) == 5
-    assert len(everything.of_kind("HorizontalPodAutoscaler")) == 5
+    assert len(releases["default"].of_kind("PodDisruptionBudget")) == len(ALL)
+    assert len(everything.of_kind("HorizontalPodAutoscaler")) == len(ALL)
     production = releases["production"]
     assert production.named("PodDisruptionBudget", "jkn-auth")["spec"] == {
         "minAvailable": 2, "selector": {"matchLabels": production.named(
@@ -343,6 +349,7 @@ def test_network_policies_let_in_ingress_controllers_and_prometheus_only_where_n
                                   .get("kubernetes.io/metadata.name"), [p["port"] for p in rule["ports"]])
                                  for rule in rules for peer in rule["from"] if "namespaceSelector" in peer]
     assert ingress_from["gateway"] == [("ingress-nginx", [8080]), ("monitoring", [8080])]
+    assert ingress_from["bridge"] == [("ingress-nginx", [8081]), ("monitoring", [8081])]
     assert ingress_from["queue"] == [("ingress-nginx", [50054]), ("monitoring", [9464])]
     assert ingress_from["membership"] == [("ingress-nginx", [50053]), ("monitoring", [9463])]
     assert ingress_from["auth"] == [("monitoring", [9461])]
@@ -351,7 +358,7 @@ def test_network_policies_let_in_ingress_controllers_and_prometheus_only_where_n
 
 def test_egress_reaches_dns_and_exactly_the_backing_servers_each_service_uses(releases: dict[str, Release]):
     uses = {"auth": {5432, 6379, 9092}, "notify": {5432, 6379, 9092, 587, 443}, "membership": {5432, 6379, 9092},
-            "queue": {5432, 9092}, "gateway": {6379}}
+            "queue": {5432, 9092}, "gateway": {6379}, "bridge": set()}
     callee_ports = {50051, 50052, 50053, 50054}
     for service in ALL:
         egress = releases["default"].named("NetworkPolicy", f"jkn-{service}")["spec"]["egress"]
@@ -374,7 +381,7 @@ def test_the_migration_jobs_may_reach_postgres_and_nothing_else(releases: dict[s
 def test_public_ingress_routes_the_api_but_not_metrics(releases: dict[str, Release]):
     ingress = releases["default"].named("Ingress", "jkn-gateway")["spec"]
     paths = {p["path"] for rule in ingress["rules"] for p in rule["http"]["paths"]}
-    assert paths == {"/v1", "/openapi.json", "/docs"}
+    assert paths == {"/v1", "/openapi.json", "/docs", "/", "/portal", "/sw.js", "/manifest.webmanifest"}  # + the portal
     assert ingress["tls"] == [{"hosts": ["api.jkn.example.id"], "secretName": "jkn-api-tls"}]
 
 
@@ -390,6 +397,13 @@ def test_partner_ingress_is_grpc_with_client_certificates_and_routes_only_partne
     assert routes == {"/jkn.queue.v1.PartnerQueueService": "jkn-queue",
                       "/jkn.membership.v1.PartnerMembershipService": "jkn-membership"}
     assert ingress["spec"]["tls"][0]["secretName"] == "jkn-partners-tls"
+
+
+def test_bridge_ingress_routes_only_the_bpjs_paths(releases: dict[str, Release]):
+    ingress = releases["default"].named("Ingress", "jkn-bridge")["spec"]
+    routes = {p["path"]: p["backend"]["service"]["name"] for rule in ingress["rules"] for p in rule["http"]["paths"]}
+    assert routes == {"/antreanrs": "jkn-bridge", "/vclaim-rest": "jkn-bridge"}
+    assert ingress["tls"] == [{"hosts": ["bpjs-bridge.jkn.example.id"], "secretName": "jkn-bridge-tls"}]
 
 
 def test_ingresses_can_be_left_out(releases: dict[str, Release]):
@@ -431,7 +445,7 @@ def test_helm_test_pod_checks_every_service(releases: dict[str, Release]):
 def test_service_monitors_scrape_every_service_as_its_job(everything: Release):
     services = {s["metadata"]["name"]: s for s in everything.of_kind("Service")}
     monitors = everything.of_kind("ServiceMonitor")
-    assert len(monitors) == 5
+    assert len(monitors) == len(ALL)
     for monitor in monitors:
         name = monitor["metadata"]["name"]
         service = services[name]
@@ -444,7 +458,8 @@ def test_service_monitors_scrape_every_service_as_its_job(everything: Release):
 def test_dashboards_ship_as_labelled_configmaps(releases: dict[str, Release]):
     maps = [m for m in releases["default"].of_kind("ConfigMap") if "dashboard" in m["metadata"]["name"]]
     assert {m["metadata"]["name"] for m in maps} == {
-        "jkn-dashboard-jkn-overview", "jkn-dashboard-jkn-otp", "jkn-dashboard-jkn-queue", "jkn-dashboard-jkn-data"}
+        "jkn-dashboard-jkn-overview", "jkn-dashboard-jkn-otp", "jkn-dashboard-jkn-queue", "jkn-dashboard-jkn-bridge",
+        "jkn-dashboard-jkn-data"}
     uids = set()
     for configmap in maps:
         assert configmap["metadata"]["labels"]["grafana_dashboard"] == "1"
@@ -452,5 +467,5 @@ def test_dashboards_ship_as_labelled_configmaps(releases: dict[str, Release]):
         board = json.loads(text)
         assert board["uid"] == name.removesuffix(".json") and board["panels"]
         uids.add(board["uid"])
-    assert len(uids) == 4
+    assert len(uids) == len(maps)
     assert releases["minimal"].of_kind("ConfigMap") == []

@@ -11,10 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from services.kit.settings import DEFAULT_GATEWAY_PORT, DEFAULT_PORTS
+from services.kit.settings import DEFAULT_BRIDGE_PORT, DEFAULT_GATEWAY_PORT, DEFAULT_PORTS
 from tests.deploy.conftest import ROOT
 
-SERVICES = ("auth", "notify", "membership", "queue", "gateway")
+SERVICES = ("auth", "notify", "membership", "queue", "gateway", "bridge")
+HTTP_PORTS = {"gateway": DEFAULT_GATEWAY_PORT, "bridge": DEFAULT_BRIDGE_PORT}
 #: An exact Python patch release on an exact Debian release, optionally pinned by digest too.
 PINNED = re.compile(r"^python:3\.11\.\d+-slim-(bookworm|trixie)(@sha256:[a-f0-9]{64})?$")
 
@@ -73,7 +74,7 @@ def test_dockerfile_is_multi_stage_pinned_and_non_root(service: str):
 @pytest.mark.parametrize("service", SERVICES)
 def test_dockerfile_exposes_the_ports_the_chart_uses(service: str):
     exposed = [a for k, a in instructions(ROOT / "services" / service / "Dockerfile") if k == "EXPOSE"]
-    expected = [str(DEFAULT_GATEWAY_PORT)] if service == "gateway" else [str(p) for p in DEFAULT_PORTS[service]]
+    expected = [str(HTTP_PORTS[service])] if service in HTTP_PORTS else [str(p) for p in DEFAULT_PORTS[service]]
     assert exposed == [" ".join(expected)]
 
 

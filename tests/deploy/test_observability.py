@@ -108,8 +108,8 @@ def test_every_dashboard_query_is_valid_promql(promtool: str, tmp_path: Path):
 
 @pytest.fixture(scope="module")
 def exported(stack: Stack) -> set[str]:
-    """Every series name the gateway and the four services export."""
-    pages = [httpx.get(f"{stack.gateway}/metrics", timeout=5).text]
+    """Every series name the gateway, the bridge and the four services export."""
+    pages = [httpx.get(f"{url}/metrics", timeout=5).text for url in (stack.gateway, stack.bridge)]
     pages += [httpx.get(f"http://127.0.0.1:{stack.ports[f'{name}_metrics']}/metrics", timeout=5).text
               for name in SERVICES]
     return set().union(*(exported_names(page) for page in pages))

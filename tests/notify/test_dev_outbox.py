@@ -39,7 +39,8 @@ async def test_outbox_lists_messages_for_one_recipient_newest_first(service):
 
 
 async def test_outbox_does_not_exist_in_prod(service):
-    secrets = {name: SecretStr("prod-like-secret") for name in ("otp_code_keys", "smtp_password", "sms_gateway_token")}
+    secrets = {name: SecretStr("prod-like-secret") for name in ("otp_code_keys", "smtp_password", "sms_gateway_token",
+                                                                   "sms_callback_secret")}
     async with (service(NotifySettings, build, env="prod", **secrets) as running,
                 grpc.aio.insecure_channel(running.address) as channel):
         with pytest.raises(grpc.aio.AioRpcError) as caught:

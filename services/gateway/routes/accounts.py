@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Any, Literal, cast
 
-from fastapi import APIRouter, Depends, Path, Response
+from fastapi import APIRouter, Body, Depends, Path, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 
 from jkn.auth.v1 import auth_pb2
+from jkn.common.v1 import common_pb2
 from services.gateway import captcha
 from services.gateway.deps import AccountRateLimit, Client, CurrentPrincipal, State
 from services.gateway.models import Code, Otp, OtpCode, Password, otp_out
@@ -40,11 +41,22 @@ class RegistrationStarted(BaseModel):
     otp: Otp
 
 
-class OtpResent(BaseModel):
-    """The same code again: seconds until it expires and until the next resend."""
+class OtpResent(Otp):
+    """The same code again: seconds until it expires and until the next resend, where it went."""
 
-    expires_in: int
-    resend_after: int
+
+class ResendRequest(BaseModel):
+    channel: Literal["sms", "email"] | None = Field(
+        None, description="`email`: the same code to the registration's email (e.g. when the SMS `FAILED`)")
+
+
+class Registration(BaseModel):
+    registration_id: str
+    status: Literal["PENDING_VERIFICATION", "COMPLETED", "EXPIRED"]
+    otp: Otp | None = Field(description="the code's latest send; null once the code is forgotten")
+
+
+_RESEND_CHANNELS = {"sms": common_pb2.CHANNEL_SMS, "email": common_pb2.CHANNEL_EMAIL}
 
 
 class Activated(BaseModel):
@@ -109,11 +121,28 @@ async def register(body: RegistrationRequest, state: State, client: Client) -> R
                                otp=otp_out(reply.otp))
 
 
-@router.post("/registrations/{registration_id}/otp/resend", status_code=202)
-async def resend(registration_id: Annotated[str, Path(max_length=64)], state: State, client: Client) -> OtpResent:
+#: Reads the app polls (no guesses to count: the ids are random), outside the account routes' per-IP limit.
+polls = APIRouter(prefix="/v1", tags=["accounts"])
+
+
+@polls.get("/registrations/{registration_id}", summary="A registration and its code's delivery status "
+                                                      "(poll it to learn that the SMS `FAILED`)")
+async def registration(registration_id: Annotated[str, Path(max_length=64)], state: State) -> Registration:
+    reply = await state.auth.GetRegistration(auth_pb2.GetRegistrationRequest(registration_id=registration_id))
+    return Registration(registration_id=reply.registration_id,
+                        status=cast(Any, auth_pb2.RegistrationStatus.Name(reply.status).removeprefix(
+                            "REGISTRATION_STATUS_")),
+                        otp=otp_out(reply.otp) if reply.HasField("otp") else None)
+
+
+@router.post("/registrations/{registration_id}/otp/resend", status_code=202,
+             summary="The same code again, by SMS or (`{channel: \"email\"}`) to the registration's email")
+async def resend(registration_id: Annotated[str, Path(max_length=64)], state: State, client: Client,
+                 body: Annotated[ResendRequest | None, Body()] = None) -> OtpResent:
+    channel = _RESEND_CHANNELS.get(body.channel or "") if body else None
     reply = await state.auth.ResendRegistrationOtp(auth_pb2.ResendRegistrationOtpRequest(
-        registration_id=registration_id, client=client))
-    return OtpResent(expires_in=reply.otp.expires_in_s, resend_after=reply.otp.resend_after_s)
+        registration_id=registration_id, client=client, channel=channel or common_pb2.CHANNEL_UNSPECIFIED))
+    return OtpResent(**otp_out(reply.otp).model_dump())
 
 
 @router.post("/registrations/{registration_id}/verify", status_code=201)
@@ -154,6 +183,17 @@ async def start_reset(body: ResetRequest, state: State, client: Client) -> Reset
         identifier=body.identifier, client=client,
         captcha_passed=await captcha.passed(state.redis, body.captcha_id, body.captcha_answer)))
     return ResetStarted(reset_id=reply.reset_id)
+
+
+@router.post("/password-resets/{reset_id}/otp/resend", status_code=202, tags=["sessions"],
+             summary="The reset's code again, by SMS or (`{channel: \"email\"}`) to the account's verified email; "
+                     "always the same answer for an open reset")
+async def resend_reset_code(reset_id: Annotated[str, Path(max_length=64)], state: State, client: Client,
+                            body: Annotated[ResendRequest | None, Body()] = None) -> ResetStarted:
+    channel = _RESEND_CHANNELS.get(body.channel or "") if body else None
+    await state.auth.ResendPasswordResetOtp(auth_pb2.ResendPasswordResetOtpRequest(
+        reset_id=reset_id, client=client, channel=channel or common_pb2.CHANNEL_UNSPECIFIED))
+    return ResetStarted(reset_id=reset_id)
 
 
 @router.post("/password-resets/{reset_id}/complete", status_code=204, tags=["sessions"],

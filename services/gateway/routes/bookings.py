@@ -62,11 +62,26 @@ class Booking(BaseModel):
     referral_number: str | None
     created_at: str
     cancel_reason: str | None = Field(None, exclude_if=lambda reason: reason is None,
-                                      description="present only on a cancelled booking")
+                                      description="present only on a cancelled booking; `RESCHEDULED` when it "
+                                      "was moved, `DOCTOR_ABSENT` when the doctor did not practise")
+    rescheduled_to: str | None = Field(None, exclude_if=lambda code: code is None,
+                                       description="the booking this one was moved to")
+    rescheduled_from: str | None = Field(None, exclude_if=lambda code: code is None,
+                                         description="the booking this one replaced")
 
 
 class Bookings(BaseModel):
     items: list[Booking]
+
+
+class Alternative(BaseModel):
+    """A session a patient displaced by the doctor's absence may move to (one reschedule call)."""
+
+    schedule_id: str
+    date: str = Field(description="YYYY-MM-DD")
+    doctor: CodeName
+    start: str = Field(description="HH:MM (Asia/Jakarta)")
+    remaining_jkn: int
 
 
 class BookingWithProgress(Booking):
@@ -74,6 +89,9 @@ class BookingWithProgress(Booking):
 
     now_serving: str | None = Field(description="the queue number being served; null before the first")
     ahead: int = Field(description="patients still waiting before this one")
+    alternatives: list[Alternative] = Field(
+        default_factory=list, description="for a booking cancelled `DOCTOR_ABSENT`: every session of the same "
+        "facility and poli within 14 days with free seats, earliest first (empty otherwise)")
 
 
 def booking_out(b: queue_pb2.Booking) -> Booking:
@@ -84,7 +102,9 @@ def booking_out(b: queue_pb2.Booking) -> Booking:
         estimated_service_at=jakarta_iso(b.estimated_service_at), remaining_jkn=b.remaining_jkn,
         new_patient=b.new_patient, schedule_id=b.schedule_id,
         referral_number=b.referral_number if b.HasField("referral_number") else None,
-        created_at=utc_iso(b.created_at), cancel_reason=b.cancel_reason if b.HasField("cancel_reason") else None)
+        created_at=utc_iso(b.created_at), cancel_reason=b.cancel_reason if b.HasField("cancel_reason") else None,
+        rescheduled_to=b.rescheduled_to if b.HasField("rescheduled_to") else None,
+        rescheduled_from=b.rescheduled_from if b.HasField("rescheduled_from") else None)
 
 
 def booking_with_progress_out(reply: queue_pb2.GetBookingResponse) -> BookingWithProgress:
@@ -92,7 +112,9 @@ def booking_with_progress_out(reply: queue_pb2.GetBookingResponse) -> BookingWit
     booking = booking_out(reply.booking).model_dump(exclude={"estimated_service_at"})
     return BookingWithProgress(
         **booking, estimated_service_at=jakarta_iso(progress.estimated_service_at),
-        now_serving=progress.now_serving if progress.HasField("now_serving") else None, ahead=progress.ahead)
+        now_serving=progress.now_serving if progress.HasField("now_serving") else None, ahead=progress.ahead,
+        alternatives=[Alternative(schedule_id=a.schedule_id, date=a.date, doctor=code_name_out(a.doctor), start=a.start,
+                                  remaining_jkn=a.remaining_jkn) for a in reply.alternatives])
 
 
 class BookingRequest(BaseModel):
@@ -103,6 +125,13 @@ class BookingRequest(BaseModel):
     referral_number: str | None = Field(None, min_length=19, max_length=19, examples=["0114U0011126Y000001"])
     visit_type: Literal["FKTP_REFERRAL", "INTERNAL_REFERRAL", "CONTROL", "HOSPITAL_REFERRAL"] | None = None
     medical_record_number: str | None = Field(None, min_length=1, max_length=32, examples=["RM-000123"])
+
+
+class RescheduleRequest(BaseModel):
+    schedule_id: str = Field(min_length=1, max_length=64, examples=["5f0c7a52-3d1e-4a8e-9d43-5b0f0b8f4a11"])
+    date: dt.date = Field(examples=["2026-11-23"])
+    referral_number: str | None = Field(None, min_length=19, max_length=19, examples=["0114U0011126Y000001"],
+                                        description="default: the old booking's, when hospital and poli are the same")
 
 
 class CancelRequest(BaseModel):
@@ -139,7 +168,7 @@ async def create_booking(body: BookingRequest, principal: CurrentPrincipal, noka
             setattr(request, name, getattr(body, name))
     if idempotency_key:
         request.idempotency_key = idempotency_key
-    reply = await state.queue.CreateBooking(request)
+    reply = await state.queue.CreateBooking(request, timeout=state.settings.booking_timeout_s)
     return booking_out(reply.booking)
 
 
@@ -163,4 +192,22 @@ async def cancel_booking(booking_code: BookingCode, body: CancelRequest, princip
                          noka: CallerNoka, state: State) -> Booking:
     reply = await state.queue.CancelBooking(queue_pb2.CancelBookingRequest(
         caller=_caller(principal, noka), booking_code=booking_code, reason=body.reason))
+    return booking_out(reply.booking)
+
+
+@router.post("/bookings/{booking_code}/reschedule", status_code=201, dependencies=[BookingRateLimit],
+             summary="Move a booking to another session in one step (the old seat is freed only if the new one "
+                     "is had; the same Idempotency-Key: the same new booking)")
+async def reschedule_booking(booking_code: BookingCode, body: RescheduleRequest, principal: CurrentPrincipal,
+                             noka: CallerNoka, state: State,
+                             idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", min_length=1,
+                                                                           max_length=128)] = None,
+                             ) -> Booking:
+    request = queue_pb2.RescheduleBookingRequest(caller=_caller(principal, noka), booking_code=booking_code,
+                                                 schedule_id=body.schedule_id, date=body.date.isoformat())
+    if body.referral_number is not None:
+        request.referral_number = body.referral_number
+    if idempotency_key:
+        request.idempotency_key = idempotency_key
+    reply = await state.queue.RescheduleBooking(request, timeout=state.settings.booking_timeout_s)
     return booking_out(reply.booking)
