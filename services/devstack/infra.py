@@ -40,6 +40,16 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def free_ports(count: int) -> list[int]:
+    """``count`` free ports, all different: each socket is held until every port is chosen (one
+    `free_port` after another may hand out the same port twice)."""
+    with contextlib.ExitStack() as held:
+        sockets = [held.enter_context(socket.socket()) for _ in range(count)]
+        for s in sockets:
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in sockets]
+
+
 def wait_for_port(port: int, *, timeout_s: float, process: subprocess.Popen | None = None,
                   name: str = "server") -> None:
     deadline = time.monotonic() + timeout_s

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 
-from services.devstack.infra import free_port, port_in_use
+from services.devstack.infra import free_ports, port_in_use
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVICES = ("auth", "notify", "membership", "queue")
@@ -75,16 +75,15 @@ class Stack:
 
 
 def start_stack(tmp_path: Path, **env_overrides: str) -> Stack:
-    ports = {"gateway": free_port(), "postgres": free_port(), "redis": free_port(), "kafka": free_port(),
-             "smtp": free_port(), "bridge": free_port()}
+    names = ["gateway", "postgres", "redis", "kafka", "smtp", "bridge",
+             *(f"{name}{suffix}" for name in SERVICES for suffix in ("", "_metrics"))]
+    ports = dict(zip(names, free_ports(len(names)), strict=True))  # all different
     env = dict(os.environ)
     env.update({"JKN_DATA_DIR": str(tmp_path / "var"), "JKN_GATEWAY_PORT": str(ports["gateway"]),
                 "JKN_PG_PORT": str(ports["postgres"]), "JKN_REDIS_PORT": str(ports["redis"]),
                 "JKN_KAFKA_PORT": str(ports["kafka"]), "JKN_SMTP_PORT": str(ports["smtp"]),
                 "JKN_BRIDGE_PORT": str(ports["bridge"])})
     for name in SERVICES:
-        ports[name] = free_port()
-        ports[f"{name}_metrics"] = free_port()
         env[f"JKN_{name.upper()}_GRPC_PORT"] = str(ports[name])
         env[f"JKN_{name.upper()}_METRICS_PORT"] = str(ports[f"{name}_metrics"])
     env.update(env_overrides)

@@ -140,3 +140,11 @@ def test_a_missing_binary_stops_start_up_with_one_clear_line(tmp_path):
     assert "Traceback" not in own.log()
     time.sleep(0.5)
     assert own.listening_ports() == []
+
+
+def test_the_ports_of_one_stack_are_all_different():
+    from services.devstack.infra import free_ports
+
+    for _ in range(20):  # one `free_port` after another once gave the SMTP sink and a metrics server one port
+        ports = free_ports(14)
+        assert len(set(ports)) == 14 and all(1024 < p < 65536 for p in ports)
