@@ -6,6 +6,7 @@ import dataclasses
 import hashlib
 import hmac
 import json
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -177,6 +178,28 @@ def test_an_amount_is_whole_rupiah_from_1_to_10_to_the_15(amount):
 @pytest.mark.parametrize("amount", [1, 10**15, "1", "000300000", "9" * 15, "1" + "0" * 15])
 def test_the_amounts_at_the_edges_are_accepted(amount):
     assert payments.parse_callback(raw({**BODY, "amount": amount})).amount_idr == int(amount)
+
+
+def test_an_amount_in_text_is_at_most_16_digits_leading_zeros_included():
+    assert payments.parse_callback(raw({**BODY, "amount": "0" * 15 + "1"})).amount_idr == 1
+    assert errors(raw({**BODY, "amount": "0" * 16 + "1"})) == [
+        {"field": "amount", "code": "invalid", "message": "whole rupiah, 1 to 1000000000000000"}]
+
+
+@pytest.fixture
+def server_in_jakarta(monkeypatch):
+    """The process' local time zone is UTC+7 (a POSIX TZ rule, no tz database needed)."""
+    monkeypatch.setenv("TZ", "WIB-7")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+@pytest.mark.parametrize("paid_at", ["9999-12-31T23:59:59+00:00", "0001-01-01T00:00:00+00:00"])
+def test_the_edge_instants_are_accepted_whatever_the_servers_time_zone(server_in_jakarta, paid_at):
+    assert datetime.fromtimestamp(0).hour == 7  # the local zone is in force
+    assert payments.parse_callback(raw({**BODY, "paid_at": paid_at})).paid_at == datetime.fromisoformat(paid_at)
 
 
 @pytest.mark.parametrize("paid_at", [

@@ -135,6 +135,57 @@ def test_codes_are_compared_in_constant_time_as_six_characters(monkeypatch, subm
     assert len(candidate) == 6 and candidate.isascii()
 
 
+# --- rule 2: what a check compares is the code's verifier --------------------------------------
+
+# HMAC-SHA256(secret, "jkn-otp-verifier|" + verification id + "|" + code), hex. Pinned, because the
+# verifier of every verification in flight was stored at issue: a change of it would void them all.
+@pytest.mark.parametrize(("key", "verification_id", "code", "expected"), [
+    (KEY, "v1", "287868", "8af67fe0a255b822312374b5506cbb7980d9c81ddb2d470713444eb51055f3e3"),
+    (KEY, "v2", "287868", "41d35a05e891a188c09b78f36d6b3fef2807adc7f80f2980e65872f9e19b45ae"),
+    (KEY, "v1", "287869", "f5613f1d5d102068be3f5a0401c1fe6234ec40cc9964be0edc7abccd0fa78158"),
+    (otp.CodeKey("k2", b"other"), "v1", "287868", "e311aedd93d8778b6e9c83fcf4da757316dcae83e94712e5a479e4b226cd8239"),
+])
+def test_a_verifier_is_the_keyed_hmac_of_verification_and_code(key, verification_id, code, expected):
+    assert otp.verifier(key, verification_id, code) == expected
+
+
+def test_a_verifier_is_not_the_code_and_ignores_the_key_id():
+    assert otp.verifier(KEY, "v1", "287868") == otp.verifier(otp.CodeKey("other-kid", b"test-secret"), "v1", "287868")
+    assert "287868" not in otp.verifier(KEY, "v1", "287868")
+
+
+def test_the_right_code_submitted_gives_the_verifier_stored_at_issue():
+    nonce = otp.new_nonce()
+    code = otp.derive_code(KEY, "v1", nonce)
+    stored = otp.verifier(KEY, "v1", code)  # what issue stores beside the nonce
+    assert otp.candidate_verifiers([KEY], "v1", code) == ["k1", stored]
+    assert otp.candidate_verifiers([KEY], "v1", f" {code}\n") == ["k1", stored]
+
+
+def test_a_submitted_code_gets_a_verifier_under_every_key_newest_first():
+    keys = otp.parse_code_keys("k2:other,k1:test-secret")
+    assert otp.candidate_verifiers(keys, "v1", "287868") == [
+        "k2", "e311aedd93d8778b6e9c83fcf4da757316dcae83e94712e5a479e4b226cd8239",
+        "k1", "8af67fe0a255b822312374b5506cbb7980d9c81ddb2d470713444eb51055f3e3"]
+
+
+def test_a_candidate_verifier_is_bound_to_its_verification():
+    assert otp.candidate_verifiers([KEY], "v2", "287868") == [
+        "k1", "41d35a05e891a188c09b78f36d6b3fef2807adc7f80f2980e65872f9e19b45ae"]
+
+
+def test_a_wrong_code_gets_another_verifier():
+    assert otp.candidate_verifiers([KEY], "v1", "287869") == [
+        "k1", "f5613f1d5d102068be3f5a0401c1fe6234ec40cc9964be0edc7abccd0fa78158"]
+
+
+@pytest.mark.parametrize("submitted", ["28786", "2878680", "0287868", "", "   ", "28786x", "abcdef", "２８７８６８",
+                                       "2878６８", "٢٨٧٨６８", "éééééé", "2878 68"])
+def test_anything_but_six_ascii_digits_gets_no_verifier_under_any_key(submitted):
+    keys = otp.parse_code_keys("k2:other,k1:test-secret")
+    assert otp.candidate_verifiers(keys, "v1", submitted) == ["k2", "", "k1", ""]
+
+
 def test_a_destination_hash_is_a_keyed_pseudonym_of_32_hex_digits():
     assert otp.destination_hash(KEY, "+6281234500006") == "6eddb6fe92f3c894597ac3ff87525424"
     assert otp.destination_hash(KEY, "dewi@example.id") == "57d38faf47aa5a73f3c66632e4738d59"

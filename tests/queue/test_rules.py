@@ -644,3 +644,141 @@ def test_the_reminder_hour_can_be_chosen():
     tomorrow = TODAY + timedelta(days=1)
     assert not rules.reminder_due(visit_date=tomorrow, now=rules.at_jakarta(TODAY, time(19, 59)), evening=time(20))
     assert rules.reminder_due(visit_date=tomorrow, now=rules.at_jakarta(TODAY, time(20)), evening=time(20))
+
+
+# --- reschedule (CONTRACT.md §7) ------------------------------------------------------------------------------
+
+ABSENT_SINCE = NOW - timedelta(days=3)  # when the doctor's absence cancelled the booking
+
+
+def move(**changes) -> None:
+    """`check_reschedulable` of a booking cancelled DOCTOR_ABSENT three days ago, not yet moved."""
+    booking = {"status": "CANCELLED", "cancel_reason": rules.DOCTOR_ABSENT, "cancelled_at": ABSENT_SINCE,
+               "rescheduled_to": None, "visit_date": ABSENT_SINCE.date(), "now": NOW}
+    rules.check_reschedulable(**{**booking, **changes})
+
+
+def booked(days: int, **changes) -> None:
+    move(status="BOOKED", cancel_reason=None, cancelled_at=None, visit_date=TODAY + timedelta(days=days), **changes)
+
+
+@pytest.mark.parametrize("days", [0, 1, 30])
+def test_a_booked_booking_can_be_moved_up_to_its_date(days):
+    booked(days)
+
+
+def test_a_booked_booking_of_a_past_date_cannot_be_moved():
+    assert code_of(lambda: booked(-1)) == "BOOKING_NOT_CANCELLABLE"
+
+
+def test_the_date_of_a_booking_to_move_is_the_jakarta_date():
+    early_morning = rules.at_jakarta(TODAY, time(3))  # still yesterday in UTC
+    assert early_morning.astimezone(UTC).date() == TODAY - timedelta(days=1)
+    assert code_of(lambda: booked(-1, now=early_morning.astimezone(UTC))) == "BOOKING_NOT_CANCELLABLE"
+    booked(0, now=early_morning.astimezone(UTC))
+
+
+@pytest.mark.parametrize("status", ["CHECKED_IN", "SERVING", "DONE", "NO_SHOW"])
+def test_a_booking_checked_in_or_closed_cannot_be_moved(status):
+    for visit_date in (TODAY, TODAY + timedelta(days=1)):
+        assert code_of(lambda visit_date=visit_date: move(status=status, visit_date=visit_date)) == \
+            "BOOKING_NOT_CANCELLABLE"
+
+
+@pytest.mark.parametrize("ago", [timedelta(0), timedelta(days=3), timedelta(days=14)])
+def test_a_booking_cancelled_for_the_doctors_absence_can_be_moved_for_14_days(ago):
+    move(cancelled_at=NOW - ago)
+
+
+def test_a_booking_cancelled_for_the_doctors_absence_may_be_of_a_future_date():
+    move(visit_date=TODAY + timedelta(days=2))
+
+
+def test_after_14_days_a_booking_cancelled_for_the_doctors_absence_cannot_be_moved():
+    assert code_of(lambda: move(cancelled_at=NOW - timedelta(days=14, seconds=1))) == "BOOKING_NOT_CANCELLABLE"
+    assert code_of(lambda: move(cancelled_at=NOW - timedelta(days=15))) == "BOOKING_NOT_CANCELLABLE"
+
+
+@pytest.mark.parametrize("cancel_reason", [None, rules.RESCHEDULED, "BY_PARTICIPANT", "doctor_absent"])
+def test_a_booking_cancelled_for_another_reason_cannot_be_moved(cancel_reason):
+    for visit_date in (ABSENT_SINCE.date(), TODAY, TODAY + timedelta(days=1)):
+        assert code_of(lambda visit_date=visit_date: move(cancel_reason=cancel_reason, visit_date=visit_date)) == \
+            "BOOKING_NOT_CANCELLABLE"
+
+
+def test_a_booking_cancelled_for_the_doctors_absence_is_moved_once():
+    assert code_of(lambda: move(rescheduled_to="20261124INTK7QM2P")) == "BOOKING_NOT_CANCELLABLE"
+
+
+def test_a_cancellation_without_a_time_opens_no_move():
+    assert code_of(lambda: move(cancelled_at=None)) == "BOOKING_NOT_CANCELLABLE"
+
+
+def test_a_refused_move_says_what_can_be_moved():
+    with pytest.raises(DomainError) as caught:
+        move(cancelled_at=NOW - timedelta(days=20))
+    assert str(caught.value) == ("only a booking not yet checked in, or one cancelled for the doctor's absence in "
+                                 "the last 14 days, can be moved")
+
+
+def test_a_referral_given_with_the_move_is_used():
+    for same_poli in (True, False):
+        assert rules.carried_referral(given="0114U0011126Y000002", old_referral="0114U0011126Y000001",
+                                      same_poli=same_poli) == "0114U0011126Y000002"
+
+
+@pytest.mark.parametrize("given", [None, "", "   "])
+def test_without_a_referral_the_old_one_carries_over_to_the_same_hospital_and_poli(given):
+    assert rules.carried_referral(given=given, old_referral="0114U0011126Y000001", same_poli=True) == \
+        "0114U0011126Y000001"
+    assert rules.carried_referral(given=given, old_referral="0114U0011126Y000001", same_poli=False) is None
+    assert rules.carried_referral(given=given, old_referral=None, same_poli=True) is None
+
+
+# --- a doctor's absence -----------------------------------------------------------------------------------------
+
+
+def test_the_alternatives_are_from_today_up_to_14_days_after_the_cancellation():
+    assert rules.alternative_dates(cancelled_on=TODAY - timedelta(days=3), today=TODAY) == (
+        TODAY, TODAY + timedelta(days=11))
+    assert rules.alternative_dates(cancelled_on=TODAY, today=TODAY) == (TODAY, TODAY + timedelta(days=14))
+
+
+def test_an_alternative_is_described_by_day_date_time_doctor_and_free_seats():
+    assert rules.describe_alternative(date(2026, 12, 3), time(8, 0), "dr. Andi Wijaya, Sp.PD", 5) == \
+        "Kamis 2026-12-03 08:00, dr. Andi Wijaya, Sp.PD (sisa 5 kuota)"
+    days = [rules.describe_alternative(date(2026, 11, 30) + timedelta(days=n), time(13, 30), "dr. X", 1).split()[0]
+            for n in range(7)]
+    assert days == ["Senin", "Selasa", "Rabu", "Kamis", "Jumat", "Sabtu", "Minggu"]
+
+
+def test_the_absence_message_names_the_earliest_alternative():
+    earliest = "Kamis 2026-12-03 08:00, dr. Andi Wijaya, Sp.PD (sisa 5 kuota)"
+    assert rules.absence_message(earliest) == ("dokter berhalangan praktik. Jadwal terdekat: Kamis 2026-12-03 08:00, "
+                                               "dr. Andi Wijaya, Sp.PD (sisa 5 kuota). Pindah jadwal lewat aplikasi")
+
+
+def test_the_absence_message_says_when_there_is_no_alternative():
+    assert rules.absence_message("") == "dokter berhalangan praktik; belum ada jadwal pengganti dalam 14 hari"
+
+
+# --- the waitlist -------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("hold_s", [900, 60, 0.5])
+def test_an_offered_seat_is_held_for_the_hold_time(hold_s):
+    assert rules.offer_expires_at(NOW, hold_s=hold_s) == NOW + timedelta(seconds=hold_s)
+    assert rules.offer_expires_at(NOW, hold_s=900) - NOW == timedelta(minutes=15)
+
+
+@pytest.mark.parametrize(("quota_jkn", "taken_jkn"), [(10, 10), (0, 0), (10, 11)])
+def test_only_a_full_session_has_a_waitlist(quota_jkn, taken_jkn):
+    rules.check_joinable(quota_jkn=quota_jkn, taken_jkn=taken_jkn)
+
+
+@pytest.mark.parametrize(("quota_jkn", "taken_jkn"), [(10, 9), (1, 0), (10, 0)])
+def test_a_session_with_a_free_seat_has_no_waitlist(quota_jkn, taken_jkn):
+    with pytest.raises(DomainError) as caught:
+        rules.check_joinable(quota_jkn=quota_jkn, taken_jkn=taken_jkn)
+    assert caught.value.code == "SEATS_AVAILABLE"
+    assert str(caught.value) == "this session still has free seats: book one"
