@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import resource
 import shutil
+import signal
 import statistics
 import subprocess
 import tempfile
@@ -189,3 +190,103 @@ def stack_pids(stack) -> dict[str, int]:
         if "redis-server" in cmdline:
             found["redis"] = process.pid
     return found
+
+
+# --- a rush through wrk: every request on its own connection, all sent at once ----------------------
+
+#: One thread, one connection per request: each connection sends its request at once (``delay`` 0 for the
+#: first ``n`` sends), then waits (``delay`` of an hour) until the driver stops wrk; ``response`` counts the
+#: answers by status and says so on stdout once all are in, so the driver stops wrk at that moment.
+RUSH_LUA = """
+local raw = {%(requests)s}
+local n = #raw
+local formatted = {}
+for k, r in ipairs(raw) do
+  formatted[k] = wrk.format("%(method)s", "%(path)s", {["Authorization"] = "Bearer " .. r[1],
+                            ["Content-Type"] = "application/json"}, r[2])
+end
+local scheduled, sent, answered = 0, 0, 0
+local statuses = {}
+delay = function()
+  scheduled = scheduled + 1
+  if scheduled <= n then return 0 end
+  return 3600000
+end
+request = function()
+  sent = sent + 1
+  return formatted[math.min(sent, n)]
+end
+response = function(status, headers, body)
+  answered = answered + 1
+  statuses[status] = (statuses[status] or 0) + 1
+  if answered == n then
+    local parts = {}
+    for code, count in pairs(statuses) do parts[#parts + 1] = code .. "=" .. count end
+    io.write("rush answered " .. table.concat(parts, " ") .. "\\n")
+    io.flush()
+  end
+end
+"""
+
+
+@dataclass(frozen=True)
+class RushResult:
+    attempts: int
+    elapsed_s: float
+    statuses: dict[int, int]
+    p50_ms: float
+    p99_ms: float
+    socket_errors: int
+    client_cpu_s: float
+    output: str
+
+    @property
+    def rps(self) -> float:
+        return self.attempts / self.elapsed_s if self.elapsed_s else 0.0
+
+
+def _lua_string(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def wrk_rush(base_url: str, path: str, requests: list[tuple[str, str]], *, method: str = "POST",
+             timeout_s: int = 60) -> RushResult:
+    """``requests`` (bearer token, JSON body) all at once, each on its own keep-alive connection from
+    one wrk thread: the latency of each is from the moment the rush began, as for people pressing
+    the button together. Ends when every request is answered (or after ``timeout_s``)."""
+    table = ", ".join(f"{{{_lua_string(token)}, {_lua_string(body)}}}" for token, body in requests)
+    script_text = RUSH_LUA % {"requests": table, "method": method, "path": path}
+    with tempfile.TemporaryDirectory() as folder:
+        script = Path(folder) / "rush.lua"
+        script.write_text(script_text)
+        command = [require_wrk(), "-t1", f"-c{len(requests)}", f"-d{timeout_s + 5}s", f"--timeout={timeout_s}s",
+                   "--latency", "-s", str(script), base_url]
+        children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        started = time.perf_counter()
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        assert process.stdout is not None
+        lines: list[str] = []
+        answered_at: float | None = None
+        statuses: dict[int, int] = {}
+        for line in process.stdout:
+            lines.append(line)
+            if line.startswith("rush answered") and answered_at is None:
+                answered_at = time.perf_counter()
+                statuses = {int(code): int(count) for code, count in
+                            (part.split("=") for part in line.split()[2:])}
+                process.send_signal(signal.SIGINT)
+        process.wait()
+        children_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    output = "".join(lines)
+    if answered_at is None:
+        answered_at = time.perf_counter()
+    socket = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output)
+    p50 = re.search(r"^\s+50%\s+(\S+)", output, re.M)
+    p99 = re.search(r"^\s+99%\s+(\S+)", output, re.M)
+    return RushResult(
+        attempts=len(requests), elapsed_s=answered_at - started, statuses=statuses,
+        p50_ms=_ms(p50.group(1)) if p50 else 0.0, p99_ms=_ms(p99.group(1)) if p99 else 0.0,
+        socket_errors=sum(int(n) for n in socket.groups()) if socket else 0,
+        client_cpu_s=(children_after.ru_utime - children_before.ru_utime
+                      + children_after.ru_stime - children_before.ru_stime),
+        output=output)

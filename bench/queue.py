@@ -13,7 +13,8 @@ The clinic publishes 100-seat sessions (today and tomorrow). Then, all at once:
 - the same 2,000 attempts spread over 10 and over 100 sessions filling at once (100 seats in
   all, 200 / 20 attempts per session): the curve;
 - 2,000 ``POST /v1/bookings`` through the gateway, one participant per token (tomorrow's
-  session), from several client processes;
+  session), from `wrk` (`bench.common.wrk_rush`: one connection per attempt, all sent at once, so
+  each latency runs from the moment of the rush; the load generator spends ~0.2 ms per attempt);
 - a rush with a waitlist: a full session with ``--waitlist`` entries (50) behind it, its holders
   cancelling ``--cancels`` (20) seats while the other attempts rush it over gRPC. Every freed seat
   must go to the waitlist's head (the first entries, in order), none to whoever rushed, and the
@@ -37,6 +38,7 @@ import argparse
 import asyncio
 import collections
 import contextlib
+import json
 import multiprocessing
 import os
 import re
@@ -58,7 +60,7 @@ import asyncpg
 import grpc
 import httpx
 
-from bench.common import CpuMeter, ratio_line, stack_pids
+from bench.common import CpuMeter, ratio_line, stack_pids, wrk_rush
 from jkn.queue.v1 import partner_pb2, partner_pb2_grpc, queue_pb2, queue_pb2_grpc
 from services.auth import tokens
 from services.auth.settings import AuthSettings
@@ -72,7 +74,6 @@ from services.membership import bulk
 from services.queue.settings import QueueSettings
 
 CLINIC = "0114U001"
-CLIENT_POOL = 50  # connections per httpx client
 CHANNEL_IN_FLIGHT = 512  # the kit channel's bulkhead
 GOAL_GRPC, GOAL_GATEWAY = 0.5, 0.25
 QUEUE_SERVICE = queue_pb2.DESCRIPTOR.services_by_name["QueueService"]
@@ -111,36 +112,6 @@ async def _grpc_attempts(address: str, items: list[tuple[str, str, str, str]], i
         return list(await asyncio.gather(*(one(r) for r in requests)))
 
 
-async def _http_attempts(base_url: str, items: list[tuple[str, str, str]], in_flight: int,
-                         ready: Connection) -> list[tuple[float, str, float]]:
-    # Many small client pools: one httpx pool with hundreds of connections spends its time in
-    # its own bookkeeping and would measure itself instead of the gateway.
-    clients = [httpx.AsyncClient(base_url=base_url, timeout=120, limits=httpx.Limits(
-        max_connections=CLIENT_POOL, max_keepalive_connections=CLIENT_POOL))
-        for _ in range(-(-len(items) // CLIENT_POOL))]
-    async with contextlib.AsyncExitStack() as opened:
-        for client in clients:
-            await opened.enter_async_context(client)
-        ready.send("ready")
-        start_at = ready.recv()
-
-        async def one(i: int, token: str, schedule_id: str, day: str) -> tuple[float, str, float]:
-            started = time.perf_counter()
-            try:
-                response = await clients[i % len(clients)].post(
-                    "/v1/bookings", headers={"Authorization": f"Bearer {token}"},
-                    json={"schedule_id": schedule_id, "date": day})
-                outcome = {201: "sold", 409: "full", 503: "shed"}.get(
-                    response.status_code, f"error: {response.status_code} {response.text[:200]}")
-            except httpx.HTTPError as error:
-                outcome = f"error: {type(error).__name__} {error}"
-            done = time.perf_counter()
-            return done - started, outcome, done
-
-        await asyncio.sleep(max(0.0, start_at - time.perf_counter()))
-        return list(await asyncio.gather(*(one(i, *item) for i, item in enumerate(items))))
-
-
 def _client_main(conn: Connection) -> None:
     """A client process: one job (a rush share) after another until told to stop."""
     while True:
@@ -148,8 +119,8 @@ def _client_main(conn: Connection) -> None:
         if job is None:
             return
         kind, target, items, in_flight = job
-        run = _grpc_attempts if kind == "grpc" else _http_attempts
-        conn.send(asyncio.run(run(target, items, in_flight, conn)))
+        assert kind == "grpc"
+        conn.send(asyncio.run(_grpc_attempts(target, items, in_flight, conn)))
 
 
 @dataclass
@@ -365,6 +336,37 @@ def summarize(name: str, results: list[tuple[float, str, float]], started: float
     return row
 
 
+def gateway_rush(base_url: str, tokened: list[tuple[str, str, str]], meter: CpuMeter,
+                 probe: Probe | None) -> dict[str, float]:
+    """Every attempt a ``POST /v1/bookings`` on its own connection, all sent at once by `wrk`."""
+    requests = [(token, json.dumps({"schedule_id": schedule_id, "date": day})) for token, schedule_id, day in tokened]
+    with contextlib.ExitStack() as measuring:
+        if probe is not None:
+            measuring.enter_context(probe.recording())
+        measuring.enter_context(meter.measure())
+        result = wrk_rush(base_url, "/v1/bookings", requests)
+    statuses = collections.Counter(result.statuses)
+    # an attempt never answered (a timeout, a dropped connection) or answered anything but 201/409/503;
+    # wrk's read errors also count the gateway closing connections idle after their answer (keep-alive)
+    errors = result.attempts - sum(statuses.values()) + sum(
+        n for code, n in statuses.items() if code not in (201, 409, 503))
+    row = {"rps": result.rps, "p50": result.p50_ms, "p99": result.p99_ms, "sold": statuses[201],
+           "shed": statuses[503], "errors": errors, "sold_out_s": result.elapsed_s}
+    spent = {k: v for k, v in meter.spent.items() if not k.startswith("client")}
+    print(f"{'gateway POST (wrk)':<22} {row['rps']:7.0f} attempts/s   p50 {row['p50']:7.1f} ms   "  # noqa: T201
+          f"p99 {row['p99']:7.1f} ms   sold {row['sold']} (all answered after {result.elapsed_s:.2f} s)   "
+          f"shed {row['shed']}   errors {row['errors']}   "
+          f"client cpu {result.client_cpu_s / max(result.elapsed_s, 1e-9):.2f} cores")
+    print("  cpu ms per attempt: " + "   ".join(  # noqa: T201
+        f"{k} {1000 * v / result.attempts:.3f}" for k, v in spent.items())
+        + f"   clients {1000 * result.client_cpu_s / result.attempts:.3f}")
+    print("  statuses: " + "  ".join(f"{code}: {n}" for code, n in sorted(statuses.items()))  # noqa: T201
+          + f"   (wrk socket errors {result.socket_errors}: idle connections closed after their answer)")
+    if errors:
+        print("  ! " + result.output[-1500:])  # noqa: T201
+    return row
+
+
 async def bare_update(dsn: str, attempts: int, seats: int, pool_size: int) -> dict[str, float]:
     pool = await asyncpg.create_pool(dsn, min_size=pool_size, max_size=pool_size)
     try:
@@ -389,6 +391,67 @@ async def bare_update(dsn: str, attempts: int, seats: int, pool_size: int) -> di
     print(f"{'bare UPDATE':<22} {row['rps']:7.0f} attempts/s   p50 {row['p50']:7.1f} ms   "  # noqa: T201
           f"p99 {row['p99']:7.1f} ms   sold {sum(ok for _, ok in results)}")
     return row
+
+
+def _bare_grpc_main(port: int, dsn: str, seats: int, pool_size: int, ready: Connection) -> None:
+    """The floor of a gRPC booking service with these dependencies: a bare ``grpc.aio`` server (no
+    interceptor, logs, metrics or traces) whose CreateBooking is the bare conditional UPDATE through an
+    asyncpg pool; a full table is FAILED_PRECONDITION, as the queue service answers."""
+
+    class Bare(queue_pb2_grpc.QueueServiceServicer):
+        def __init__(self, pool: asyncpg.Pool):
+            self.pool = pool
+
+        async def CreateBooking(self, request, context):  # noqa: N802
+            taken = await self.pool.fetchval("UPDATE bench_seats SET taken = taken + 1 WHERE id = 2 AND taken < quota"
+                                             " RETURNING taken")
+            if taken is None:
+                await context.abort(grpc.StatusCode.FAILED_PRECONDITION, "QUOTA_FULL")
+            return queue_pb2.CreateBookingResponse()
+
+    async def serve() -> None:
+        pool = await asyncpg.create_pool(dsn, min_size=pool_size, max_size=pool_size)
+        await pool.execute("CREATE TABLE IF NOT EXISTS bench_seats (id int PRIMARY KEY, taken int NOT NULL,"
+                           " quota int NOT NULL)")
+        await pool.execute("INSERT INTO bench_seats VALUES (2, 0, $1) ON CONFLICT (id) DO UPDATE SET taken = 0", seats)
+        server = grpc.aio.server()
+        queue_pb2_grpc.add_QueueServiceServicer_to_server(Bare(pool), server)
+        server.add_insecure_port(f"127.0.0.1:{port}")
+        await server.start()
+        ready.send("ready")
+        await asyncio.get_running_loop().run_in_executor(None, ready.recv)  # until told to stop
+        await server.stop(1)
+        await pool.close()
+
+    asyncio.run(serve())
+
+
+@contextlib.contextmanager
+def bare_grpc_server(dsn: str, seats: int, pool_size: int):
+    """`_bare_grpc_main` in its own process; yields its address and pid."""
+    context = multiprocessing.get_context("spawn")
+    parent, child = context.Pipe()
+    port = infra.free_port()
+    process = context.Process(target=_bare_grpc_main, args=(port, dsn, seats, pool_size, child), daemon=True)
+    process.start()
+    try:
+        if not parent.poll(30) or parent.recv() != "ready":
+            raise SystemExit("the bare gRPC server did not start")
+        yield f"127.0.0.1:{port}", process.pid
+    finally:
+        with contextlib.suppress(OSError):
+            parent.send("stop")
+        process.join(10)
+        if process.is_alive():
+            process.kill()
+
+
+async def sold_by_bare(dsn: str) -> int:
+    conn = await asyncpg.connect(dsn)
+    try:
+        return await conn.fetchval("SELECT taken FROM bench_seats WHERE id = 2")
+    finally:
+        await conn.close()
 
 
 async def check_sold(dsn: str, sessions: list[str], day: date, seats: int) -> None:
@@ -525,6 +588,15 @@ def main(attempts: int, seats: int, client_count: int, curve: list[int], profile
         asyncio.run(bare_database())
         pool_size = QueueSettings(env="test").db_pool_max
         baseline = asyncio.run(bare_update(dsn.format("bench_bare"), attempts, seats, pool_size))
+        # the floor with these dependencies: the same clients against bare grpc.aio doing the bare UPDATE
+        with bare_grpc_server(dsn.format("bench_bare"), seats, pool_size) as (bare_address, bare_pid):
+            floor_meter = CpuMeter({"bare grpc": [bare_pid], "postgres": [pids["postgres"]]}
+                                   | {f"client{i}": [pid] for i, pid in enumerate(clients.pids)})
+            bare_items = [(account, noka, "bare", today.isoformat()) for account, noka in people]
+            results, started, elapsed = clients.fire("grpc", bare_address, bare_items, floor_meter)
+            floor = summarize("bare grpc.aio + UPDATE", results, started, elapsed, floor_meter, clients.pids)
+        if floor["errors"] or floor["sold"] != seats or asyncio.run(sold_by_bare(dsn.format("bench_bare"))) != seats:
+            raise SystemExit("the bare gRPC floor did not sell exactly its seats")
 
         rows: dict[int, dict[str, float]] = {}
         failures: list[str] = []
@@ -552,8 +624,7 @@ def main(attempts: int, seats: int, client_count: int, curve: list[int], profile
                   gateway_session, tomorrow.isoformat()) for account, noka in people]  # minted as auth does
         if probe is not None:
             probe.name = "gateway"
-        results, started, elapsed = clients.fire("http", stack.gateway, tokened, meter, probe)
-        gateway = summarize("gateway POST", results, started, elapsed, meter, clients.pids)
+        gateway = gateway_rush(stack.gateway, tokened, meter, probe)
         if probe is not None:
             probe.print_per_attempt(len(results))
         asyncio.run(check_sold(dsn.format("jkn_queue"), [gateway_session], tomorrow, seats))
@@ -585,6 +656,8 @@ def main(attempts: int, seats: int, client_count: int, curve: list[int], profile
         print("curve (attempts/s by sessions filling at once): "  # noqa: T201
               + "   ".join(f"{n}: {row['rps']:.0f} ({row['rps'] / baseline['rps']:.2f})" for n, row in rows.items()))
         grpc_row = rows[curve[0]]
+        print(f"floor    bare grpc.aio + UPDATE {floor['rps'] / baseline['rps']:.2f} of bare UPDATE: the most a gRPC "  # noqa: T201
+              f"service in grpc.aio can reach here; the queue service {grpc_row['rps'] / floor['rps']:.2f} of it")
         for name, row, goal in (("grpc", grpc_row, GOAL_GRPC), ("gateway", gateway, GOAL_GATEWAY)):
             print(f"ratio {name:<8} attempts/s {row['rps'] / baseline['rps']:.2f} of bare UPDATE (goal {goal})   "  # noqa: T201
                   f"p99 {row['p99']:.0f} ms = x{row['p99'] / baseline['p99']:.1f} of bare UPDATE's   "
