@@ -59,6 +59,7 @@ from pathlib import Path
 import asyncpg
 import grpc
 import httpx
+from cryptography.hazmat.primitives import serialization
 
 from bench.common import CpuMeter, ratio_line, stack_pids, wrk_rush
 from jkn.queue.v1 import partner_pb2, partner_pb2_grpc, queue_pb2, queue_pb2_grpc
@@ -337,7 +338,7 @@ def summarize(name: str, results: list[tuple[float, str, float]], started: float
 
 
 def gateway_rush(base_url: str, tokened: list[tuple[str, str, str]], meter: CpuMeter,
-                 probe: Probe | None) -> dict[str, float]:
+                 probe: Probe | None, name: str = "gateway POST (wrk)") -> dict[str, float]:
     """Every attempt a ``POST /v1/bookings`` on its own connection, all sent at once by `wrk`."""
     requests = [(token, json.dumps({"schedule_id": schedule_id, "date": day})) for token, schedule_id, day in tokened]
     with contextlib.ExitStack() as measuring:
@@ -353,7 +354,7 @@ def gateway_rush(base_url: str, tokened: list[tuple[str, str, str]], meter: CpuM
     row = {"rps": result.rps, "p50": result.p50_ms, "p99": result.p99_ms, "sold": statuses[201],
            "shed": statuses[503], "errors": errors, "sold_out_s": result.elapsed_s}
     spent = {k: v for k, v in meter.spent.items() if not k.startswith("client")}
-    print(f"{'gateway POST (wrk)':<22} {row['rps']:7.0f} attempts/s   p50 {row['p50']:7.1f} ms   "  # noqa: T201
+    print(f"{name:<22} {row['rps']:7.0f} attempts/s   p50 {row['p50']:7.1f} ms   "  # noqa: T201
           f"p99 {row['p99']:7.1f} ms   sold {row['sold']} (all answered after {result.elapsed_s:.2f} s)   "
           f"shed {row['shed']}   errors {row['errors']}   "
           f"client cpu {result.client_cpu_s / max(result.elapsed_s, 1e-9):.2f} cores")
@@ -444,6 +445,76 @@ def bare_grpc_server(dsn: str, seats: int, pool_size: int):
         process.join(10)
         if process.is_alive():
             process.kill()
+
+
+#: The floor of the gateway's booking path with its dependencies (uvicorn + FastAPI, PyJWT, redis-py,
+#: grpc.aio), in one process like the gateway: the body validated by a pydantic model, the bearer token
+#: verified (EdDSA), one Redis round trip (as the revocation check), one gRPC call to the bare gRPC server,
+#: 201 or 409 as JSON. No middleware, logs, metrics, traces, rate limit or problem documents.
+BARE_GATEWAY = """
+import sys
+import grpc, jwt, uvicorn
+from fastapi import FastAPI, Header
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from redis.asyncio import Redis
+from jkn.queue.v1 import queue_pb2, queue_pb2_grpc
+
+port, queue_address, redis_port, key_path = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
+public_key = open(key_path).read()
+app = FastAPI()
+state = {}
+
+class BookingRequest(BaseModel):
+    schedule_id: str
+    date: str
+
+@app.on_event("startup")
+async def start():
+    state["redis"] = Redis(port=int(redis_port))
+    state["queue"] = queue_pb2_grpc.QueueServiceStub(grpc.aio.insecure_channel(queue_address))
+
+@app.post("/v1/bookings", status_code=201)
+async def book(body: BookingRequest, authorization: str = Header()):
+    claims = jwt.decode(authorization.removeprefix("Bearer "), public_key, algorithms=["EdDSA"])
+    if await state["redis"].exists("revoked:" + claims["sid"]):
+        return JSONResponse({"code": "UNAUTHENTICATED"}, status_code=401)
+    try:
+        await state["queue"].CreateBooking(queue_pb2.CreateBookingRequest(
+            caller=queue_pb2.Caller(account_id=claims["sub"], noka=claims["noka"]),
+            schedule_id=body.schedule_id, date=body.date), timeout=60)
+    except grpc.aio.AioRpcError as error:
+        return JSONResponse({"code": error.details()}, status_code=409)
+    return {"booked": True}
+
+uvicorn.run(app, host="127.0.0.1", port=int(port), log_config=None, access_log=False, server_header=False)
+"""
+
+
+@contextlib.contextmanager
+def bare_gateway(folder: Path, queue_address: str, redis_port: int, public_pem: str):
+    """`BARE_GATEWAY` in its own process; yields its URL and pid."""
+    (folder / "bare_gateway.py").write_text(BARE_GATEWAY)
+    (folder / "public.pem").write_text(public_pem)
+    port = infra.free_port()
+    process = subprocess.Popen([sys.executable, str(folder / "bare_gateway.py"), str(port), queue_address,
+                                str(redis_port), str(folder / "public.pem")],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                httpx.get(f"{url}/docs", timeout=1)
+                break
+            except httpx.HTTPError:
+                if time.monotonic() > deadline or process.poll() is not None:
+                    raise SystemExit("the bare gateway did not start") from None
+                time.sleep(0.2)
+        yield url, process.pid
+    finally:
+        process.terminate()
+        process.wait(10)
 
 
 async def sold_by_bare(dsn: str) -> int:
@@ -630,6 +701,15 @@ def main(attempts: int, seats: int, client_count: int, curve: list[int], profile
         asyncio.run(check_sold(dsn.format("jkn_queue"), [gateway_session], tomorrow, seats))
         if gateway["errors"]:
             failures.append(f"the gateway rush answered {gateway['errors']:.0f} times something else than 201/409/503")
+        public_pem = key.private_key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+        with bare_grpc_server(dsn.format("bench_bare"), seats, pool_size) as (bare_address, bare_pid), \
+                bare_gateway(work, bare_address, stack.ports["redis"], public_pem) as (bare_url, bare_gateway_pid):
+            floor_meter = CpuMeter({"bare gateway": [bare_gateway_pid], "bare grpc": [bare_pid],
+                                    "postgres": [pids["postgres"]], "redis": [pids["redis"]]})
+            gateway_floor = gateway_rush(bare_url, tokened, floor_meter, None, name="bare gateway floor")
+        if gateway_floor["errors"] or gateway_floor["sold"] != seats:
+            raise SystemExit("the bare gateway floor did not sell exactly its seats")
 
         waitlist_row: dict[str, float] | None = None
         if waitlist:
@@ -658,6 +738,9 @@ def main(attempts: int, seats: int, client_count: int, curve: list[int], profile
         grpc_row = rows[curve[0]]
         print(f"floor    bare grpc.aio + UPDATE {floor['rps'] / baseline['rps']:.2f} of bare UPDATE: the most a gRPC "  # noqa: T201
               f"service in grpc.aio can reach here; the queue service {grpc_row['rps'] / floor['rps']:.2f} of it")
+        print(f"floor    bare gateway (FastAPI, PyJWT, one Redis call, grpc.aio) + the bare gRPC floor "  # noqa: T201
+              f"{gateway_floor['rps'] / baseline['rps']:.2f} of bare UPDATE; the gateway "
+              f"{gateway['rps'] / gateway_floor['rps']:.2f} of it")
         for name, row, goal in (("grpc", grpc_row, GOAL_GRPC), ("gateway", gateway, GOAL_GATEWAY)):
             print(f"ratio {name:<8} attempts/s {row['rps'] / baseline['rps']:.2f} of bare UPDATE (goal {goal})   "  # noqa: T201
                   f"p99 {row['p99']:.0f} ms = x{row['p99'] / baseline['p99']:.1f} of bare UPDATE's   "

@@ -94,6 +94,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.include_router(waitlist.router)
     app.include_router(public.router)
     app.include_router(accounts.router)
+    app.include_router(accounts.polls)  # outside the account routes' per-IP limit
     app.include_router(enrollments.router)
     app.include_router(recoveries.router)
     app.include_router(docs.router)

@@ -1,8 +1,8 @@
-"""The gRPC server every service runs: health, reflection, interceptors, graceful stop.
+"""The gRPC server every service runs: health, reflection, observed handlers, graceful stop.
 
 `GrpcServer` binds a `grpc.aio` server with
-- `ServiceInterceptor`: a span continuing the caller's trace, errors → status codes,
-  RED metrics, access logs;
+- every handler wrapped as it is registered (`interceptors.ObservedServer`): a span continuing
+  the caller's trace, errors → status codes, RED metrics, access logs;
 - the library health servicer (grpcio-health-checking): SERVING once started, per service
   and overall (""), NOT_SERVING as soon as shutdown begins;
 - server reflection for every registered service.
@@ -22,9 +22,9 @@ from typing import Any
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
-from grpc_reflection.v1alpha import reflection
+from grpc_reflection.v1alpha import reflection, reflection_pb2_grpc
 
-from services.kit.interceptors import ServiceInterceptor
+from services.kit.interceptors import ObservedServer
 from services.kit.logs import get_logger
 from services.kit.startup import StartupError
 
@@ -47,7 +47,6 @@ class GrpcServer:
         self.health = HealthServicer()
         self.port = 0
         self._server = grpc.aio.server(
-            interceptors=[ServiceInterceptor()],
             options=[
                 ("grpc.so_reuseport", 0),
                 ("grpc.max_receive_message_length", 4 * 1024 * 1024),
@@ -60,13 +59,13 @@ class GrpcServer:
         )
 
     async def start(self) -> int:
+        observed: Any = ObservedServer(self._server)  # every handler wrapped as it is registered
         for servicer in self.servicers:
-            servicer.add_to_server(servicer.impl, self._server)
-        health_pb2_grpc.add_HealthServicer_to_server(self.health, self._server)
+            servicer.add_to_server(servicer.impl, observed)
+        health_pb2_grpc.add_HealthServicer_to_server(self.health, observed)
         names = [s.name for s in self.servicers]
-        reflection.enable_server_reflection(
-            [*names, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME],
-            self._server)
+        reflection_pb2_grpc.add_ServerReflectionServicer_to_server(reflection.aio.ReflectionServicer(
+            [*names, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME]), observed)
         address = f"{self.host}:{self.requested_port}"
         try:
             self.port = self._server.add_insecure_port(address)

@@ -57,6 +57,24 @@ async def test_a_lost_email_code_is_sent_again_and_confirms_the_email(service, s
     assert decode_rpc_error(nothing_left.value).code == "NOT_FOUND"
 
 
+async def test_an_email_code_asked_again_inside_the_cooldown_is_notifys_429_with_retry_after(service, smtp_sink):
+    """CONTRACT.md §7 "Errors across services" on the route behind POST /v1/me/email/resend:
+    notify's cooldown reaches the caller as notify gave it, never as INTERNAL."""
+    email = f"rudi.{uuid.uuid4().hex[:10]}@example.id"  # a destination no other test has used
+    async with (service(NotifySettings, build_notify, smtp_port=smtp_sink.port) as notify,
+                service(AuthSettings, build_auth, seed_demo_data=True, notify_addr=notify.address) as auth,
+                grpc.aio.insecure_channel(auth.address) as auth_channel):
+        accounts = auth_pb2_grpc.AuthServiceStub(auth_channel)
+        await sql(auth.settings.database_url, "UPDATE accounts SET email = $1 WHERE noka = $2", email, RUDI.noka)
+        request = auth_pb2.ResendEmailVerificationRequest(
+            account_id=await _account_id(auth.settings.database_url, RUDI.noka))
+        first = await answer(accounts.ResendEmailVerification(request))
+        again = await answer(accounts.ResendEmailVerification(request))
+    assert first.code == "ok"
+    assert again.code == "OTP_RESEND_TOO_SOON" and 0 < int(again.fields["retry_after"]) <= 60
+    assert again.wire[0] == grpc.StatusCode.RESOURCE_EXHAUSTED
+
+
 async def _account_id(dsn: str, noka: str) -> str:
     conn = await asyncpg.connect(dsn)
     try:

@@ -9,7 +9,7 @@ import pytest
 from redis.exceptions import ResponseError
 
 from services.devstack import infra
-from services.kit.errors import DependencyUnavailable, dependency_failure
+from services.kit.errors import CODES, DependencyUnavailable, dependency_failure
 from services.kit.redis import PipelinedScript, check_redis, open_redis
 from services.kit.startup import StartupError
 
@@ -44,6 +44,27 @@ async def test_unreachable_redis_at_start_is_one_line():
             await check_redis(client, f"redis://127.0.0.1:{port}/0")
     finally:
         await client.aclose()
+
+
+@pytest.mark.parametrize("trouble", ["replica", "full"])
+async def test_a_redis_failing_over_or_out_of_memory_is_a_503_not_a_500(tmp_path, trouble):
+    """READONLY (a replica now, during a failover) and OOM are ResponseErrors, not connection
+    errors: they still mean "try again shortly" (a server of this test's own: it is spoilt)."""
+    server = infra.redis_server(tmp_path / "redis", infra.free_port(), persistent=False)
+    server.start()
+    client = open_redis(f"redis://127.0.0.1:{server.port}/0", timeout_s=2)
+    try:
+        if trouble == "replica":
+            await client.execute_command("REPLICAOF", "127.0.0.1", str(infra.free_port()))
+        else:
+            await client.config_set("maxmemory", "1")
+        with pytest.raises(ResponseError) as caught:
+            await client.set("kit:test", b"1")
+    finally:
+        await client.aclose()
+        server.stop()
+    unavailable = dependency_failure(caught.value)
+    assert isinstance(unavailable, DependencyUnavailable) and CODES[unavailable.code].http == 503
 
 
 ECHO_OR_FAIL = """

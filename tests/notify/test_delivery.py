@@ -7,6 +7,7 @@ import asyncio
 import json
 import logging
 import re
+import secrets
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -146,6 +147,28 @@ async def test_foreign_numbers_and_bad_input_are_refused(service):
     assert decode_rpc_error(missing.value).code == "VALIDATION_ERROR"
     refused = decode_rpc_error(invalid.value)
     assert (refused.code, refused.fields["errors"][0]["field"]) == ("VALIDATION_ERROR", "destination")
+
+
+async def test_an_ipv6_client_counts_by_its_64_against_the_per_ip_cap(service):
+    """CONTRACT.md §3, per client IP (`contracts.addresses` rule 1, as at the gateway): other
+    addresses of one /64 are the same client; the next /64 is another one."""
+    a, b = secrets.randbelow(0xFFF0), secrets.randbelow(0xFFF0)  # a network no other test uses
+
+    def request(ip: str) -> notify_pb2.IssueOtpRequest:
+        sent = issue_request(common_pb2.CHANNEL_SMS, f"+62813{secrets.randbelow(10**8):08d}", f"v6-{ip}")
+        sent.client_ip = ip
+        return sent
+
+    async with (service(NotifySettings, build, otp_client_ip_1h=2) as running,
+                grpc.aio.insecure_channel(running.address) as channel):
+        stub = notify_pb2_grpc.NotifyServiceStub(channel)
+        await stub.IssueOtp(request(f"2001:db8:{a:x}:{b:x}::1"))
+        await stub.IssueOtp(request(f"2001:db8:{a:x}:{b:x}:0:0:ffff:2"))
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await stub.IssueOtp(request(f"2001:db8:{a:x}:{b:x}:abcd:1234:5678:9abc"))
+        other = await stub.IssueOtp(request(f"2001:db8:{a:x}:{b + 1:x}::1"))
+    assert decode_rpc_error(caught.value).code == "OTP_SEND_LIMIT"
+    assert other.verification.status == notify_pb2.VERIFICATION_STATUS_PENDING
 
 
 async def test_redis_down_fails_closed_and_sends_nothing(service, tmp_path):

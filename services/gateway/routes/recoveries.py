@@ -1,6 +1,6 @@
 """Getting in when SMS fails (CONTRACT.md §7): account recovery without the old phone, the
-holder's view of pending recoveries, the SMS gateway's signed delivery reports, and (from
-`accounts.polls`) the registration the app polls for its code's delivery status."""
+holder's view of pending recoveries, and the SMS gateway's signed delivery reports (the
+registration the app polls for its code's delivery status is `accounts.polls`)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,6 @@ from jkn.notify.v1 import notify_pb2
 from services.gateway import captcha
 from services.gateway.deps import AccountRateLimit, Client, CurrentPrincipal, State
 from services.gateway.models import OtpCode, utc_iso
-from services.gateway.routes.accounts import polls
 
 RecoveryId = Annotated[str, Path(max_length=64)]
 
@@ -127,5 +126,5 @@ async def sms_delivery_report(state: State, request: Request,
 
 
 router = APIRouter()
-for _part in (recoveries, mine, reports, polls):
+for _part in (recoveries, mine, reports):
     router.include_router(_part)
