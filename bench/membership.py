@@ -233,6 +233,7 @@ async def main(sizes: list[int], calls: int, concurrency: int, workers: int) -> 
     if len(p99s) >= 2:
         print(f"p99 {sizes[0]:,}: {p99s[0]:.2f} ms   p99 {sizes[-1]:,}: {p99s[-1]:.2f} ms   "  # noqa: T201
               "(lower is better)")
+        ratio_line("load_10m_s_vs_180", load_seconds / LOAD_GOAL_S, 1.0)
         ratio_line("eligibility_p99_10m_vs_1m", p99s[-1] / p99s[0], GOAL)
 
 

@@ -514,6 +514,7 @@ def main(args: argparse.Namespace) -> None:
               f"the most an OTP engine on grpc.aio and Redis reaches here; notify "
               f"{rows['notify']['rps'] / rows['floor']['rps']:.2f} of it")
         print(f"run took {time.monotonic() - started:.0f} s")  # noqa: T201
+        ratio_line("otp_floor", rows["floor"]["rps"] / rows["echo"]["rps"], GOAL)
         ratio_line("otp_issue_check", rows["notify"]["rps"] / rows["echo"]["rps"], GOAL)
     finally:
         if clients is not None:

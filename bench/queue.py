@@ -759,11 +759,19 @@ def main(attempts: int, seats: int, client_count: int, curve: list[int], profile
               f"{'within' if gateway['p99'] <= 2000 and not gateway['shed'] else 'ABOVE'} 2 s")
         for failure in failures:
             print(f"FAILED: {failure}")  # noqa: T201
+        extra = {"queue_grpc_floor": floor["rps"] / baseline["rps"],
+                 "queue_gateway_rush": gateway["rps"] / baseline["rps"],
+                 "queue_gateway_floor": gateway_floor["rps"] / baseline["rps"]}
         if failures:
             measured = 0.0
+            extra = dict.fromkeys(extra, 0.0)
     finally:
         stack.stop()
         clients.stop()
+    # the floors: the same rush against bare servers on the same dependencies, held to the same goal
+    ratio_line("queue_grpc_floor", extra["queue_grpc_floor"], GOAL_GRPC)
+    ratio_line("queue_gateway_floor", extra["queue_gateway_floor"], GOAL_GATEWAY)
+    ratio_line("queue_gateway_rush", extra["queue_gateway_rush"], GOAL_GATEWAY)
     ratio_line("queue_grpc_rush", measured, GOAL_GRPC)
 
 

@@ -188,6 +188,7 @@ def main() -> None:
                 bare.terminate()
                 bare.wait(10)
             stack.stop()
+    ratio_line("healthz", statistics.median(health), HEALTHZ_GOAL)
     ratio_line("read_path", statistics.median(ratios[counts[0]]), GOAL)
 
 

@@ -3,7 +3,12 @@ the ``ratio <name>=<measured> goal=<goal>`` line each ended with.
 
     .venv/bin/python -m bench.summary kit_rpc_overhead otp read_path membership queue
 
-A ratio whose name ends in ``_vs_…`` is a cost (lower is better: met when at most its goal); the
+A benchmark may print more ratio lines before its last (e.g. ``/healthz`` beside the read path,
+the rush through the gateway beside the gRPC rush). A ``…_floor`` ratio is the same load against a
+bare server on the same dependencies (grpc.aio, FastAPI, Redis, Postgres) held to the path's goal:
+a floor below its goal says the goal is out of reach with those dependencies on this machine.
+
+A ratio whose name contains ``_vs_`` is a cost (lower is better: met when at most its goal); the
 others are throughput shares (met when at least the goal). Exits non-zero if a benchmark failed
 or printed no ratio line, not when a goal is missed (the table says which).
 """
