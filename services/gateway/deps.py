@@ -104,7 +104,7 @@ async def _caller_noka_of(request: Request) -> str:
 #: For `lean.LeanRoute`: the dependencies a lean route may take, each as a function of the request
 #: alone doing what the dependency and its sub-dependencies do.
 RESOLVERS: dict[Callable[..., Any], Callable[[Request], Awaitable[Any]]] = {
-    principal: _principal_of, _caller_noka: _caller_noka_of}
+    _state: _state, principal: _principal_of, _caller_noka: _caller_noka_of}
 
 
 def membership_stamp(request: Request) -> bytes | None:
@@ -176,6 +176,13 @@ async def limit_bookings(request: Request, credentials: Bearer) -> None:
 
 #: Apply to the booking routes that change something: ``dependencies=[BookingRateLimit]``.
 BookingRateLimit = Depends(limit_bookings)
+
+
+async def _limit_bookings_of(request: Request) -> None:
+    await limit_bookings(request, await _bearer(request))
+
+
+RESOLVERS[limit_bookings] = _limit_bookings_of
 
 #: The dependencies that authenticate the caller (a route using one can answer 401).
 AUTHENTICATING = frozenset({principal, _caller_noka, limit_bookings})
