@@ -77,3 +77,17 @@ def test_events_are_published_on_the_kits_topic_constants():
                 literal_topics += [f"{path.relative_to(ROOT)}:{node.lineno}" for a in arguments
                                    if isinstance(a, ast.Constant)]
     assert literal_topics == []
+
+
+def test_gateway_routes_share_through_models_not_through_each_other():
+    """A route module takes shared shapes and helpers from ``models``/``deps``, never from another
+    route module (README "Layout": the gateway's shared models in one module)."""
+    routes = ROOT / "services" / "gateway" / "routes"
+    package = "services.gateway.routes"
+    crossing = []
+    for path in sorted(routes.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module and (
+                    node.module.startswith(package + ".") or (node.module == package and node.names)):
+                crossing.append(f"{path.name}: from {node.module} import {', '.join(a.name for a in node.names)}")
+    assert not crossing, crossing

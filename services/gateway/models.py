@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field
 
 from jkn.common.v1 import common_pb2
 from jkn.membership.v1 import membership_pb2
+from jkn.queue.v1 import queue_pb2
 from services.kit.clock import JAKARTA
 
 #: A 6-digit one-time code (SMS or email).
@@ -101,3 +102,43 @@ def utc_iso(instant: Timestamp) -> str:
 def jakarta_iso(instant: Timestamp) -> str:
     """ISO 8601 on the Jakarta wall clock, e.g. ``2026-01-15T08:00:00+07:00``."""
     return instant.ToDatetime(tzinfo=UTC).astimezone(JAKARTA).isoformat()
+
+
+class Booking(BaseModel):
+    """A queue booking: the seat taken, the queue number and the estimated service time."""
+
+    booking_code: str
+    queue_number: str
+    queue_seq: int
+    status: Literal["BOOKED", "CHECKED_IN", "SERVING", "DONE", "CANCELLED", "NO_SHOW"]
+    date: str = Field(description="YYYY-MM-DD")
+    facility: CodeName
+    poli: CodeName
+    doctor: CodeName
+    noka: str
+    estimated_service_at: str = Field(description="ISO 8601, Asia/Jakarta offset")
+    remaining_jkn: int
+    new_patient: bool
+    schedule_id: str
+    referral_number: str | None
+    created_at: str
+    cancel_reason: str | None = Field(None, exclude_if=lambda reason: reason is None,
+                                      description="present only on a cancelled booking; `RESCHEDULED` when it "
+                                      "was moved, `DOCTOR_ABSENT` when the doctor did not practise")
+    rescheduled_to: str | None = Field(None, exclude_if=lambda code: code is None,
+                                       description="the booking this one was moved to")
+    rescheduled_from: str | None = Field(None, exclude_if=lambda code: code is None,
+                                         description="the booking this one replaced")
+
+
+def booking_out(b: queue_pb2.Booking) -> Booking:
+    return Booking(
+        booking_code=b.booking_code, queue_number=b.queue_number, queue_seq=b.queue_seq,
+        status=queue_pb2.BookingStatus.Name(b.status).removeprefix("BOOKING_STATUS_"), date=b.date,
+        facility=code_name_out(b.facility), poli=code_name_out(b.poli), doctor=code_name_out(b.doctor), noka=b.noka,
+        estimated_service_at=jakarta_iso(b.estimated_service_at), remaining_jkn=b.remaining_jkn,
+        new_patient=b.new_patient, schedule_id=b.schedule_id,
+        referral_number=b.referral_number if b.HasField("referral_number") else None,
+        created_at=utc_iso(b.created_at), cancel_reason=b.cancel_reason if b.HasField("cancel_reason") else None,
+        rescheduled_to=b.rescheduled_to if b.HasField("rescheduled_to") else None,
+        rescheduled_from=b.rescheduled_from if b.HasField("rescheduled_from") else None)

@@ -12,7 +12,7 @@ from jkn.queue.v1 import queue_pb2
 from services.gateway.bearer import Principal
 from services.gateway.deps import BookingRateLimit, CallerNoka, CurrentPrincipal, State
 from services.gateway.lean import LeanRoute
-from services.gateway.models import CodeName, code_name_out, jakarta_iso, utc_iso
+from services.gateway.models import Booking, CodeName, booking_out, code_name_out, jakarta_iso
 
 router = APIRouter(prefix="/v1", tags=["queue"])
 BookingCode = Annotated[str, Path(min_length=8, max_length=40, pattern=r"^[0-9A-Za-z]+$")]
@@ -44,33 +44,6 @@ def schedule_out(s: queue_pb2.Schedule) -> Schedule:
                     quota_non_jkn=s.quota_non_jkn)
 
 
-class Booking(BaseModel):
-    """A queue booking: the seat taken, the queue number and the estimated service time."""
-
-    booking_code: str
-    queue_number: str
-    queue_seq: int
-    status: Literal["BOOKED", "CHECKED_IN", "SERVING", "DONE", "CANCELLED", "NO_SHOW"]
-    date: str = Field(description="YYYY-MM-DD")
-    facility: CodeName
-    poli: CodeName
-    doctor: CodeName
-    noka: str
-    estimated_service_at: str = Field(description="ISO 8601, Asia/Jakarta offset")
-    remaining_jkn: int
-    new_patient: bool
-    schedule_id: str
-    referral_number: str | None
-    created_at: str
-    cancel_reason: str | None = Field(None, exclude_if=lambda reason: reason is None,
-                                      description="present only on a cancelled booking; `RESCHEDULED` when it "
-                                      "was moved, `DOCTOR_ABSENT` when the doctor did not practise")
-    rescheduled_to: str | None = Field(None, exclude_if=lambda code: code is None,
-                                       description="the booking this one was moved to")
-    rescheduled_from: str | None = Field(None, exclude_if=lambda code: code is None,
-                                         description="the booking this one replaced")
-
-
 class Bookings(BaseModel):
     items: list[Booking]
 
@@ -93,19 +66,6 @@ class BookingWithProgress(Booking):
     alternatives: list[Alternative] = Field(
         default_factory=list, description="for a booking cancelled `DOCTOR_ABSENT`: every session of the same "
         "facility and poli within 14 days with free seats, earliest first (empty otherwise)")
-
-
-def booking_out(b: queue_pb2.Booking) -> Booking:
-    return Booking(
-        booking_code=b.booking_code, queue_number=b.queue_number, queue_seq=b.queue_seq,
-        status=queue_pb2.BookingStatus.Name(b.status).removeprefix("BOOKING_STATUS_"), date=b.date,
-        facility=code_name_out(b.facility), poli=code_name_out(b.poli), doctor=code_name_out(b.doctor), noka=b.noka,
-        estimated_service_at=jakarta_iso(b.estimated_service_at), remaining_jkn=b.remaining_jkn,
-        new_patient=b.new_patient, schedule_id=b.schedule_id,
-        referral_number=b.referral_number if b.HasField("referral_number") else None,
-        created_at=utc_iso(b.created_at), cancel_reason=b.cancel_reason if b.HasField("cancel_reason") else None,
-        rescheduled_to=b.rescheduled_to if b.HasField("rescheduled_to") else None,
-        rescheduled_from=b.rescheduled_from if b.HasField("rescheduled_from") else None)
 
 
 def booking_with_progress_out(reply: queue_pb2.GetBookingResponse) -> BookingWithProgress:

@@ -11,8 +11,7 @@ from pydantic import BaseModel, Field
 from jkn.queue.v1 import queue_pb2
 from services.gateway.bearer import Principal
 from services.gateway.deps import BookingRateLimit, CallerNoka, CurrentPrincipal, State
-from services.gateway.models import CodeName, code_name_out, utc_iso
-from services.gateway.routes.bookings import Booking, booking_out
+from services.gateway.models import Booking, CodeName, booking_out, code_name_out, utc_iso
 
 router = APIRouter(prefix="/v1", tags=["queue"])
 WaitlistId = Annotated[str, Path(min_length=36, max_length=36, pattern=r"^[0-9a-fA-F-]{36}$")]
