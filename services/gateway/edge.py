@@ -74,6 +74,9 @@ class EdgeMiddleware:
 
         headers = Headers(scope=scope)
         declared = _content_length(headers)
+        if not declared and "transfer-encoding" not in headers:  # no body (HTTP/1.1): nothing to count
+            await self.app(scope, receive, send_secured)
+            return
         if declared is not None and declared > self.max_body_bytes:
             expects_continue = headers.get("expect", "").lower() == "100-continue"
             drained = not expects_continue and declared <= self.drain_bytes and \

@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 import time
 import uuid
+from typing import Any
 
 from opentelemetry import propagate, trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
@@ -34,6 +35,22 @@ def traced(path: str) -> bool:
     return path.rstrip("/") not in _QUIET and not path.startswith("/dev/")
 
 
+_children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+
+
+def _metric_children(method: str, template: str, status: int) -> tuple[Any, Any]:
+    """The request counter and latency histogram children of these labels (``labels()`` takes a
+    lock and builds a key on every call: done once per label set; bounded, as methods come from
+    clients)."""
+    children = _children.get((method, template, status))
+    if children is None:
+        if len(_children) >= 10_000:
+            _children.clear()
+        children = _children[(method, template, status)] = (
+            metrics.HTTP_REQUESTS.labels(method, template, str(status)), metrics.HTTP_LATENCY.labels(method, template))
+    return children
+
+
 class ObservabilityMiddleware:
     def __init__(self, app: ASGIApp):
         self.app = app
@@ -42,8 +59,13 @@ class ObservabilityMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = dict(scope["headers"])
-        incoming = headers.get(b"x-request-id", b"").decode(errors="ignore")
+        incoming_raw, caller = b"", {}
+        for name, value in scope["headers"]:  # one pass; the last of a repeated header wins
+            if name == b"x-request-id":
+                incoming_raw = value
+            elif name in _TRACE_HEADERS:
+                caller[name.decode("latin-1")] = value.decode("latin-1")
+        incoming = incoming_raw.decode(errors="ignore")
         request_id = incoming if _VALID_REQUEST_ID.match(incoming) else uuid.uuid4().hex
         scope.setdefault("state", {})["request_id"] = request_id
         method = scope["method"]
@@ -64,7 +86,6 @@ class ObservabilityMiddleware:
             finally:
                 self._record(scope, method, status, started, request_id)
             return
-        caller = {k.decode("latin-1"): v.decode("latin-1") for k, v in headers.items() if k in _TRACE_HEADERS}
         span = start_span(tracer, method, parent=propagate.extract(caller) if caller else None, kind=SpanKind.SERVER,
                           attributes={"http.request.method": method, "url.scheme": scope.get("scheme", "http")})
         with trace.use_span(span, end_on_exit=True, record_exception=False, set_status_on_exception=False):
@@ -86,8 +107,9 @@ class ObservabilityMiddleware:
         elapsed = time.perf_counter() - started
         route = scope.get("route")
         template = getattr(route, "path", None) or "unmatched"
-        metrics.HTTP_REQUESTS.labels(method, template, str(status)).inc()
-        metrics.HTTP_LATENCY.labels(method, template).observe(elapsed)
+        requests, latency = _metric_children(method, template, status)
+        requests.inc()
+        latency.observe(elapsed)
         if template not in _QUIET:
             log.info("http_request", extra={"method": method, "route": template, "status": status,
                                             "duration_ms": round(elapsed * 1000, 2), "request_id": request_id})
