@@ -5,10 +5,11 @@ Starts its own Postgres on a free port (ephemeral: no fsync), migrates, seeds th
 then for each size in ``--participants`` (ascending; each is a total, topped up by the bulk
 loader ``services.membership.bulk.load_to``) prints the load time, rows/s and its phases, and
 asks ``PartnerMembershipService/CheckEligibility`` (signed like a hospital) for participants
-drawn at random from the whole table, half by NOKA, half by NIK, with membership served in
-this process (with a Redis of its own). A bare ``grpc.aio`` server answering the same RPC with an empty message is the
-baseline (measured once, same concurrency). Per size: throughput, p50/p99, errors, the CPU
-spent by this process (client and membership), by Postgres' backends and by its background
+drawn at random from the whole table, half by NOKA, half by NIK, from ``--clients`` client
+processes, with membership served in this process (with a Redis of its own). A bare
+``grpc.aio`` server answering the same RPC with an empty message is the baseline (measured
+once, same clients and concurrency). Per size: throughput, p50/p99, errors, the CPU spent by
+membership, by the clients, by Postgres' backends and by its background
 processes (checkpointer, writers), and per call Postgres' shared-buffer hits and reads (pages
 from outside its buffers), the pages its backends wrote to evict dirty buffers, WAL, and the
 checkpoints that ran. Ends with one line::
@@ -18,7 +19,7 @@ checkpoints that ran. Ends with one line::
 lower is better (the p99 may grow by at most 20 % from the first size to the last).
 
     .venv/bin/python -m bench.membership [--participants 1000000,10000000] [--calls 8000]
-                                         [--concurrency 16] [--workers 2]
+                                         [--concurrency 16] [--workers 2] [--clients 2]
 
 ``--participants`` sizes, comma separated (default 1 M then 10 M: about 4 min with the load);
 ``--calls`` eligibility calls per size; ``--concurrency`` calls in flight; ``--workers`` loader
@@ -30,11 +31,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import multiprocessing
 import os
 import random
 import shutil
 import tempfile
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import asyncpg
@@ -89,6 +92,36 @@ async def run(stub, requests: list, concurrency: int) -> tuple[float, list[float
     started = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
     return len(latencies) / (time.perf_counter() - started), latencies, errors
+
+
+def _client_job(address: str, payloads: list[bytes], concurrency: int) -> tuple[list[float], int, float]:
+    """A client process's share: its requests over its own channel; (latencies, errors, seconds)."""
+
+    async def go() -> tuple[list[float], int, float]:
+        requests = [partner_pb2.CheckEligibilityRequest.FromString(b) for b in payloads]
+        async with grpc.aio.insecure_channel(address) as channel:
+            stub = partner_pb2_grpc.PartnerMembershipServiceStub(channel)
+            await channel.channel_ready()
+            started = time.perf_counter()
+            _, latencies, errors = await run(stub, requests, concurrency)
+            return latencies, errors, time.perf_counter() - started
+
+    return asyncio.run(go())
+
+
+async def run_clients(pool: ProcessPoolExecutor, address: str, requests: list, concurrency: int
+                      ) -> tuple[float, list[float], int]:
+    """`run` from the client processes of ``pool`` (each a share of the requests and of the
+    concurrency), so the client does not share the server's process: calls/s, latencies, errors."""
+    shares = pool._max_workers  # type: ignore[attr-defined]
+    loop = asyncio.get_running_loop()
+    results = await asyncio.gather(*(
+        loop.run_in_executor(pool, _client_job, address, [r.SerializeToString() for r in requests[i::shares]],
+                             max(1, concurrency // shares))
+        for i in range(shares)))
+    latencies = [latency for share, _, _ in results for latency in share]
+    errors = sum(e for _, e, _ in results)
+    return len(latencies) / max(seconds for _, _, seconds in results), latencies, errors
 
 
 # What Postgres did over a measured stretch, per call: shared-buffer hits and reads (a read is a
@@ -160,7 +193,7 @@ async def sample_requests(dsn: str, calls: int, rng: random.Random) -> list:
             partner_pb2.CheckEligibilityRequest(nik=r["nik"]) for i, r in enumerate(picked)]
 
 
-async def main(sizes: list[int], calls: int, concurrency: int, workers: int) -> None:
+async def main(sizes: list[int], calls: int, concurrency: int, workers: int, client_processes: int = 2) -> None:
     logging.getLogger().setLevel(logging.WARNING)
     logging.getLogger().handlers[:] = [logging.NullHandler()]
     work = Path(tempfile.mkdtemp(prefix="bench-membership-"))
@@ -170,6 +203,8 @@ async def main(sizes: list[int], calls: int, concurrency: int, workers: int) -> 
     redis_server.start()
     redis_url = f"redis://127.0.0.1:{redis_server.port}/0"
     bare = grpc.aio.server()
+    # the client in processes of its own (the server's process is membership's alone)
+    clients = ProcessPoolExecutor(max_workers=client_processes, mp_context=multiprocessing.get_context("spawn"))
     rng = random.Random(1)
     p99s: list[float] = []
     load_seconds = 0.0
@@ -196,23 +231,22 @@ async def main(sizes: list[int], calls: int, concurrency: int, workers: int) -> 
             requests = await sample_requests(dsn, calls, rng)
             settings = MembershipSettings(env="test", grpc_port=0, metrics_port=0, database_url=dsn, db_pool_max=10,
                                           redis_url=redis_url)
-            async with (run_service(settings, build, serve_metrics_port=False) as membership,
-                        grpc.aio.insecure_channel(membership.address) as real,
-                        grpc.aio.insecure_channel(f"127.0.0.1:{bare_port}") as echo):
-                stubs = {"real": partner_pb2_grpc.PartnerMembershipServiceStub(real),
-                         "echo": partner_pb2_grpc.PartnerMembershipServiceStub(echo)}
+            async with run_service(settings, build, serve_metrics_port=False) as membership:
+                echo_address = f"127.0.0.1:{bare_port}"
                 if echo_row is None:
-                    await run(stubs["echo"], requests[:300], 4)
-                    rps, latencies, errors = await run(stubs["echo"], requests, concurrency)
+                    await run_clients(clients, echo_address, requests[:300], 4)
+                    rps, latencies, errors = await run_clients(clients, echo_address, requests, concurrency)
                     echo_row = report("bare grpc echo", rps, latencies)
                 waited = await quiet(dsn)  # the service's start-up jobs done (as at 06:00, hours after)
                 print(f"  membership's start-up jobs took {waited:.1f} s (not measured)")  # noqa: T201
-                await run(stubs["real"], requests[-500:], concurrency)  # warm-up: connections, plans
-                meter = CpuMeter({"bench+membership": [os.getpid()], **postgres_groups(pg_pid)})
+                await run_clients(clients, membership.address, requests[-500:], concurrency)  # warm-up
+                client_pids = list(clients._processes)  # type: ignore[attr-defined]
+                meter = CpuMeter({"membership": [os.getpid()], "clients": client_pids, **postgres_groups(pg_pid)})
                 before = await pg_counters(dsn)
                 with meter.measure():
-                    rps, latencies, errors = await run(stubs["real"], requests, concurrency)
+                    rps, latencies, errors = await run_clients(clients, membership.address, requests, concurrency)
                 after = await pg_counters(dsn)
+                meter.spent["membership"] -= meter.spent["clients"]  # the client processes are this one's children
                 row = report(f"eligibility {size // 1_000_000}M" if size >= 1_000_000 else f"eligibility {size}",
                              rps, latencies)
                 print(f"  errors {errors}   p50 x{row['p50'] / echo_row['p50']:.1f} / p99 "  # noqa: T201
@@ -225,6 +259,7 @@ async def main(sizes: list[int], calls: int, concurrency: int, workers: int) -> 
                       f"{after['checkpoint_writes'] - before['checkpoint_writes']:.0f} buffers written by them")
                 p99s.append(row["p99"])
     finally:
+        clients.shutdown(cancel_futures=True)
         await bare.stop(0)
         redis_server.stop()
         postgres.stop()
@@ -244,5 +279,6 @@ if __name__ == "__main__":
     parser.add_argument("--calls", type=int, default=8000)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--clients", type=int, default=2, help="client processes")
     args = parser.parse_args()
-    asyncio.run(main(args.participants, args.calls, args.concurrency, args.workers))
+    asyncio.run(main(args.participants, args.calls, args.concurrency, args.workers, args.clients))
