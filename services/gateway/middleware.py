@@ -27,6 +27,7 @@ log = get_logger("jkn.gateway.access")
 tracer = trace.get_tracer("jkn.gateway")
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 _QUIET = {"/healthz", "/readyz", "/metrics"}
+_NO_CALLS = {"/healthz", "/metrics"}  # quiet routes that call nothing: no unsampled span to make
 _TRACE_HEADERS = (b"traceparent", b"tracestate")
 
 
@@ -81,8 +82,11 @@ class ObservabilityMiddleware:
 
         if not traced(scope["path"]):
             try:
-                with untraced():  # nor the gRPC calls it makes (readiness, the dev outbox)
+                if scope["path"] in _NO_CALLS:
                     await self.app(scope, receive, send_with_id)
+                else:
+                    with untraced():  # nor the gRPC calls it makes (readiness, the dev outbox)
+                        await self.app(scope, receive, send_with_id)
             finally:
                 self._record(scope, method, status, started, request_id)
             return
