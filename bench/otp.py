@@ -1,21 +1,25 @@
 """OTP issue + check through notify's gRPC API, against a bare ``grpc.aio`` echo server.
 
-Starts its own Postgres, Redis and broker on free loopback ports, runs notify as its own
-process (``python -m services.notify``: OTP engine, outbox relay and delivery worker all live)
-and, in the same run, a bare grpc.aio server (another process) whose IssueOtp/CheckOtp return
-empty answers. Load comes from several client *processes*, each with its own event loop and
-channel, so the client is not the bottleneck. Each flow issues a code to a number and checks it
-with the right code (the client derives it from the dev key and the verification's nonce,
-outside the timed calls); every check must be approved.
+Starts its own Postgres, Redis and broker on free loopback ports and runs notify as deployed: its
+API (``JKN_NOTIFY_ROLE=api``) in ``--servers`` processes, and the delivery pipeline (the relays to
+Kafka and the delivery worker, ``JKN_NOTIFY_ROLE=worker``) in one more, at nice 19: it yields the
+CPU to the rest, as it would run on nodes of its own (``--one-process``: all of notify in one
+process, as `make run` does). In the same run, as many bare grpc.aio processes whose
+IssueOtp/CheckOtp return empty answers (the echo), and as many doing one Redis script per call (the
+floor). Load comes from several client *processes*, each with its own event loop and channels (its
+flow loops spread over the server processes), so the client is not the bottleneck. Each flow issues
+a code to a number and checks it with the right code (the client reads the verification's nonce
+from Redis over a plain RESP connection and derives the code from the dev key, outside the timed
+calls); every check must be approved.
 
 Prints, per system: throughput, p50/p99 of issue+check, errors, the CPU of every process group
-(notify, Redis, Postgres, the broker, the clients) per flow and the clients' share (for notify also
-with the delivery worker's catch-up after the stretch: it shares notify's loop); then the cost
-curve with 1 and 10,000 destinations (every flow to one number vs spread over 10,000), and ends
-with the ``ratio otp_issue_check=…`` line (notify's throughput over the echo's).
+(notify's API, its worker, Redis, Postgres, the broker, the clients) per flow and the clients'
+share, and how long delivery took to catch up after the stretch with the CPU per flow counted until
+then; then the cost curve with 1 and 10,000 destinations (every flow to one number vs spread over
+10,000), and ends with the ``ratio otp_issue_check=…`` line (notify's throughput over the echo's).
 
     .venv/bin/python -m bench.otp [--seconds 8] [--curve-seconds 3] [--clients 3] [--concurrency 16]
-                                  [--count] [--py-spy FILE]
+                                  [--servers 2] [--one-process] [--count] [--py-spy FILE]
 
 ``--count`` also counts Redis commands (INFO commandstats) and Postgres statements
 (pg_stat_statements) per flow; ``--py-spy FILE`` records notify with py-spy while it is measured.
@@ -105,9 +109,42 @@ def _echo_main(conn: Connection, redis_url: str | None = None) -> None:
 # --- a client process ---------------------------------------------------------------------------
 
 
+class _NonceReader:
+    """The bench's own look-up of a verification's nonce and key id (``HMGET``), over one plain RESP
+    connection per flow loop: the client's part of a flow, kept small (redis-py's asyncio client costs
+    about three times as much CPU per call, all of it the load generator's, on the machine it measures)."""
+
+    def __init__(self, host: str, port: int):
+        self.host, self.port = host, port
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def read(self, verification_id: str) -> tuple[bytes, str]:
+        if self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+        assert self.reader is not None
+        key = f"otp:v:{verification_id}".encode()
+        self.writer.write(b"*4\r\n$5\r\nHMGET\r\n$%d\r\n%s\r\n$5\r\nnonce\r\n$3\r\nkid\r\n" % (len(key), key))
+        header = await self.reader.readline()  # *2
+        if header != b"*2\r\n":
+            raise RuntimeError(f"unexpected reply {header!r}")
+        values = []
+        for _ in range(2):
+            size = int((await self.reader.readline())[1:])
+            if size < 0:
+                raise RuntimeError(f"verification {verification_id} not in Redis")
+            values.append((await self.reader.readexactly(size + 2))[:-2])
+        return bytes.fromhex(values[0].decode()), values[1].decode()
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+
+
 async def _run_flows(job: dict) -> dict:
+    from urllib.parse import urlsplit
+
     import grpc
-    from redis.asyncio import Redis
 
     from jkn.common.v1 import common_pb2
     from jkn.notify.v1 import notify_pb2, notify_pb2_grpc
@@ -117,15 +154,16 @@ async def _run_flows(job: dict) -> dict:
     purpose = notify_pb2.OTP_PURPOSE_REGISTRATION
     approved = notify_pb2.CHECK_OTP_RESULT_APPROVED
     real = job["kind"] == "notify"
-    redis = Redis.from_url(job["redis_url"]) if real else None
+    where = urlsplit(job["redis_url"])
     latencies: list[float] = []
     errors: Counter[str] = Counter()
     destinations, base = job["destinations"], job["offset"]
-    async with grpc.aio.insecure_channel(job["target"]) as channel:
-        stub = notify_pb2_grpc.NotifyServiceStub(channel)
+    channels = [grpc.aio.insecure_channel(target) for target in job["targets"]]
+    stubs = [notify_pb2_grpc.NotifyServiceStub(channel) for channel in channels]
+    try:
         counter = iter(range(10**9))
 
-        async def one(n: int) -> float:
+        async def one(n: int, stub: notify_pb2_grpc.NotifyServiceStub, nonces: _NonceReader) -> float:
             number = base + n if destinations == 0 else random.randrange(destinations)
             flow = f"bench-{base + n}"
             started = time.perf_counter()
@@ -135,9 +173,9 @@ async def _run_flows(job: dict) -> dict:
             issue_s = time.perf_counter() - started
             vid = issued.verification.verification_id
             code = "000000"
-            if redis is not None:
-                nonce, kid = await redis.hmget(f"otp:v:{vid}", "nonce", "kid")
-                code = otp.derive_code(keys[kid.decode()], vid, bytes.fromhex(nonce.decode()))
+            if real:
+                nonce, kid = await nonces.read(vid)
+                code = otp.derive_code(keys[kid], vid, nonce)
             started = time.perf_counter()
             checked = await stub.CheckOtp(notify_pb2.CheckOtpRequest(
                 verification_id=vid, code=code, purpose=purpose, flow_id=flow), timeout=10)
@@ -146,24 +184,30 @@ async def _run_flows(job: dict) -> dict:
                 errors["not_approved"] += 1
             return elapsed
 
-        async def worker(until: float, record: bool) -> None:
-            while time.time() < until:
-                try:
-                    elapsed = await one(next(counter))
-                except grpc.aio.AioRpcError as error:
+        async def worker(index: int, until: float, record: bool) -> None:
+            stub = stubs[index % len(stubs)]  # the flow loops spread over the server processes
+            nonces = _NonceReader(where.hostname or "127.0.0.1", where.port or 6379)
+            try:
+                while time.time() < until:
+                    try:
+                        elapsed = await one(next(counter), stub, nonces)
+                    except grpc.aio.AioRpcError as error:
+                        if record:
+                            errors[error.code().name] += 1
+                        continue
                     if record:
-                        errors[error.code().name] += 1
-                    continue
-                if record:
-                    latencies.append(elapsed)
+                        latencies.append(elapsed)
+            finally:
+                nonces.close()
 
         concurrency = job["concurrency"]
-        await asyncio.gather(*(worker(job["start_at"], False) for _ in range(concurrency)))  # warm-up
+        await asyncio.gather(*(worker(i, job["start_at"], False) for i in range(concurrency)))  # warm-up
         started = time.perf_counter()
-        await asyncio.gather(*(worker(job["start_at"] + job["seconds"], True) for _ in range(concurrency)))
+        await asyncio.gather(*(worker(i, job["start_at"] + job["seconds"], True) for i in range(concurrency)))
         elapsed = time.perf_counter() - started
-    if redis is not None:
-        await redis.aclose()
+    finally:
+        for channel in channels:
+            await channel.close()
     return {"latencies": latencies, "errors": dict(errors), "elapsed": elapsed}
 
 
@@ -193,11 +237,11 @@ class Clients:
     def pids(self) -> list[int]:
         return [p.pid for p in self.processes if p.pid is not None]
 
-    def run(self, *, kind: str, target: str, redis_url: str, seconds: float, concurrency: int,
+    def run(self, *, kind: str, targets: list[str], redis_url: str, seconds: float, concurrency: int,
             destinations: int, warmup_s: float = 1.5) -> dict:
         start_at = time.time() + warmup_s
         for index, pipe in enumerate(self.pipes):
-            pipe.send({"kind": kind, "target": target, "redis_url": redis_url, "seconds": seconds,
+            pipe.send({"kind": kind, "targets": targets, "redis_url": redis_url, "seconds": seconds,
                        "concurrency": concurrency, "destinations": destinations, "start_at": start_at,
                        "offset": (index + 1) * 10_000_000 + int(start_at * 1000) % 1_000_000 * 10})
         time.sleep(max(0.0, start_at - time.time()))
@@ -345,10 +389,10 @@ def _print_counts(title: str, before: Counter[str], after: Counter[str], flows: 
 # --- the run ------------------------------------------------------------------------------------
 
 
-def _measure(name: str, clients: Clients, meter: CpuMeter, *, kind: str, target: str, redis_url: str,
+def _measure(name: str, clients: Clients, meter: CpuMeter, *, kind: str, targets: list[str], redis_url: str,
              seconds: float, concurrency: int, destinations: int, counters: dict | None = None,
              drained: Callable[[], tuple[int, int]] | None = None) -> dict[str, float]:
-    clients.run(kind=kind, target=target, redis_url=redis_url, seconds=seconds, concurrency=concurrency,
+    clients.run(kind=kind, targets=targets, redis_url=redis_url, seconds=seconds, concurrency=concurrency,
                 destinations=destinations)
     before = {name: count() for name, count in (counters or {}).items()}
     with meter.measure():
@@ -373,8 +417,8 @@ def _measure(name: str, clients: Clients, meter: CpuMeter, *, kind: str, target:
 
 
 def _catch_up(meter: CpuMeter, drained: Callable[[], tuple[int, int]], flows: int) -> None:
-    """The delivery worker shares notify's loop and falls behind under load: wait until it has
-    handled every queued send, and count that CPU too (what a flow really costs, delivery included)."""
+    """Delivery falls behind under load (its worker yields the CPU here): wait until it has handled
+    every queued send, and count that CPU too (what a flow really costs, delivery included)."""
     window = dict(meter.spent)
     after = CpuMeter(meter.groups)
     with after.measure():
@@ -415,8 +459,9 @@ def main(args: argparse.Namespace) -> None:
     postgres = infra.Postgres(work / "pg" / "data", infra.free_port(), ephemeral=True)
     redis_server = infra.redis_server(work / "redis", infra.free_port(), persistent=False)
     broker = infra.broker(work, infra.free_port())
-    notify: subprocess.Popen | None = None
-    echo = None
+    apis: list[subprocess.Popen] = []
+    worker: subprocess.Popen | None = None
+    echoes: list = []
     clients: Clients | None = None
     for server in (postgres, redis_server, broker):
         server.start()
@@ -435,52 +480,79 @@ def main(args: argparse.Namespace) -> None:
 
             asyncio.run(extension())
         redis_url = f"redis://127.0.0.1:{redis_server.port}/0"
-        grpc_port = infra.free_port()
         big = str(10**9)
         env = {**os.environ, "JKN_ENV": "test", "JKN_LOG_LEVEL": "WARNING", "JKN_REDIS_URL": redis_url,
                "JKN_KAFKA_BOOTSTRAP": f"127.0.0.1:{broker.port}", "JKN_NOTIFY_DATABASE_URL": dsn,
-               "JKN_NOTIFY_GRPC_PORT": str(grpc_port), "JKN_NOTIFY_METRICS_PORT": str(infra.free_port()),
                "JKN_NOTIFY_OTP_CODE_KEYS": CODE_KEY, "JKN_NOTIFY_SHUTDOWN_GRACE_S": "1",
                "JKN_NOTIFY_OTP_DESTINATION_10M": big, "JKN_NOTIFY_OTP_DESTINATION_24H": big,
                "JKN_NOTIFY_OTP_CLIENT_IP_1H": big, "JKN_NOTIFY_OTP_NUMBER_PREFIX_1H": big,
                "JKN_NOTIFY_OTP_SMS_BUDGET_1H": big}
         log = open(work / "notify.log", "ab")  # noqa: SIM115
-        notify = subprocess.Popen([sys.executable, "-m", "services.notify"], env=env, cwd=REPO, stdout=log,
-                                  stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+
+        def start_notify(role: str, *, nice: bool = False) -> tuple[subprocess.Popen, int]:
+            port = infra.free_port()
+            process = subprocess.Popen(
+                [sys.executable, "-m", "services.notify"], cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL, env={**env, "JKN_NOTIFY_ROLE": role, "JKN_NOTIFY_GRPC_PORT": str(port),
+                                               "JKN_NOTIFY_METRICS_PORT": str(infra.free_port())},
+                preexec_fn=(lambda: os.nice(19)) if nice else None)
+            return process, port
+
+        # As deployed: the API in its processes, the relays and the delivery worker in another (the chart's
+        # notify and notify-worker Deployments); --one-process runs all of it in one, as `make run` does.
+        started_apis = [start_notify("all" if args.one_process else "api")
+                        for _ in range(1 if args.one_process else args.servers)]
+        apis = [process for process, _ in started_apis]
+        worker_port = 0
+        if not args.one_process:
+            # The worker yields the CPU to everything else here (nice 19), as it would run on nodes of its
+            # own; what delivery costs is counted after the stretch, when it has caught up.
+            worker, worker_port = start_notify("worker", nice=True)
         log.close()
-        infra.wait_for_port(grpc_port, timeout_s=60, process=notify, name="notify")
+        for process, port in started_apis:
+            infra.wait_for_port(port, timeout_s=60, process=process, name="notify")
+        if worker is not None:
+            infra.wait_for_port(worker_port, timeout_s=60, process=worker, name="notify worker")
         context = mp.get_context("spawn")
-        ours, theirs = context.Pipe()
-        echo = context.Process(target=_echo_main, args=(theirs,), daemon=True)
-        echo.start()
-        echo_target = f"127.0.0.1:{ours.recv()}"
+
+        def start_echoes(redis: str | None) -> tuple[list, list[str]]:
+            started, targets = [], []
+            for _ in range(args.servers):
+                ours, theirs = context.Pipe()
+                process = context.Process(target=_echo_main, args=(theirs, redis), daemon=True)
+                process.start()
+                started.append(process)
+                targets.append(f"127.0.0.1:{ours.recv()}")
+            return started, targets
+
+        echoes, echo_targets = start_echoes(None)
         clients = Clients(args.clients)
         backing = {"redis": [redis_server.process.pid], "postgres": [postgres.server.process.pid],  # type: ignore[union-attr]
                    "broker": [broker.process.pid]}  # type: ignore[union-attr]
-        notify_meter = CpuMeter({"notify": [notify.pid], **backing, "clients": clients.pids})
-        echo_meter = CpuMeter({"echo": [echo.pid], "clients": clients.pids})  # type: ignore[list-item]
-        target = f"127.0.0.1:{grpc_port}"
+        workers = {"worker": [worker.pid]} if worker is not None else {}
+        notify_meter = CpuMeter({"notify": [p.pid for p in apis], **workers, **backing, "clients": clients.pids})
+        echo_meter = CpuMeter({"echo": [p.pid for p in echoes], "clients": clients.pids})
+        targets = [f"127.0.0.1:{port}" for _, port in started_apis]
         common = {"redis_url": redis_url, "concurrency": args.concurrency}
         print(f"{args.clients} client processes x {args.concurrency} flows in flight, "  # noqa: T201
-              f"{args.seconds:.0f} s each ({args.curve_seconds:.0f} s per curve point), 1.5 s warm-up")
-        rows = {"echo": _measure("echo", clients, echo_meter, kind="echo", target=echo_target,
+              f"{args.seconds:.0f} s each ({args.curve_seconds:.0f} s per curve point), 1.5 s warm-up; "
+              f"{len(apis)} notify API process(es) and {args.servers} echo process(es)")
+        rows = {"echo": _measure("echo", clients, echo_meter, kind="echo", targets=echo_targets,
                                  seconds=args.seconds, destinations=0, **common)}
-        mine, its = context.Pipe()
-        floor = context.Process(target=_echo_main, args=(its, redis_url), daemon=True)
-        floor.start()
-        floor_target = f"127.0.0.1:{mine.recv()}"
-        floor_meter = CpuMeter({"floor": [floor.pid], "redis": [redis_server.process.pid],  # type: ignore[list-item, union-attr]
+        floors, floor_targets = start_echoes(redis_url)
+        floor_meter = CpuMeter({"floor": [p.pid for p in floors], "redis": [redis_server.process.pid],  # type: ignore[union-attr]
                                 "clients": clients.pids})
         try:
-            rows["floor"] = _measure("echo + Redis (floor)", clients, floor_meter, kind="echo", target=floor_target,
+            rows["floor"] = _measure("echo + Redis (floor)", clients, floor_meter, kind="echo", targets=floor_targets,
                                      seconds=args.seconds, destinations=0, **common)
         finally:
-            floor.terminate()
-            floor.join(5)
+            for floor in floors:
+                floor.terminate()
+                floor.join(5)
         _flush_redis(redis_url)
         spy = None
         if args.py_spy:
-            spy = subprocess.Popen([str(Path(sys.executable).parent / "py-spy"), "record", "--pid", str(notify.pid),
+            spy = subprocess.Popen([str(Path(sys.executable).parent / "py-spy"), "record", "--pid", str(apis[0].pid),
                                     "--duration", str(int(args.seconds) + 2), "--rate", "200", "--format", "raw",
                                     "--nonblocking", "-o", args.py_spy], stdout=subprocess.DEVNULL,
                                    stderr=subprocess.DEVNULL)
@@ -491,7 +563,7 @@ def main(args: argparse.Namespace) -> None:
         def drained() -> tuple[int, int]:
             return _handled_sends(dsn), _outbox_length(redis_url)
 
-        rows["notify"] = _measure("notify", clients, notify_meter, kind="notify", target=target,
+        rows["notify"] = _measure("notify", clients, notify_meter, kind="notify", targets=targets,
                                   seconds=args.seconds, destinations=0, counters=counters, drained=drained, **common)
         if spy is not None:
             spy.wait(30)
@@ -502,7 +574,7 @@ def main(args: argparse.Namespace) -> None:
             if destinations > 1:
                 _seed_destinations(redis_url, destinations)
             curve[destinations] = _measure(f"notify N={destinations}", clients, notify_meter, kind="notify",
-                                           target=target, seconds=args.curve_seconds, destinations=destinations,
+                                           targets=targets, seconds=args.curve_seconds, destinations=destinations,
                                            **common)
             print(f"  redis after: {_redis_footprint(redis_url)}")  # noqa: T201
         print(f"curve   N=1 → N=10000: throughput x{curve[10_000]['rps'] / curve[1]['rps']:.2f}   "  # noqa: T201
@@ -519,15 +591,16 @@ def main(args: argparse.Namespace) -> None:
     finally:
         if clients is not None:
             clients.close()
-        if echo is not None:
+        for echo in echoes:
             echo.terminate()
             echo.join(5)
-        if notify is not None:
-            notify.terminate()
-            try:
-                notify.wait(10)
-            except subprocess.TimeoutExpired:
-                notify.kill()
+        for running in (*apis, worker):
+            if running is not None:
+                running.terminate()
+                try:
+                    running.wait(10)
+                except subprocess.TimeoutExpired:
+                    running.kill()
         for server in (broker, redis_server, postgres):
             server.stop()
 
@@ -538,6 +611,10 @@ if __name__ == "__main__":
     parser.add_argument("--curve-seconds", type=float, default=3.0, help="measured seconds per curve point")
     parser.add_argument("--clients", type=int, default=3, help="client processes")
     parser.add_argument("--concurrency", type=int, default=16, help="flows in flight per client process")
+    parser.add_argument("--one-process", action="store_true",
+                        help="notify's API and delivery worker in one process (as `make run`), not two")
+    parser.add_argument("--servers", type=int, default=2,
+                        help="notify API processes, and as many echo and floor processes")
     parser.add_argument("--count", action="store_true", help="count Redis commands and Postgres statements")
     parser.add_argument("--py-spy", metavar="FILE", help="record notify with py-spy (raw folded stacks)")
     main(parser.parse_args())

@@ -1,8 +1,10 @@
-"""Assembles the notify service: database, Redis, OTP engine, delivery worker, servicer."""
+"""Assembles the notify service: database, Redis, OTP engine, delivery worker, servicer (by role)."""
 
 from __future__ import annotations
 
 from pathlib import Path
+
+import asyncpg
 
 from jkn.notify.v1 import notify_pb2, notify_pb2_grpc
 from services.kit.consumer import IdempotentConsumer
@@ -57,23 +59,34 @@ def providers(settings: NotifySettings, runtime: Runtime) -> dict[str, list]:
 
 
 async def build(runtime: Runtime) -> list[Servicer]:
+    """The API (role ``api``), the delivery pipeline (role ``worker``), or both (``all``). Split, the API's
+    event loop spends its core on issue and check while the worker relays the queued sends to Kafka and
+    delivers them; both share only Postgres, Redis and Kafka, so either scales on its own."""
     settings = runtime.settings
     assert isinstance(settings, NotifySettings)
     pool = await runtime.database(MIGRATIONS)
     redis = await runtime.redis()
     store = OtpStore(redis, limits=limits(settings))
-    verifications = Verifications(store=store, settings=settings)
-    runtime.relay_outbox(pool)  # SendNotification's requests (Postgres outbox)
-    runtime.background(OtpSendRelay(store, settings.kafka_bootstrap).run(), "otp-outbox-relay")  # OTP sends (Redis)
     by_channel = providers(settings, runtime)
-    delivery = Delivery(store=store, keys=otp.parse_code_keys(settings.otp_code_keys.get_secret_value()),
-                        providers=by_channel, pool=pool,
-                        max_attempts=settings.delivery_max_attempts)
-    runtime.background(IdempotentConsumer(
-        pool=pool, bootstrap=settings.kafka_bootstrap, topic=NOTIFY_REQUESTS, group="notify-delivery",
-        handler=delivery.handle, max_attempts=settings.delivery_max_attempts).run(), "delivery-worker")
+    if settings.role in ("all", "worker"):
+        _deliver(runtime, settings, pool, store, by_channel)
+    if settings.role == "worker":
+        return []  # the gRPC port serves health (and reflection) only: the probes' target
+    verifications = Verifications(store=store, settings=settings)
     servicer = NotifyServicer(pool=pool, verifications=verifications, dev_outbox_enabled=not settings.is_prod,
                               sms_callback_secret=settings.sms_callback_secret.get_secret_value(),
                               offered=frozenset(by_channel))
     return [Servicer(servicer, notify_pb2_grpc.add_NotifyServiceServicer_to_server,
                      notify_pb2.DESCRIPTOR.services_by_name["NotifyService"].full_name)]
+
+
+def _deliver(runtime: Runtime, settings: NotifySettings, pool: asyncpg.Pool, store: OtpStore,
+             by_channel: dict[str, list]) -> None:
+    """The delivery pipeline: both relays to Kafka and the worker that composes and sends."""
+    runtime.relay_outbox(pool)  # SendNotification's requests (Postgres outbox)
+    runtime.background(OtpSendRelay(store, settings.kafka_bootstrap).run(), "otp-outbox-relay")  # OTP sends (Redis)
+    delivery = Delivery(store=store, keys=otp.parse_code_keys(settings.otp_code_keys.get_secret_value()),
+                        providers=by_channel, pool=pool, max_attempts=settings.delivery_max_attempts)
+    runtime.background(IdempotentConsumer(
+        pool=pool, bootstrap=settings.kafka_bootstrap, topic=NOTIFY_REQUESTS, group="notify-delivery",
+        handler=delivery.handle, max_attempts=settings.delivery_max_attempts).run(), "delivery-worker")

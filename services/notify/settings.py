@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
@@ -16,6 +18,10 @@ class NotifySettings(ServiceSettings):
     grpc_port: int = DEFAULT_PORTS["notify"][0]
     metrics_port: int = DEFAULT_PORTS["notify"][1]
     database_url: str = database_url("jkn_notify")
+    role: Literal["all", "api", "worker"] = Field(
+        "all", description="what this process runs: api (the gRPC API: codes, checks, send requests), worker "
+        "(the relays to Kafka and the delivery worker; its gRPC port serves health only), or all of it in one "
+        "process (dev, tests)")
 
     # one-time codes (CONTRACT.md §3; the extra defences of issue 3)
     otp_code_keys: SecretStr = Field(SecretStr("dev-otp-code-key"),
