@@ -132,3 +132,19 @@ async def test_pipelined_calls_to_a_dead_redis_all_fail_fast():
         await client.aclose()
     assert time.monotonic() - started < 2
     assert all(isinstance(dependency_failure(a), DependencyUnavailable) for a in answers)
+
+
+async def test_pipelined_arguments_reach_the_script_as_redis_py_would_send_them(redis_url):
+    """Text as UTF-8 (its byte length, not its character count), numbers as their decimal text; a
+    value Redis has no text for is refused before anything is sent."""
+    client = open_redis(redis_url)
+    script = PipelinedScript(client, "return ARGV")
+    try:
+        sent = ["nomor", "Ñandú ü", b"\x00\xffraw", 7, -12, 2.5, 10**20]
+        assert await script(keys=[], args=sent) == [await client.execute_command("ECHO", v) for v in sent]
+        with pytest.raises(TypeError):
+            await script(keys=[], args=[True])
+        with pytest.raises(TypeError):
+            await script(keys=[], args=[None])
+    finally:
+        await client.aclose()
