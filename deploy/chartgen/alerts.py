@@ -16,8 +16,9 @@ from typing import Any
 
 RUNBOOK_BASE = "https://git.example.id/jkn/platform/blob/main/docs/runbooks"
 
-#: Every service's scrape job (the BPJS bridge too: hospitals' SIMRS depend on it).
-SERVICES = ("auth", "notify", "membership", "queue", "gateway", "bridge")
+#: Every service's scrape job (the BPJS bridge too: hospitals' SIMRS depend on it; notify-worker is notify's
+#: delivery worker, which exports the delivery, outbox-relay and consumer series).
+SERVICES = ("auth", "notify", "notify-worker", "membership", "queue", "gateway", "bridge")
 JOBS = f"jkn-({'|'.join(SERVICES)})"
 API_ROUTES = 'route!~"/healthz|/readyz|/metrics|unmatched"'
 SERVER_FAULTS = 'grpc_code=~"UNKNOWN|INTERNAL|UNAVAILABLE|DATA_LOSS|DEADLINE_EXCEEDED"'

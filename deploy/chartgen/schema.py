@@ -188,6 +188,10 @@ def service_schema(name: str) -> Schema:
         properties["trustedProxies"] = array(
             string(pattern=CIDR), "JKN_GATEWAY_TRUSTED_PROXIES: CIDRs of the proxies whose X-Forwarded-For is "
                                   "believed (the ingress controller's pods); empty: nobody, the TCP peer is the client")
+    if name == "notify":
+        properties["worker"] = obj(
+            workload_properties(), description="the delivery worker (component notify-worker, JKN_NOTIFY_ROLE=worker): "
+            "its pod settings over `defaults`; image, ports, uses, secrets, env and extraEgress are notify's")
     if name not in HTTP:
         properties["grpcPort"] = PORT
         properties["metricsPort"] = PORT

@@ -20,14 +20,17 @@ from services.kit.settings import PlatformSettings
 from services.membership.settings import MembershipSettings
 from services.notify.settings import NotifySettings
 from services.queue.settings import QueueSettings
-from tests.deploy.conftest import CHART, VALUE_SETS, Release, render, values_of
+from tests.deploy.conftest import CHART, VALUE_SETS, Release, documents, render, values_of
 
 SERVICES = ("auth", "notify", "membership", "queue")
 HTTP = ("gateway", "bridge")
 ALL = (*SERVICES, *HTTP)
+#: notify's delivery worker: a Deployment of notify's image and settings with JKN_NOTIFY_ROLE=worker.
+WORKER = "notify-worker"
+WORKLOADS = (*ALL, WORKER)
 SETTINGS: dict[str, type[PlatformSettings]] = {
     "auth": AuthSettings, "notify": NotifySettings, "membership": MembershipSettings, "queue": QueueSettings,
-    "gateway": GatewaySettings, "bridge": BridgeSettings,
+    "gateway": GatewaySettings, "bridge": BridgeSettings, "notify-worker": NotifySettings,
 }
 #: Variables read by libraries rather than by our settings classes.
 #: Read by libraries or by the kit itself (services.kit.settings.load reads JKN_SECRETS_DIR).
@@ -114,6 +117,9 @@ def test_render_catches_a_template_that_fails_at_run_time(tmp_path: Path):
     ({"networkPolicy": {"postgresTo": [{"ipBlok": {"cidr": "10.0.0.0/8"}}]}}, "/networkPolicy/postgresTo/0"),
     ({"services": {"notify": {"secretEnv": {"JKN_NOTIFY_OTP_CODE_KEYS": 42}}}},
      "/services/notify/secretEnv/JKN_NOTIFY_OTP_CODE_KEYS"),
+    # the delivery worker runs notify's image and settings: it has pod settings only
+    ({"services": {"notify": {"worker": {"env": {"JKN_NOTIFY_SMTP_HOST": "elsewhere"}}}}}, "/services/notify/worker"),
+    ({"services": {"auth": {"worker": {"replicas": 1}}}}, "/services/auth"),
 ])
 def test_the_schema_refuses_wrong_values(values: dict[str, Any], where: str):
     with pytest.raises(helm.HelmValuesError) as refused:
@@ -154,7 +160,7 @@ def test_generated_schema_rules_and_dashboards_are_up_to_date():
 def test_every_variable_is_one_the_service_reads(value_set: str, releases: dict[str, Release],
                                                   everything: Release):
     release = everything if value_set == "everything" else releases[value_set]
-    for service in ALL:
+    for service in WORKLOADS:
         known = env_names(SETTINGS[service]) | LIBRARY_ENV
         names = {variable["name"] for variable in container(release, service)["env"]}
         assert names - known == set(), f"{service} gets variables no settings field reads"
@@ -216,14 +222,14 @@ def test_kafka_sasl_credentials_come_from_a_secret_and_the_brokers_ca_is_mounted
 
 
 def test_the_default_secrets_cover_what_prod_refuses_to_start_without(releases: dict[str, Release]):
-    for service in ALL:
+    for service in WORKLOADS:
         names = set(secret_files(releases["default"], service))
         missing = secret_env_names(SETTINGS[service]) - names
         assert missing == set(), f"{service} would refuse to start with JKN_ENV=prod"
 
 
 def test_ports_and_probes(releases: dict[str, Release]):
-    for service in SERVICES:
+    for service in (*SERVICES, WORKER):
         spec = container(releases["default"], service)
         ports = {p["name"]: p["containerPort"] for p in spec["ports"]}
         assert set(ports) == {"grpc", "metrics"}
@@ -259,7 +265,7 @@ def test_every_pod_is_hardened(value_set: str, releases: dict[str, Release], eve
 
 def test_every_service_has_its_own_tokenless_service_account(releases: dict[str, Release]):
     accounts = {a["metadata"]["name"]: a for a in releases["default"].of_kind("ServiceAccount")}
-    for service in ALL:
+    for service in WORKLOADS:
         assert accounts[f"jkn-{service}"]["automountServiceAccountToken"] is False
         pod = releases["default"].named("Deployment", f"jkn-{service}")["spec"]["template"]["spec"]
         assert pod["serviceAccountName"] == f"jkn-{service}"
@@ -291,13 +297,15 @@ def test_grpc_services_are_headless_so_callers_balance_over_every_pod(releases: 
 
 def test_pdb_for_every_service_and_hpa_only_when_asked(releases: dict[str, Release], everything: Release):
     assert releases["default"].of_kind("HorizontalPodAutoscaler") == []
-    assert len(releases["default"].of_kind("PodDisruptionBudget")) == len(ALL)
-    assert len(everything.of_kind("HorizontalPodAutoscaler")) == len(ALL)
+    assert {p["metadata"]["name"] for p in releases["default"].of_kind("PodDisruptionBudget")} == {
+        f"jkn-{name}" for name in WORKLOADS}
+    assert {h["metadata"]["name"] for h in everything.of_kind("HorizontalPodAutoscaler")} == {
+        f"jkn-{name}" for name in WORKLOADS}
     production = releases["production"]
     assert production.named("PodDisruptionBudget", "jkn-auth")["spec"] == {
         "minAvailable": 2, "selector": {"matchLabels": production.named(
             "Deployment", "jkn-auth")["spec"]["selector"]["matchLabels"]}}
-    for service in ALL:
+    for service in WORKLOADS:
         assert "replicas" not in production.named("Deployment", f"jkn-{service}")["spec"]  # the HPA decides
         assert releases["default"].named("Deployment", f"jkn-{service}")["spec"]["replicas"] == 2
     assert production.named("HorizontalPodAutoscaler", "jkn-gateway")["spec"]["maxReplicas"] == 20
@@ -307,6 +315,100 @@ def test_images_by_tag_or_digest(releases: dict[str, Release]):
     assert container(releases["default"], "auth")["image"] == "registry.example.id/jkn/auth:0.1.0"
     assert container(releases["production"], "queue")["image"] == (
         "registry.bpjs.example.id/jkn/queue@sha256:" + "4" * 64)
+
+
+# -- notify's delivery worker ---------------------------------------------------------------------
+
+def env_of(release: Release, workload: str) -> dict[str, str | None]:
+    return {v["name"]: v.get("value") for v in container(release, workload)["env"]}
+
+
+@pytest.mark.parametrize("value_set", [*VALUE_SETS, "everything"])
+def test_notify_runs_as_its_api_and_its_delivery_worker_with_the_same_settings(
+        value_set: str, releases: dict[str, Release], everything: Release):
+    release = everything if value_set == "everything" else releases[value_set]
+    api, worker = container(release, "notify"), container(release, WORKER)
+    api_env, worker_env = env_of(release, "notify"), env_of(release, WORKER)
+    assert api_env.pop("JKN_NOTIFY_ROLE") == "api"
+    assert worker_env.pop("JKN_NOTIFY_ROLE") == "worker"
+    assert worker_env == api_env  # the same database, Redis, Kafka, providers and ports
+    assert worker["image"] == api["image"] and "/jkn/notify" in api["image"]
+    assert worker["volumeMounts"] == api["volumeMounts"]
+    files = secret_files(release, WORKER)
+    assert files == secret_files(release, "notify")
+    # the worker derives the codes it sends and talks to the providers: it needs their secrets
+    assert {"JKN_NOTIFY_OTP_CODE_KEYS", "JKN_NOTIFY_SMTP_PASSWORD", "JKN_NOTIFY_SMS_GATEWAY_TOKEN",
+            "JKN_NOTIFY_DATABASE_PASSWORD"} <= set(files)
+    pod = release.named("Deployment", f"jkn-{WORKER}")["spec"]["template"]["spec"]
+    assert pod["serviceAccountName"] == f"jkn-{WORKER}"
+    assert "jkn-migrations-notify-worker" not in {j["metadata"]["name"] for j in release.of_kind("Job")}
+
+
+def test_the_workers_pod_settings_are_its_own_over_the_defaults():
+    values = {"services": {"notify": {
+        "replicas": 5,
+        "resources": {"requests": {"cpu": "2", "memory": "1Gi"}, "limits": {"cpu": "4", "memory": "2Gi"}},
+        "digest": "sha256:" + "9" * 64, "env": {"JKN_NOTIFY_SMTP_HOST": "smtp.internal"},
+        "worker": {"replicas": 3, "pdb": {"minAvailable": 1}}}}}
+    release = Release("custom", values, documents(render(CHART, values)))
+    worker = release.named("Deployment", f"jkn-{WORKER}")
+    assert worker["spec"]["replicas"] == 3
+    assert release.named("Deployment", "jkn-notify")["spec"]["replicas"] == 5
+    # the API's pod settings stay the API's; its process settings (image, env) are the worker's too
+    assert container(release, WORKER)["resources"]["requests"] == {"cpu": "100m", "memory": "192Mi"}
+    assert container(release, WORKER)["image"] == "registry.example.id/jkn/notify@sha256:" + "9" * 64
+    assert env_of(release, WORKER)["JKN_NOTIFY_SMTP_HOST"] == "smtp.internal"
+    assert release.named("PodDisruptionBudget", f"jkn-{WORKER}")["spec"]["minAvailable"] == 1
+    assert release.named("PodDisruptionBudget", "jkn-notify")["spec"] == {
+        "maxUnavailable": 1, "selector": release.named("Deployment", "jkn-notify")["spec"]["selector"]}
+
+
+def test_the_chart_alone_sets_notifys_role():
+    with pytest.raises(helm.HelmRenderError, match="JKN_NOTIFY_ROLE"):
+        render(CHART, {"services": {"notify": {"env": {"JKN_NOTIFY_ROLE": "all"}}}})
+
+
+def test_the_worker_is_probed_on_its_grpc_port_scraped_as_its_job_and_takes_no_calls(everything: Release):
+    deployment = everything.named("Deployment", f"jkn-{WORKER}")
+    pod_labels = deployment["spec"]["template"]["metadata"]["labels"]
+    worker = container(everything, WORKER)
+    ports = {p["name"]: p["containerPort"] for p in worker["ports"]}
+    for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
+        assert worker[probe]["grpc"] == {"port": ports["grpc"]}, probe
+    service = everything.named("Service", f"jkn-{WORKER}")["spec"]
+    assert [(p["name"], p["port"]) for p in service["ports"]] == [("metrics", ports["metrics"])]  # no gRPC
+    assert service["selector"].items() <= pod_labels.items()
+    # notify's Service, which the callers dial, never sends them to a worker pod
+    assert not everything.named("Service", "jkn-notify")["spec"]["selector"].items() <= pod_labels.items()
+    monitor = everything.named("ServiceMonitor", f"jkn-{WORKER}")["spec"]
+    assert monitor["selector"]["matchLabels"] == service["selector"]
+    assert monitor["endpoints"][0]["port"] == "metrics"
+    assert monitor["endpoints"][0]["relabelings"][0]["replacement"] == "jkn-notify-worker"
+    pdb = everything.named("PodDisruptionBudget", f"jkn-{WORKER}")["spec"]
+    assert pdb["selector"]["matchLabels"] == deployment["spec"]["selector"]["matchLabels"]
+    hpa = everything.named("HorizontalPodAutoscaler", f"jkn-{WORKER}")["spec"]
+    assert hpa["scaleTargetRef"]["name"] == f"jkn-{WORKER}"
+
+
+@pytest.mark.parametrize("value_set", ["default", "production"])
+def test_only_prometheus_reaches_the_worker_and_only_the_worker_reaches_the_providers(
+        value_set: str, releases: dict[str, Release]):
+    release = releases[value_set]
+    policy = release.named("NetworkPolicy", f"jkn-{WORKER}")["spec"]
+    assert policy["podSelector"]["matchLabels"]["app.kubernetes.io/component"] == WORKER
+    assert policy["policyTypes"] == ["Ingress", "Egress"]
+    (scrape,) = policy["ingress"]
+    assert scrape["from"] == release.values.get("networkPolicy", {}).get("prometheusFrom", [
+        {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}])
+    assert scrape["ports"] == [{"port": 9462, "protocol": "TCP"}]
+    assert [_component(peer) for rule in policy["egress"] for peer in rule.get("to", [])
+            if _component(peer)] == []  # calls no service
+    provider_rules = values_of(value_set).get("services", {}).get("notify", {}).get("extraEgress") or [
+        {"ports": [{"port": 587, "protocol": "TCP"}, {"port": 443, "protocol": "TCP"}]}]
+    api = release.named("NetworkPolicy", "jkn-notify")["spec"]["egress"]
+    for rule in provider_rules:
+        assert rule in policy["egress"]
+        assert rule not in api
 
 
 # -- network policies -----------------------------------------------------------------------------
@@ -357,10 +459,11 @@ def test_network_policies_let_in_ingress_controllers_and_prometheus_only_where_n
 
 
 def test_egress_reaches_dns_and_exactly_the_backing_servers_each_service_uses(releases: dict[str, Release]):
-    uses = {"auth": {5432, 6379, 9092}, "notify": {5432, 6379, 9092, 587, 443}, "membership": {5432, 6379, 9092},
-            "queue": {5432, 9092}, "gateway": {6379}, "bridge": set()}
+    # notify's API never talks to the providers (SMTP 587, the SMS gateway 443): only its worker sends
+    uses = {"auth": {5432, 6379, 9092}, "notify": {5432, 6379, 9092}, WORKER: {5432, 6379, 9092, 587, 443},
+            "membership": {5432, 6379, 9092}, "queue": {5432, 9092}, "gateway": {6379}, "bridge": set()}
     callee_ports = {50051, 50052, 50053, 50054}
-    for service in ALL:
+    for service in WORKLOADS:
         egress = releases["default"].named("NetworkPolicy", f"jkn-{service}")["spec"]["egress"]
         ports = {p["port"] for rule in egress for p in rule["ports"]}
         assert 53 in ports
@@ -445,7 +548,7 @@ def test_helm_test_pod_checks_every_service(releases: dict[str, Release]):
 def test_service_monitors_scrape_every_service_as_its_job(everything: Release):
     services = {s["metadata"]["name"]: s for s in everything.of_kind("Service")}
     monitors = everything.of_kind("ServiceMonitor")
-    assert len(monitors) == len(ALL)
+    assert {m["metadata"]["name"] for m in monitors} == {f"jkn-{name}" for name in WORKLOADS}
     for monitor in monitors:
         name = monitor["metadata"]["name"]
         service = services[name]

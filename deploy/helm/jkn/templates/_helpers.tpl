@@ -49,10 +49,28 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 {{- end -}}
 
-{{/* A service's settings: its own block over `defaults`. Returns YAML; use with fromYaml. */}}
+{{/*
+A component's settings: its own block over `defaults`. Returns YAML; use with fromYaml. Besides its
+values it says which `service` it runs (image, JKN_<SERVICE>_* settings, database) and, for notify,
+its `role` (JKN_NOTIFY_ROLE). "notify-worker" is notify's delivery worker: notify's process settings
+(image digest, ports, uses, secrets, env, extraEgress) with its own pod settings
+(services.notify.worker: any key of `defaults`) over `defaults`.
+*/}}
 {{- define "jkn.serviceConfig" -}}
-{{- $own := index .root.Values.services .name -}}
-{{- toYaml (merge (deepCopy $own) (deepCopy .root.Values.defaults)) -}}
+{{- $services := .root.Values.services -}}
+{{- $config := dict -}}
+{{- if eq .name "notify-worker" -}}
+{{- $notify := $services.notify -}}
+{{- $process := pick $notify "digest" "grpcPort" "metricsPort" "uses" "existingSecret" "secretEnv" "env" "extraEgress" -}}
+{{- $config = merge (deepCopy ($notify.worker | default dict)) (deepCopy $process) (deepCopy .root.Values.defaults) -}}
+{{- $_ := set $config "service" "notify" -}}
+{{- $_ := set $config "role" "worker" -}}
+{{- else -}}
+{{- $config = merge (deepCopy (omit (index $services .name) "worker")) (deepCopy .root.Values.defaults) -}}
+{{- $_ := set $config "service" .name -}}
+{{- $_ := set $config "role" (ternary "api" "" (eq .name "notify")) -}}
+{{- end -}}
+{{- toYaml $config -}}
 {{- end -}}
 
 {{/* The image of a component: <registry>/<repository>/<component>:<tag> or @<digest>. */}}
